@@ -1,0 +1,27 @@
+"""srbench: faithful super-resolution benchmarking.
+
+Importing srbench is cheap: no torch, no disk access. The public API is loaded lazily.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__version__ = "0.1.0"
+__all__ = ["__version__", "evaluate", "load_results", "get_model", "list_models"]
+
+_LAZY = {
+    "evaluate": "srbench.evaluate:evaluate",
+    "load_results": "srbench.results:load_results",
+    "get_model": "srbench.registry:get_model",
+    "list_models": "srbench.registry:list_models",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        module, attr = _LAZY[name].split(":")
+        return getattr(importlib.import_module(module), attr)
+    raise AttributeError(f"module 'srbench' has no attribute {name!r}")

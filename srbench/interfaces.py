@@ -1,0 +1,111 @@
+"""The vocabulary shared by every part of srbench.
+
+Image convention at every boundary: adapters and metrics take float32 RGB NCHW tensors in [0, 1].
+uint8 HWC arrays exist only at file I/O and inside the data layer (``ImagePair`` holds them because
+the protocol's LR images *are* uint8: MATLAB rounds them). Metric arithmetic is float64.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+import numpy as np
+
+if TYPE_CHECKING:  # importing srbench must not import torch
+    import torch
+
+
+class SRBenchError(Exception):
+    """Base class of srbench's own errors: the message is meant for the user as is."""
+
+
+class ImageError(SRBenchError):
+    """A file could not be used as an image; the message names the file and the problem."""
+
+    def __init__(self, path: str, problem: str) -> None:
+        self.path = str(path)
+        self.problem = problem
+        super().__init__(f"{path}: {problem}")
+
+
+class ModelError(SRBenchError):
+    """An adapter could not be built or returned something unusable."""
+
+
+class DatasetError(SRBenchError):
+    """A dataset could not be found, downloaded or verified."""
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """What a report says about a model. ``demo`` marks weights that are not the paper's."""
+
+    name: str
+    description: str = ""
+    weights: str | None = None  # path or package resource of the weights file
+    weights_sha256: str | None = None
+    params: int | None = None
+    demo: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@runtime_checkable
+class SRModel(Protocol):
+    """The adapter protocol.
+
+    ``upscale`` takes float32 RGB NCHW in [0, 1] of shape (N, 3, h, w) on ``device`` and returns
+    float32 RGB NCHW of shape (N, 3, h * scale, w * scale). Values outside [0, 1] are allowed (the
+    harness clamps and rounds to 8 bits, as the protocol says); NaN is an error.
+    """
+
+    name: str
+    scale: int
+    device: str
+
+    def upscale(self, lr: torch.Tensor) -> torch.Tensor: ...
+
+    def info(self) -> ModelInfo: ...
+
+
+@dataclass(frozen=True)
+class ImagePair:
+    """One evaluation sample. ``hr`` is modcropped; ``lr`` has shape (H/scale, W/scale, C).
+
+    Both are uint8 HWC with C = 3 (RGB) or C = 1 (grayscale, evaluated without a Y transform).
+    """
+
+    id: str
+    lr: np.ndarray
+    hr: np.ndarray
+    scale: int
+    source: str = ""  # path of the HR file, for messages
+
+
+@dataclass(frozen=True)
+class MetricSpec:
+    """Typed metadata of a metric: reports derive arrows and 'best' from ``higher_is_better``."""
+
+    name: str
+    higher_is_better: bool
+    unit: str = ""
+    version: str = "1"
+    description: str = ""
+    default_tolerance: float = 0.0  # regression-check tolerance in the metric's unit
+
+
+@dataclass(frozen=True)
+class ResultRow:
+    """One tidy row of results.csv."""
+
+    model: str
+    dataset: str
+    scale: int
+    image: str
+    metric: str
+    value: float
+
+
+RESULT_COLUMNS = ("model", "dataset", "scale", "image", "metric", "value")
+SUMMARY_COLUMNS = ("model", "dataset", "scale", "metric", "value", "n_images")
+RESULTS_SCHEMA_VERSION = 1

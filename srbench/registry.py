@@ -1,0 +1,83 @@
+"""Model registry: an explicit table of built-ins plus the ``srbench.models`` entry-point group.
+
+Listing imports nothing: entries are lazy ``"module:attr"`` strings naming a factory with the signature
+``build(scale: int, *, device: str = "cpu", weights: str | None = None, tile: int | None = None,
+**options) -> SRModel``. A plugin never shadows a built-in: a clash is reported and the built-in wins.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+import warnings
+from importlib.metadata import entry_points
+from typing import Any
+
+from srbench.interfaces import ModelError, SRModel
+
+ENTRY_POINT_GROUP = "srbench.models"
+
+BUILTIN: dict[str, tuple[str, str]] = {
+    "bicubic": ("srbench.models.bicubic:build", "MATLAB-compatible bicubic upscaling (imresize)"),
+    "srresnet": ("srbench.models.srresnet:build_srresnet", "SRResNet-MSE (Ledig et al. 2017), PyTorch"),
+    "srgan": ("srbench.models.srresnet:build_srgan", "SRGAN generator (Ledig et al. 2017), PyTorch"),
+    "keras-srresnet": ("srbench.models.keras:build", "SRResNet in TensorFlow/Keras (needs the tensorflow extra)"),
+}
+
+
+def _plugins() -> dict[str, str]:
+    found: dict[str, str] = {}
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        if ep.name in BUILTIN:
+            warnings.warn(
+                f"plugin model {ep.name!r} ({ep.value}) clashes with a built-in and is ignored",
+                stacklevel=2,
+            )
+            continue
+        found[ep.name] = ep.value
+    return found
+
+
+def list_models() -> dict[str, str]:
+    """Name -> ``"module:attr"`` of every known model; imports none of them."""
+    table = {name: target for name, (target, _) in BUILTIN.items()}
+    table.update(_plugins())
+    return table
+
+
+def describe_models() -> dict[str, str]:
+    """Name -> one-line description (plugins: their target)."""
+    out = {name: desc for name, (_, desc) in BUILTIN.items()}
+    out.update({name: f"plugin: {target}" for name, target in _plugins().items()})
+    return out
+
+
+def resolve(name: str) -> str:
+    """The factory target of ``name``; an unknown name fails with the known names and a suggestion."""
+    table = list_models()
+    if name in table:
+        return table[name]
+    close = difflib.get_close_matches(name, table, n=1)
+    hint = f" Did you mean {close[0]!r}?" if close else ""
+    raise ModelError(f"unknown model {name!r}.{hint} Known models: {', '.join(sorted(table))}.")
+
+
+def load_factory(name: str) -> Any:
+    target = resolve(name)
+    module, _, attr = target.partition(":")
+    try:
+        obj: Any = importlib.import_module(module)
+        for part in attr.split("."):
+            obj = getattr(obj, part)
+    except Exception as exc:  # a broken plugin must not take the harness down
+        raise ModelError(f"model {name!r}: cannot load {target}: {exc}") from exc
+    return obj
+
+
+def get_model(name: str, scale: int, device: str = "cpu", **options: Any) -> SRModel:
+    """Build the adapter ``name`` for ``scale`` on ``device``; ``options`` go to its factory."""
+    factory = load_factory(name)
+    model = factory(scale, device=device, **options)
+    if not isinstance(model, SRModel):
+        raise ModelError(f"model {name!r}: factory returned {type(model).__name__}, which is not an SRModel")
+    return model

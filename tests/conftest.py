@@ -1,0 +1,28 @@
+"""Shared fixtures. Tests that need ../shared/datasets skip cleanly when it is absent."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def shared_datasets_dir() -> Path | None:
+    env = os.environ.get("SRBENCH_SHARED_DATASETS")
+    candidates = [Path(env)] if env else [REPO.parent / "shared" / "datasets"]
+    for c in candidates:
+        if (c / "Set5" / "HR").is_dir():
+            return c
+    return None
+
+
+@pytest.fixture(scope="session")
+def shared_datasets() -> Path:
+    """The benchmark-layout folder with Set5/Set14/B100 (env SRBENCH_SHARED_DATASETS)."""
+    d = shared_datasets_dir()
+    if d is None:
+        pytest.skip("../shared/datasets not found (set SRBENCH_SHARED_DATASETS to run this test)")
+    return d
