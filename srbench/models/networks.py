@@ -1,0 +1,121 @@
+"""The SRGAN paper's networks (Ledig et al., CVPR 2017): the SRResNet generator and the discriminator.
+
+Ranges are the paper's: the generator takes LR in [0, 1] and ends in ``tanh`` (SR in [-1, 1]); the
+discriminator takes HR-sized images in [-1, 1] and returns one **logit** per image (the sigmoid of the
+paper lives inside a numerically stable BCE-with-logits loss). Adapters convert to srbench's [0, 1].
+
+Choices the paper leaves open, fixed here and counted in the tests:
+- PReLU has one shared slope per layer (PyTorch's default ``nn.PReLU()``), as in the common PyTorch
+  reproductions; the Keras seed article uses one slope per channel (+63 parameters per PReLU).
+- Convolutions followed by BN keep their bias (as the Keras/TF implementations do); BN folding absorbs it.
+- x3 uses one 64 -> 576 convolution + pixel shuffle x3 (PROTOCOL.md section 3); x2 one x2 stage; x4 two.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+SUPPORTED_SCALES = (2, 3, 4)
+
+
+def _upsample_factors(scale: int) -> tuple[int, ...]:
+    if scale == 2:
+        return (2,)
+    if scale == 3:
+        return (3,)
+    if scale == 4:
+        return (2, 2)
+    raise ValueError(f"SRResNet supports scales {SUPPORTED_SCALES}, got {scale}")
+
+
+class ResidualBlock(nn.Module):
+    """3x3 conv, BN, PReLU, 3x3 conv, BN, identity skip. ``body`` is a Sequential so BN folding finds it."""
+
+    def __init__(self, channels: int = 64) -> None:
+        super().__init__()
+        self.body = nn.Sequential(
+            nn.Conv2d(channels, channels, 3, padding=1),
+            nn.BatchNorm2d(channels),
+            nn.PReLU(),
+            nn.Conv2d(channels, channels, 3, padding=1),
+            nn.BatchNorm2d(channels),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.body(x)
+
+
+class SRResNet(nn.Module):
+    """SRResNet generator: LR float NCHW in [0, 1] -> SR in [-1, 1] (tanh), ``scale`` times larger.
+
+    ``receptive_radius`` is the reach of one output pixel into the LR input, in LR pixels (rounded up):
+    tiling with at least this overlap reproduces the untiled output (BN in eval mode / folded).
+    """
+
+    def __init__(self, scale: int = 4, channels: int = 64, n_blocks: int = 16) -> None:
+        super().__init__()
+        factors = _upsample_factors(scale)
+        self.scale = scale
+        self.head = nn.Sequential(nn.Conv2d(3, channels, 9, padding=4), nn.PReLU())
+        self.blocks = nn.Sequential(*[ResidualBlock(channels) for _ in range(n_blocks)])
+        self.post = nn.Sequential(nn.Conv2d(channels, channels, 3, padding=1), nn.BatchNorm2d(channels))
+        ups: list[nn.Module] = []
+        for f in factors:
+            ups += [nn.Conv2d(channels, channels * f * f, 3, padding=1), nn.PixelShuffle(f), nn.PReLU()]
+        self.upsample = nn.Sequential(*ups)
+        self.tail = nn.Conv2d(channels, 3, 9, padding=4)
+        # reach in LR pixels: head 4, 2 per block, post 1, each upsampling conv 1 at its own resolution,
+        # tail 4 at the output resolution.
+        reach = 4.0 + 2 * n_blocks + 1
+        res = 1
+        for f in factors:
+            reach += 1.0 / res
+            res *= f
+        reach += 4.0 / res
+        self.receptive_radius = int(-(-reach // 1))
+
+    def forward(self, lr: torch.Tensor) -> torch.Tensor:
+        x = self.head(lr)
+        x = x + self.post(self.blocks(x))
+        return torch.tanh(self.tail(self.upsample(x)))
+
+
+class Discriminator(nn.Module):
+    """SRGAN discriminator for ``hr_size`` x ``hr_size`` inputs in [-1, 1]; returns logits of shape (N,).
+
+    3x3 conv 64 + LeakyReLU(0.2); 7 conv-BN-LeakyReLU blocks (64, 128, 128, 256, 256, 512, 512 channels,
+    strides 2, 1, 2, 1, 2, 1, 2); dense 1024 + LeakyReLU(0.2); dense 1. The dense layer fixes the input
+    size (the paper's 96 gives 6x6x512 features); ``hr_size`` must be a multiple of 16.
+    """
+
+    CHANNELS = (64, 128, 128, 256, 256, 512, 512)
+    STRIDES = (2, 1, 2, 1, 2, 1, 2)
+
+    def __init__(self, hr_size: int = 96) -> None:
+        super().__init__()
+        if hr_size % 16 or hr_size <= 0:
+            raise ValueError(f"discriminator input size must be a positive multiple of 16, got {hr_size}")
+        self.hr_size = hr_size
+        layers: list[nn.Module] = [nn.Conv2d(3, 64, 3, padding=1), nn.LeakyReLU(0.2)]
+        c_in = 64
+        for c_out, stride in zip(self.CHANNELS, self.STRIDES, strict=True):
+            layers += [nn.Conv2d(c_in, c_out, 3, stride=stride, padding=1), nn.BatchNorm2d(c_out), nn.LeakyReLU(0.2)]
+            c_in = c_out
+        self.features = nn.Sequential(*layers)
+        side = hr_size // 16
+        self.classifier = nn.Sequential(
+            nn.Flatten(), nn.Linear(512 * side * side, 1024), nn.LeakyReLU(0.2), nn.Linear(1024, 1)
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.shape[-2:] != (self.hr_size, self.hr_size):
+            raise ValueError(
+                f"discriminator built for {self.hr_size}x{self.hr_size} inputs, got {tuple(x.shape[-2:])}"
+            )
+        return self.classifier(self.features(x)).squeeze(1)
+
+
+def count_parameters(module: nn.Module) -> int:
+    """Number of trainable parameters (BN running statistics are buffers, not counted)."""
+    return sum(p.numel() for p in module.parameters())

@@ -1,0 +1,198 @@
+"""Adapters ``srresnet`` (SRResNet-MSE) and ``srgan`` (the SRGAN generator): same network, other weights.
+
+Weights are loaded safely: ``.safetensors`` files, or ``torch.load(weights_only=True)`` for ``.pt``/``.pth``
+(no arbitrary pickle: a file that needs code execution to load is rejected with a ModelError). With
+``weights=None`` the packaged DEMO weights for x4 are used (``baselines/demo/``, trained offline on a CPU;
+not the paper's). The sha256 of the weights file goes into ``info()`` and thus into every result.
+
+Inference: BN folded into the convolutions, eval mode, ``torch.inference_mode``, channels_last; optional
+overlapping tiles (``tile``, ``tile_overlap`` in LR pixels) for images too large to run whole.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.resources
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from srbench.interfaces import ModelError, ModelInfo
+from srbench.models.fast import prepare_for_inference, tiled_forward
+from srbench.models.networks import SUPPORTED_SCALES, SRResNet, count_parameters
+
+DEMO_FILES = {"srresnet": "srresnet_x4_demo.safetensors", "srgan": "srgan_x4_demo.safetensors"}
+DEMO_DESCRIPTION = "DEMO weights (trained offline on T91+BSD200 for {steps} steps on a CPU), not the paper's"
+
+# Keys that may hold the generator inside a training checkpoint / state file.
+_NESTED_KEYS = ("generator", "g", "model", "state_dict", "params")
+
+
+def file_sha256(path: str | os.PathLike[str]) -> str:
+    """sha256 of a file's bytes, streamed."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def demo_weights_path(name: str) -> Path:
+    """Path of the packaged demo weights of ``name`` (``srresnet`` or ``srgan``) for x4."""
+    res = importlib.resources.files("srbench") / "baselines" / "demo" / DEMO_FILES[name]
+    return Path(str(res))
+
+
+def load_state_dict_safely(path: str | os.PathLike[str]) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+    """Tensors and string metadata from a weights file, without executing any pickled code.
+
+    ``.safetensors``: read with safetensors (keys prefixed ``generator.`` are taken, prefix removed, when
+    present: that is the layout of srbench training checkpoints). Anything else: ``torch.load`` with
+    ``weights_only=True``, which refuses pickles that reference arbitrary callables; a nested dict under
+    ``generator``/``model``/``state_dict`` is unwrapped.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ModelError(f"weights file {path} not found")
+    meta: dict[str, str] = {}
+    if path.suffix == ".safetensors":
+        from safetensors import safe_open
+
+        try:
+            with safe_open(str(path), framework="pt") as f:
+                meta = dict(f.metadata() or {})
+                sd = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118 (safe_open has no __iter__)
+        except Exception as exc:
+            raise ModelError(f"weights file {path}: not a readable safetensors file ({exc})") from exc
+    else:
+        try:
+            obj: Any = torch.load(str(path), map_location="cpu", weights_only=True)
+        except Exception as exc:  # UnpicklingError for unsafe pickles, others for corrupt files
+            raise ModelError(
+                f"weights file {path}: refused or unreadable with torch.load(weights_only=True) ({exc}). "
+                "srbench never loads arbitrary pickles; convert the checkpoint to safetensors or a plain "
+                "state_dict."
+            ) from exc
+        for key in _NESTED_KEYS:
+            if isinstance(obj, dict) and isinstance(obj.get(key), dict):
+                obj = obj[key]
+                break
+        if not isinstance(obj, dict) or not all(isinstance(v, torch.Tensor) for v in obj.values()):
+            raise ModelError(f"weights file {path}: expected a state_dict of tensors, got {type(obj).__name__}")
+        sd = dict(obj)
+    if any(k.startswith("generator.") for k in sd):
+        sd = {k[len("generator."):]: v for k, v in sd.items() if k.startswith("generator.")}
+    sd = {k.removeprefix("module."): v for k, v in sd.items()}  # DDP-wrapped saves
+    return sd, meta
+
+
+class _ToUnitRange(nn.Module):
+    """Wraps the tanh generator so the module maps [0, 1] LR to [0, 1]-ish SR (srbench's convention)."""
+
+    def __init__(self, net: nn.Module) -> None:
+        super().__init__()
+        self.net = net
+
+    def forward(self, lr: torch.Tensor) -> torch.Tensor:
+        return (self.net(lr) + 1.0) * 0.5
+
+
+class SRResNetAdapter:
+    """An SRModel around a trained SRResNet generator.
+
+    ``module`` is the inference network (float32 NCHW [0, 1] LR -> [0, 1]-ish SR, BN folded, eval mode,
+    channels_last), exposed for throughput timing and FLOP counting.
+    """
+
+    def __init__(self, name: str, scale: int, net: SRResNet, *, device: str = "cpu", weights: str,
+                 weights_sha256: str, demo: bool, description: str, tile: int | None = None,
+                 tile_overlap: int | None = None, channels_last: bool = True) -> None:
+        self.name = name
+        self.scale = scale
+        self.device = device
+        self.receptive_radius = net.receptive_radius
+        self.params = count_parameters(net)
+        self.module = prepare_for_inference(_ToUnitRange(net), device, channels_last=channels_last)
+        self.tile = tile
+        self.tile_overlap = net.receptive_radius if tile_overlap is None else tile_overlap
+        if tile is not None and tile <= 0:
+            raise ModelError(f"{name}: tile must be a positive number of LR pixels, got {tile}")
+        if self.tile_overlap < 0:
+            raise ModelError(f"{name}: tile_overlap must be >= 0, got {self.tile_overlap}")
+        self._info = ModelInfo(
+            name=name, description=description, weights=weights, weights_sha256=weights_sha256,
+            params=self.params, demo=demo,
+            extra={"bn_folded": True, "tile": tile, "tile_overlap": self.tile_overlap if tile else None,
+                   "receptive_radius_lr_px": net.receptive_radius},
+        )
+
+    def upscale(self, lr: torch.Tensor) -> torch.Tensor:
+        """float32 NCHW RGB [0, 1] -> float32 NCHW, ``scale`` times larger, [0, 1]-ish."""
+        if not isinstance(lr, torch.Tensor) or lr.ndim != 4 or lr.shape[1] != 3:
+            got = tuple(lr.shape) if isinstance(lr, torch.Tensor) else type(lr).__name__
+            raise ValueError(f"{self.name}: expected a float32 RGB NCHW tensor, got {got}")
+        if lr.dtype != torch.float32:
+            raise ValueError(f"{self.name}: expected float32 input, got {lr.dtype}")
+        with torch.inference_mode():
+            x = lr.to(self.device).contiguous(memory_format=torch.channels_last)
+            if self.tile:
+                out = tiled_forward(self.module, x, self.scale, self.tile, self.tile_overlap)
+            else:
+                out = self.module(x)
+        return out.contiguous()
+
+    def info(self) -> ModelInfo:
+        return self._info
+
+
+def _build(name: str, scale: int, device: str, weights: str | None, tile: int | None,
+           tile_overlap: int | None, options: dict[str, Any]) -> SRResNetAdapter:
+    unknown = set(options) - {"channels_last"}
+    if unknown:
+        raise ModelError(f"{name}: unknown options {sorted(unknown)} (known: weights, tile, tile_overlap, channels_last)")
+    if scale not in SUPPORTED_SCALES:
+        raise ModelError(f"{name}: scale {scale} is not supported (SRResNet has x{SUPPORTED_SCALES} variants)")
+    demo = weights is None
+    if demo:
+        path = demo_weights_path(name)
+        if scale != 4:
+            raise ModelError(
+                f"{name}: no packaged weights for x{scale} (srbench ships DEMO weights for x4 only). Train "
+                f"some with `srbench train {name} --scale {scale} ...` and pass weights=<checkpoint>.safetensors "
+                f"(CLI: --weights PATH)."
+            )
+        if not path.is_file():
+            raise ModelError(f"{name}: packaged demo weights {path} are missing (broken install?); pass weights=PATH")
+    else:
+        path = Path(weights)
+    sd, meta = load_state_dict_safely(path)
+    net = SRResNet(scale)
+    sd = {k: v.float() if v.is_floating_point() else v for k, v in sd.items()}
+    try:
+        net.load_state_dict(sd, strict=True)
+    except RuntimeError as exc:
+        raise ModelError(f"{name}: weights {path} do not fit the x{scale} SRResNet: {exc}") from exc
+    if demo:
+        description = DEMO_DESCRIPTION.format(steps=meta.get("steps", "?"))
+    else:
+        description = f"{name} x{scale} from {path}"
+    return SRResNetAdapter(
+        name, scale, net, device=device, weights=str(path), weights_sha256=file_sha256(path), demo=demo,
+        description=description, tile=tile, tile_overlap=tile_overlap,
+        channels_last=bool(options.get("channels_last", True)),
+    )
+
+
+def build_srresnet(scale: int, *, device: str = "cpu", weights: str | None = None, tile: int | None = None,
+                   tile_overlap: int | None = None, **options: Any) -> SRResNetAdapter:
+    """SRResNet-MSE adapter. ``weights=None``: packaged DEMO weights (x4 only)."""
+    return _build("srresnet", scale, device, weights, tile, tile_overlap, options)
+
+
+def build_srgan(scale: int, *, device: str = "cpu", weights: str | None = None, tile: int | None = None,
+                tile_overlap: int | None = None, **options: Any) -> SRResNetAdapter:
+    """SRGAN generator adapter. ``weights=None``: packaged DEMO weights (x4 only, SRGAN-MSE content loss)."""
+    return _build("srgan", scale, device, weights, tile, tile_overlap, options)

@@ -1,0 +1,135 @@
+"""srresnet / srgan adapters: safe loading, BN folding, tiling, demo weights."""
+
+from __future__ import annotations
+
+import os
+import pickle
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import save_file
+
+from srbench.interfaces import ModelError, SRModel
+from srbench.models.fast import fold_batchnorm, tiled_forward
+from srbench.models.networks import SRResNet
+from srbench.models.srresnet import build_srgan, build_srresnet, demo_weights_path, file_sha256
+
+
+def trained_like_net(scale: int = 4, seed: int = 0) -> SRResNet:
+    """A network whose BN layers have non-trivial statistics and affine parameters."""
+    torch.manual_seed(seed)
+    net = SRResNet(scale)
+    for m in net.modules():
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.running_mean.uniform_(-0.2, 0.2)
+            m.running_var.uniform_(0.5, 2.0)
+            m.weight.data.uniform_(0.5, 1.5)
+            m.bias.data.uniform_(-0.1, 0.1)
+    return net.eval()
+
+
+def test_bn_folding_matches_eval_bn() -> None:
+    net = trained_like_net()
+    folded = fold_batchnorm(net)
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in folded.modules())
+    assert any(isinstance(m, torch.nn.BatchNorm2d) for m in net.modules())  # original untouched
+    x = torch.rand(1, 3, 20, 24)
+    with torch.no_grad():
+        a, b = net(x), folded(x)
+    assert (a - b).abs().max().item() <= 1e-5
+
+
+def test_tiled_equals_untiled_when_overlap_covers_receptive_field() -> None:
+    net = trained_like_net(seed=1)
+    folded = fold_batchnorm(net)
+    x = torch.rand(1, 3, 70, 57)
+    with torch.no_grad():
+        whole = folded(x)
+        tiled = tiled_forward(folded, x, 4, tile=24, overlap=net.receptive_radius)
+        short = tiled_forward(folded, x, 4, tile=24, overlap=4)
+    assert tiled.shape == whole.shape
+    assert (tiled - whole).abs().max().item() <= 1e-5
+    assert (short - whole).abs().max().item() > 1e-4  # too little overlap is visibly different
+
+
+def test_tiling_rejects_bad_arguments() -> None:
+    with pytest.raises(ValueError, match="tile"):
+        tiled_forward(lambda t: t, torch.zeros(1, 3, 8, 8), 1, tile=0, overlap=1)
+
+
+@pytest.fixture()
+def weights_file(tmp_path: Path) -> Path:
+    net = trained_like_net(seed=2)
+    path = tmp_path / "g.safetensors"
+    save_file({k: v.contiguous() for k, v in net.state_dict().items()}, str(path))
+    return path
+
+
+def test_adapter_from_safetensors(weights_file: Path) -> None:
+    model = build_srresnet(4, weights=str(weights_file))
+    assert isinstance(model, SRModel)
+    info = model.info()
+    assert info.weights_sha256 == file_sha256(weights_file) and not info.demo
+    assert info.params == 1_549_462
+    lr = torch.rand(1, 3, 16, 12)
+    sr = model.upscale(lr)
+    assert sr.shape == (1, 3, 64, 48) and sr.dtype == torch.float32
+    net = trained_like_net(seed=2)
+    with torch.no_grad():
+        ref = (net(lr) + 1) / 2  # the adapter maps tanh [-1, 1] to [0, 1]
+    assert (sr - ref).abs().max().item() <= 1e-5
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in model.module.modules())
+    assert not model.module.training
+    tiled = build_srresnet(4, weights=str(weights_file), tile=8)
+    assert (tiled.upscale(lr) - sr).abs().max().item() <= 1e-5
+
+
+def test_adapter_from_torch_state_dict(tmp_path: Path) -> None:
+    net = trained_like_net(seed=3)
+    path = tmp_path / "ckpt.pt"
+    torch.save({"generator": net.state_dict(), "step": 5}, path)
+    model = build_srgan(4, weights=str(path))
+    with torch.no_grad():
+        ref = (net(torch.full((1, 3, 8, 8), 0.5)) + 1) / 2
+    assert (model.upscale(torch.full((1, 3, 8, 8), 0.5)) - ref).abs().max().item() <= 1e-5
+
+
+class _Evil:
+    def __reduce__(self):  # executed by an unsafe unpickler
+        return (os.system, ("touch " + str(_Evil.marker),))
+
+
+def test_unsafe_checkpoint_is_rejected_without_running_code(tmp_path: Path) -> None:
+    marker = tmp_path / "pwned"
+    _Evil.marker = marker
+    path = tmp_path / "evil.pth"
+    with open(path, "wb") as f:
+        pickle.dump({"generator": _Evil()}, f)
+    torch.save({"generator": _Evil()}, tmp_path / "evil2.pt")
+    for p in (path, tmp_path / "evil2.pt"):
+        with pytest.raises(ModelError, match="weights_only"):
+            build_srresnet(4, weights=str(p))
+    assert not marker.exists()
+
+
+def test_wrong_architecture_and_missing_file(weights_file: Path, tmp_path: Path) -> None:
+    with pytest.raises(ModelError, match="x2"):
+        build_srresnet(2, weights=str(weights_file))
+    with pytest.raises(ModelError, match="not found"):
+        build_srresnet(4, weights=str(tmp_path / "nope.safetensors"))
+    with pytest.raises(ModelError, match="unknown options"):
+        build_srresnet(4, weights=str(weights_file), colour="bgr")
+
+
+def test_no_packaged_weights_for_x2_says_how_to_get_some() -> None:
+    with pytest.raises(ModelError, match="srbench train srresnet"):
+        build_srresnet(2)
+
+
+def test_bad_input_is_a_value_error(weights_file: Path) -> None:
+    model = build_srresnet(4, weights=str(weights_file))
+    with pytest.raises(ValueError, match="RGB NCHW"):
+        model.upscale(torch.zeros(3, 8, 8))
+    with pytest.raises(ValueError, match="float32"):
+        model.upscale(torch.zeros(1, 3, 8, 8, dtype=torch.float64))
