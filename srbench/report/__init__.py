@@ -1,0 +1,25 @@
+"""Outputs people look at: the HTML report, paper tables, and the run-directory reader they share.
+
+Nothing here imports torch. ``html.write_report`` and ``tables.render_table`` are the entry points;
+``rundir.load_run_dir`` reads a run directory (schema in docs/schema.md).
+"""
+
+from __future__ import annotations
+
+__all__ = ["load_run_dir", "render_table", "write_report"]
+
+
+def __getattr__(name: str):  # lazy: `import srbench.report` stays cheap (no pandas, no matplotlib)
+    if name == "write_report":
+        from srbench.report.html import write_report
+
+        return write_report
+    if name == "render_table":
+        from srbench.report.tables import render_table
+
+        return render_table
+    if name == "load_run_dir":
+        from srbench.report.rundir import load_run_dir
+
+        return load_run_dir
+    raise AttributeError(f"module 'srbench.report' has no attribute {name!r}")

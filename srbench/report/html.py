@@ -1,0 +1,400 @@
+"""``report.html``: one self-contained page per run (CSS/JS inline, images as data: URIs, opens offline).
+
+The page is rendered by jinja2 templates that live in this package (``templates/report.html.j2``) with
+autoescaping ON: every model, dataset, image and file name is text, never markup. A Content-Security-Policy
+allows no network access and only the report's own script (by hash), so even a template mistake could not
+run an injected script.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from srbench.report import crops as _crops
+from srbench.report.format import (
+    REPORT_DECIMALS,
+    arrow,
+    best_flags,
+    dataset_label,
+    format_value,
+    metric_label,
+)
+from srbench.report.rundir import RunData, load_run_dir
+
+TEMPLATES = Path(__file__).with_name("templates")
+
+
+@dataclass(frozen=True)
+class ReportOptions:
+    """Knobs of ``write_report`` (the CLI's ``srbench report`` flags)."""
+
+    crop_box: str | None = None  # "x,y,w,h" in HR pixels; overrides run.json config.crop_box
+    max_comparisons: int = 12  # visual comparisons shown (the run chose which images were saved)
+    thumbnail_side: int = 256  # px, longer side of the HR overview with the box drawn
+    crop_display: int = 256  # px, target longer side of a zoomed crop (integer nearest-neighbour zoom)
+
+
+def write_report(run_dir: Path, *, out: Path | None = None, crop_box: str | None = None) -> Path:
+    """Write ``run_dir/report.html`` (or ``out``) for the run in ``run_dir`` and return its path.
+
+    ``crop_box`` ("x,y,w,h", HR pixels) picks the region of the visual comparisons; default: the run's
+    ``config.crop_box``, else per image the window of highest HR gradient energy.
+    """
+    run_dir = Path(run_dir)
+    run = load_run_dir(run_dir)
+    html = render_report(run, ReportOptions(crop_box=crop_box))
+    target = Path(out) if out is not None else run_dir / "report.html"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.tmp")
+    tmp.write_text(html, encoding="utf-8")
+    tmp.replace(target)
+    return target
+
+
+def _env():
+    import jinja2
+
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(TEMPLATES)),
+        autoescape=True,  # every template, whatever its extension
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+
+
+def render_report(run: RunData, options: ReportOptions = ReportOptions()) -> str:
+    """The HTML text of the report of ``run``."""
+    env = _env()
+    script = (TEMPLATES / "report.js").read_text(encoding="utf-8")
+    style = (TEMPLATES / "report.css").read_text(encoding="utf-8")
+    script_hash = base64.b64encode(hashlib.sha256(script.encode("utf-8")).digest()).decode("ascii")
+    notes: list[str] = []
+    ctx = {
+        "run": _run_header(run),
+        "warnings": [str(w) for w in run.meta.get("warnings") or []],
+        "errors": _errors(run),
+        "summaries": _summaries(run),
+        "per_image": _per_image(run),
+        "throughput": _throughput(run),
+        "plots": _plots(run, notes),
+        "comparisons": _comparisons(run, options, notes),
+        "notes": notes,
+        "provenance": _provenance(run),
+        "style": style,
+        "script": script,
+        "script_hash": script_hash,
+    }
+    return env.get_template("report.html.j2").render(**ctx)
+
+
+# ------------------------------------------------------------------------------------------ sections
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return "\u2014"
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, sort_keys=False, ensure_ascii=False)
+    return str(value)
+
+
+def _run_header(run: RunData) -> dict[str, str]:
+    m = run.meta
+    return {
+        "id": run.run_id,
+        "created": _text(m.get("created")),
+        "status": str(m.get("status") or "unknown"),
+        "command": _text(m.get("command")),
+        "version": _text(m.get("srbench_version")),
+        "git_sha": _text(m.get("git_sha")),
+        "device": _text((m.get("environment") or {}).get("device_name")),
+    }
+
+
+def _errors(run: RunData) -> list[dict[str, str]]:
+    out = []
+    for e in run.meta.get("errors") or []:
+        if isinstance(e, dict):
+            where = " / ".join(str(e[k]) for k in ("model", "dataset", "scale", "image") if e.get(k) is not None)
+            out.append({"where": where, "error": _text(e.get("error"))})
+        else:
+            out.append({"where": "", "error": _text(e)})
+    return out
+
+
+def _metric_header(run: RunData, metric: str) -> dict[str, Any]:
+    meta = run.metric_meta(metric)
+    hib = run.higher_is_better(metric)
+    return {
+        "name": metric,
+        "label": metric_label(metric),
+        "arrow": arrow(hib),
+        "unit": str(meta.get("unit") or ""),
+        "title": "higher is better" if hib else ("lower is better" if hib is False else "direction unknown"),
+    }
+
+
+def _sort_key(value: float) -> str:
+    if value is None or math.isnan(value):
+        return ""
+    return "Infinity" if value == math.inf else ("-Infinity" if value == -math.inf else repr(float(value)))
+
+
+def _summaries(run: RunData) -> list[dict[str, Any]]:
+    s = run.summary
+    if s.empty:
+        return []
+    models, metrics = run.models(), run.metrics()
+    groups = []
+    for (dataset, scale), part in s.groupby(["dataset", "scale"], sort=False):
+        rows_by_model = {m: {} for m in models if m in set(part["model"])}
+        n_images: dict[str, int] = {}
+        for rec in part.itertuples(index=False):
+            rows_by_model[rec.model][rec.metric] = float(rec.value)
+            n_images[rec.model] = max(n_images.get(rec.model, 0), int(rec.n_images))
+        ms = [m for m in metrics if m in set(part["metric"])]
+        best = {k: best_flags([rows_by_model[m].get(k) for m in rows_by_model], k, run.higher_is_better(k),
+                              REPORT_DECIMALS) for k in ms}
+        rows = []
+        for i, model in enumerate(rows_by_model):
+            cells = []
+            for k in ms:
+                v = rows_by_model[model].get(k)
+                cells.append({"text": format_value(v, k, REPORT_DECIMALS) if v is not None else "",
+                              "best": best[k][i]})
+            rows.append({"model": model, "cells": cells, "n_images": n_images.get(model, 0)})
+        groups.append({"dataset": dataset, "scale": int(scale),
+                       "label": f"{dataset_label(dataset)} \u00d7{int(scale)}",
+                       "metrics": [_metric_header(run, k) for k in ms], "rows": rows})
+    return groups
+
+
+def _per_image(run: RunData) -> dict[str, Any]:
+    r = run.results
+    if r.empty:
+        return {"metrics": [], "rows": []}
+    metrics = [m for m in run.metrics() if m in set(r["metric"])] or sorted(set(r["metric"]))
+    order = {m: i for i, m in enumerate(run.models())}
+    wide = r.pivot_table(index=["dataset", "scale", "image", "model"], columns="metric", values="value",
+                         aggfunc="last", sort=False)
+    rows = []
+    for (dataset, scale, image, model), vals in wide.iterrows():
+        cells = []
+        for k in metrics:
+            v = vals.get(k, math.nan)
+            v = math.nan if v is None or pd.isna(v) else float(v)
+            cells.append({"text": format_value(v, k, REPORT_DECIMALS), "sort": _sort_key(v)})
+        rows.append({"dataset": dataset, "scale": int(scale), "image": image, "model": model, "cells": cells,
+                     "_key": (dataset, int(scale), image, order.get(model, len(order)))})
+    rows.sort(key=lambda x: x.pop("_key"))
+    return {"metrics": [_metric_header(run, k) for k in metrics], "rows": rows}
+
+
+_TP_FLOAT_DECIMALS = {"ms_median": 3, "ms_p90": 3, "images_per_s": 2, "mpix_per_s": 3, "gflops": 3,
+                      "achieved_gflops_per_s": 2, "peak_gflops_per_s": 1, "peak_fraction": 3, "peak_mem_mb": 1}
+
+
+def _throughput(run: RunData) -> dict[str, Any] | None:
+    tp = run.throughput
+    if tp is None or tp.empty:
+        return None
+    cols = list(tp.columns)
+    rows = []
+    for rec in tp.itertuples(index=False):
+        cells = []
+        for c, v in zip(cols, rec, strict=True):
+            if isinstance(v, (float, np.floating)):
+                fv = float(v)
+                text = "" if math.isnan(fv) else f"{fv:.{_TP_FLOAT_DECIMALS.get(c, 3)}f}"
+                cells.append({"text": text, "sort": _sort_key(fv), "num": True})
+            elif isinstance(v, (int, np.integer)) and not isinstance(v, bool):
+                cells.append({"text": str(int(v)), "sort": str(int(v)), "num": True})
+            else:
+                cells.append({"text": str(v), "sort": None, "num": False})
+        rows.append(cells)
+    numeric = [all(row[i]["num"] for row in rows) for i in range(len(cols))]
+    env = run.meta.get("environment") or {}
+    hw = [str(env.get("device_name") or "unknown device")]
+    if env.get("cuda"):
+        hw.append(f"CUDA {env['cuda']}")
+    if env.get("threads"):
+        hw.append(f"{env['threads']} CPU threads")
+    if env.get("torch"):
+        hw.append(f"torch {env['torch']}")
+    return {"columns": [{"name": c, "numeric": n} for c, n in zip(cols, numeric, strict=True)], "rows": rows,
+            "hardware": ", ".join(hw)}
+
+
+def _throughput_point(tp: pd.DataFrame, model: str, scale: int) -> tuple[float, str] | None:
+    part = tp[(tp["model"].astype(str) == model) & (pd.to_numeric(tp["scale"], errors="coerce") == scale)]
+    if part.empty or "images_per_s" not in part:
+        return None
+    if "batch" in part and (part["batch"] == 1).any():
+        part = part[part["batch"] == 1]
+    rec = part.iloc[0]
+    desc = ", ".join(f"{k} {rec[k]}" for k in ("input", "batch", "dtype", "device") if k in rec.index)
+    return float(rec["images_per_s"]), desc
+
+
+def _plots(run: RunData, notes: list[str]) -> list[dict[str, str]]:
+    from srbench.report import plots
+
+    s = run.summary
+    if s.empty:
+        return []
+    out = []
+    lp = (run.meta.get("protocol") or {}).get("lpips")
+    lpips_reason = lp.get("reason") if isinstance(lp, dict) and lp.get("available") is False else None
+    has_lpips = "lpips" in set(s["metric"])
+    if not has_lpips:
+        reason = lpips_reason or "the run has no LPIPS values"
+        notes.append(f"Perception-distortion plane skipped: {reason}")
+    for (dataset, scale), part in s.groupby(["dataset", "scale"], sort=False):
+        wide = part.pivot_table(index="model", columns="metric", values="value", aggfunc="last", sort=False)
+        label = f"{dataset_label(dataset)} \u00d7{int(scale)}"
+        if has_lpips and {"psnr", "lpips"} <= set(wide.columns):
+            pts = [(m, float(wide.at[m, "psnr"]), float(wide.at[m, "lpips"])) for m in run.models()
+                   if m in wide.index and not pd.isna(wide.at[m, "psnr"]) and not pd.isna(wide.at[m, "lpips"])]
+            if pts:
+                out.append({"title": f"Perception-distortion plane, {label}",
+                            "uri": plots.perception_distortion_plot(pts, f"{label}: PSNR vs LPIPS"),
+                            "caption": "One point per model; right is less distortion, down is better "
+                                       "perceptual quality (LPIPS)."})
+        if run.throughput is not None and "psnr" in wide.columns:
+            pts, descs = [], set()
+            for m in run.models():
+                if m not in wide.index or pd.isna(wide.at[m, "psnr"]):
+                    continue
+                tpp = _throughput_point(run.throughput, m, int(scale))
+                if tpp is not None:
+                    pts.append((m, tpp[0], float(wide.at[m, "psnr"])))
+                    descs.add(tpp[1])
+            if pts:
+                out.append({"title": f"Quality vs throughput, {label}",
+                            "uri": plots.quality_throughput_plot(pts, f"{label}: PSNR vs images/s"),
+                            "caption": "Throughput measured at " + "; ".join(sorted(descs)) + "."})
+    return out
+
+
+def _inside(run_dir: Path, rel: Any) -> Path | None:
+    """``run_dir/rel`` if it is a file inside the run directory (no ``..`` escapes), else None."""
+    if not isinstance(rel, str) or not rel:
+        return None
+    root = run_dir.resolve()
+    p = (run_dir / rel).resolve()
+    if root not in p.parents or not p.is_file():
+        return None
+    return p
+
+
+def _comparisons(run: RunData, opt: ReportOptions, notes: list[str]) -> list[dict[str, Any]]:
+    from srbench.data.io import read_image
+
+    entries = [c for c in run.meta.get("comparisons") or [] if isinstance(c, dict)]
+    if len(entries) > opt.max_comparisons:
+        notes.append(f"Visual comparisons: showing {opt.max_comparisons} of {len(entries)} saved images.")
+        entries = entries[: opt.max_comparisons]
+    box_text = opt.crop_box or (run.meta.get("config") or {}).get("crop_box")
+    user_box = _crops.parse_box(box_text) if box_text else None
+    per_image = run.results
+    out = []
+    for c in entries:
+        hr_path = _inside(run.path, c.get("hr"))
+        label = f"{dataset_label(str(c.get('dataset')))} \u00d7{c.get('scale')} \u00b7 {c.get('image')}"
+        if hr_path is None:
+            notes.append(f"Visual comparison {label}: HR image {c.get('hr')!r} not found in the run directory.")
+            continue
+        hr = read_image(hr_path)
+        box, how = None, "auto (highest HR gradient energy)"
+        if user_box is not None:
+            box = _crops.fit_box(user_box, hr.shape[0], hr.shape[1])
+            if box is None:
+                notes.append(f"Visual comparison {label}: crop box {box_text} lies outside the "
+                             f"{hr.shape[1]}x{hr.shape[0]} image; picked automatically instead.")
+            else:
+                how = "chosen (crop_box)"
+        if box is None:
+            box = _crops.auto_box(hr)
+        zoom = _crops.zoom_factor(box, opt.crop_display)
+        thumb = _crops.thumbnail(hr, opt.thumbnail_side)
+        s = thumb.shape[1] / hr.shape[1]
+        tbox = (int(box[0] * s), int(box[1] * s), max(2, round(box[2] * s)), max(2, round(box[3] * s)))
+        panels = [{"label": "HR", "uri": _crops.png_data_uri(_crops.zoom_nearest(_crops.crop(hr, box), zoom)),
+                   "caption": "PSNR / SSIM"}]
+        for model, rel in (c.get("models") or {}).items():
+            p = _inside(run.path, rel)
+            if p is None:
+                panels.append({"label": str(model), "uri": None, "caption": "image missing"})
+                continue
+            sr = read_image(p)
+            if sr.shape[:2] != hr.shape[:2]:
+                panels.append({"label": str(model), "uri": None,
+                               "caption": f"size {sr.shape[1]}x{sr.shape[0]} differs from HR"})
+                continue
+            sel = per_image[(per_image["model"] == str(model)) & (per_image["dataset"] == str(c.get("dataset")))
+                            & (per_image["scale"] == int(c.get("scale") or 0))
+                            & (per_image["image"] == str(c.get("image")))]
+            vals = dict(zip(sel["metric"], sel["value"], strict=True))
+            caption = " / ".join(format_value(float(vals[k]), k, REPORT_DECIMALS) for k in ("psnr", "ssim")
+                                 if k in vals)
+            panels.append({"label": str(model),
+                           "uri": _crops.png_data_uri(_crops.zoom_nearest(_crops.crop(sr, box), zoom)),
+                           "caption": caption})
+        out.append({"label": label, "thumb": _crops.png_data_uri(_crops.draw_box(thumb, tbox)),
+                    "box": f"{box[0]},{box[1]},{box[2]},{box[3]}", "how": how, "zoom": zoom, "panels": panels})
+    return out
+
+
+def _kv(d: Any) -> list[tuple[str, str]]:
+    if not isinstance(d, dict):
+        return []
+    return [(str(k), _text(v)) for k, v in d.items()]
+
+
+def _provenance(run: RunData) -> dict[str, Any]:
+    m = run.meta
+    protocol = dict(m.get("protocol") or {})
+    lp = protocol.get("lpips")
+    if isinstance(lp, dict):
+        if lp.get("available") is False:
+            protocol["lpips"] = f"unavailable: {lp.get('reason') or 'no reason recorded'}"
+        else:
+            protocol["lpips"] = (f"net {lp.get('net')}, version {lp.get('version')}, input range "
+                                 f"{lp.get('range')}")
+    models = []
+    for name, info in (m.get("models") or {}).items():
+        info = info if isinstance(info, dict) else {}
+        models.append({"name": str(name), "description": _text(info.get("description")),
+                       "weights": _text(info.get("weights")), "sha256": _text(info.get("weights_sha256")),
+                       "params": _text(info.get("params")), "demo": bool(info.get("demo"))})
+    datasets = []
+    for name, info in (m.get("datasets") or {}).items():
+        info = info if isinstance(info, dict) else {}
+        hashes = info.get("hr_pixel_sha256") or {}
+        datasets.append({"name": str(name), "source": _text(info.get("source")),
+                         "n_images": _text(info.get("n_images")), "verified": _text(info.get("verified")),
+                         "hashes": [(str(k), str(v)) for k, v in hashes.items()] if isinstance(hashes, dict) else []})
+    metrics = [{"name": k, **{kk: _text(vv) for kk, vv in (v if isinstance(v, dict) else {}).items()}}
+               for k, v in (m.get("metrics") or {}).items()]
+    return {
+        "run": [("run id", run.run_id), ("created", _text(m.get("created"))), ("status", _text(m.get("status"))),
+                ("command", _text(m.get("command"))), ("srbench", _text(m.get("srbench_version"))),
+                ("git sha", _text(m.get("git_sha"))), ("schema version", _text(m.get("schema_version")))],
+        "environment": _kv(m.get("environment")),
+        "config": _kv(m.get("config")),
+        "protocol": _kv(protocol),
+        "metrics": [(x["name"], ", ".join(f"{k} {v}" for k, v in x.items() if k != "name")) for x in metrics],
+        "models": models,
+        "datasets": datasets,
+    }

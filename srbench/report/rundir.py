@@ -1,0 +1,142 @@
+"""Read a run directory (results.csv, summary.csv, throughput.csv, run.json) into one typed object.
+
+The format is documented in docs/schema.md (schema version 1). Reports, tables and the regression check
+all read runs through :func:`load_run_dir`, so they agree on what a run says. Text columns are read as
+strings verbatim (a model called ``NA`` or ``1e3`` stays a string); ``inf`` is a legal PSNR value.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from srbench.interfaces import RESULT_COLUMNS, RESULTS_SCHEMA_VERSION, SUMMARY_COLUMNS, SRBenchError
+
+SUPPORTED_SCHEMA_VERSIONS = (1,)
+
+# Used only when run.json lacks a metric's metadata (older or hand-made runs). The run's own
+# ``metrics`` block always wins: reports derive arrows and "best" from the run, not from this table.
+FALLBACK_METRICS: dict[str, dict[str, Any]] = {
+    "psnr": {"higher_is_better": True, "unit": "dB", "version": "1", "default_tolerance": 0.05},
+    "ssim": {"higher_is_better": True, "unit": "", "version": "1", "default_tolerance": 0.001},
+    "lpips": {"higher_is_better": False, "unit": "", "version": "0.1", "default_tolerance": 0.005},
+    "mos": {"higher_is_better": True, "unit": "", "version": "paper", "default_tolerance": 0.0},
+}
+
+_TEXT_COLUMNS = {"model": str, "dataset": str, "image": str, "metric": str}
+
+
+class RunDirError(SRBenchError):
+    """A run directory is missing, incomplete or of an unknown schema; the message names the file."""
+
+
+@dataclass(frozen=True)
+class RunData:
+    """Everything a run directory holds. DataFrames are tidy (one row per value)."""
+
+    path: Path
+    meta: dict[str, Any]  # run.json as written
+    results: pd.DataFrame  # model, dataset, scale, image, metric, value (per image)
+    summary: pd.DataFrame  # model, dataset, scale, metric, value, n_images (mean over images)
+    throughput: pd.DataFrame | None  # throughput.csv, or None when the throughput pass did not run
+
+    @property
+    def run_id(self) -> str:
+        return str(self.meta.get("run_id") or self.path.name)
+
+    def metric_meta(self, metric: str) -> dict[str, Any]:
+        """Metadata of ``metric``: run.json's entry, else srbench's fallback, else an empty direction."""
+        entry = (self.meta.get("metrics") or {}).get(metric)
+        if isinstance(entry, dict):
+            return {**FALLBACK_METRICS.get(metric, {}), **entry}
+        return dict(FALLBACK_METRICS.get(metric, {"higher_is_better": None, "unit": "", "version": "?"}))
+
+    def higher_is_better(self, metric: str) -> bool | None:
+        """Direction of ``metric``; None when unknown (then no arrow and no "best")."""
+        value = self.metric_meta(metric).get("higher_is_better")
+        return None if value is None else bool(value)
+
+    def metrics(self) -> list[str]:
+        """Metrics present in the summary, in the run's configured order, then alphabetical."""
+        present = set(self.summary["metric"]) if len(self.summary) else set()
+        order = [m for m in (self.meta.get("config") or {}).get("metrics") or [] if m in present]
+        return order + sorted(present - set(order))
+
+    def models(self) -> list[str]:
+        """Models in the run's configured order, then in order of appearance."""
+        seen = list(dict.fromkeys(self.summary["model"])) if len(self.summary) else []
+        order = [m for m in (self.meta.get("config") or {}).get("models") or [] if m in seen]
+        return order + [m for m in seen if m not in order]
+
+
+def _read_csv(path: Path, columns: tuple[str, ...], numeric: tuple[str, ...]) -> pd.DataFrame:
+    try:
+        df = pd.read_csv(path, dtype={c: t for c, t in _TEXT_COLUMNS.items() if c in columns},
+                         keep_default_na=False)
+    except pd.errors.EmptyDataError:
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in columns})
+    missing = [c for c in columns if c not in df.columns]
+    if missing:
+        raise RunDirError(f"{path}: missing column(s) {', '.join(missing)}; expected {', '.join(columns)}")
+    for c in numeric:
+        # "inf" is legal (PSNR of identical images); an empty cell or "nan" means not computed.
+        df[c] = pd.to_numeric(df[c].replace("", math.nan), errors="raise").astype("float64")
+    if "scale" in df.columns:
+        df["scale"] = df["scale"].astype(int)
+    return df
+
+
+def aggregate(results: pd.DataFrame) -> pd.DataFrame:
+    """summary.csv from results.csv: arithmetic mean over images (the protocol's dataset figure)."""
+    if results.empty:
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in SUMMARY_COLUMNS})
+    g = results.groupby(["model", "dataset", "scale", "metric"], sort=False)["value"]
+    out = g.agg(value="mean", n_images="count").reset_index()
+    return out[list(SUMMARY_COLUMNS)]
+
+
+def load_run_dir(run_dir: str | Path) -> RunData:
+    """Read ``run_dir``. summary.csv is recomputed from results.csv when absent (interrupted runs).
+
+    Raises RunDirError naming the file when run.json or results.csv is missing or unreadable, or when
+    the schema version is not one this srbench understands.
+    """
+    path = Path(run_dir)
+    if not path.is_dir():
+        raise RunDirError(f"{path}: not a run directory (no such folder)")
+    run_json = path / "run.json"
+    if not run_json.is_file():
+        raise RunDirError(f"{run_json}: missing; is {path} a folder written by `srbench run`?")
+    try:
+        meta = json.loads(run_json.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise RunDirError(f"{run_json}: unreadable JSON ({exc})") from None
+    if not isinstance(meta, dict):
+        raise RunDirError(f"{run_json}: expected a JSON object, got {type(meta).__name__}")
+    version = meta.get("schema_version", RESULTS_SCHEMA_VERSION)
+    if version not in SUPPORTED_SCHEMA_VERSIONS:
+        raise RunDirError(
+            f"{run_json}: schema_version {version!r} is not supported by this srbench "
+            f"(supported: {', '.join(map(str, SUPPORTED_SCHEMA_VERSIONS))})"
+        )
+    results_csv = path / "results.csv"
+    if not results_csv.is_file():
+        raise RunDirError(f"{results_csv}: missing")
+    results = _read_csv(results_csv, RESULT_COLUMNS, ("value",))
+    summary_csv = path / "summary.csv"
+    if summary_csv.is_file():
+        summary = _read_csv(summary_csv, tuple(SUMMARY_COLUMNS), ("value", "n_images"))
+        summary["n_images"] = summary["n_images"].astype(int)
+    else:
+        summary = aggregate(results)
+    throughput = None
+    tp_csv = path / "throughput.csv"
+    if tp_csv.is_file():
+        throughput = pd.read_csv(tp_csv, dtype={"model": str, "device": str, "dtype": str, "input": str},
+                                 keep_default_na=False)
+    return RunData(path=path, meta=meta, results=results, summary=summary, throughput=throughput)
