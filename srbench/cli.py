@@ -1,0 +1,270 @@
+"""The ``srbench`` command line: a thin click layer over the library.
+
+Each command's docstring is its help text. Heavy imports (torch, pandas) happen inside the commands, so
+``srbench --help`` is instant.
+"""
+
+from __future__ import annotations
+
+import shlex
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from srbench import __version__
+
+
+def _csv_list(value: str | None) -> tuple[str, ...]:
+    return tuple(v.strip() for v in (value or "").split(",") if v.strip())
+
+
+def _scales(values: tuple[str, ...]) -> tuple[int, ...]:
+    out: list[int] = []
+    for v in values:
+        for part in _csv_list(v):
+            try:
+                out.append(int(part))
+            except ValueError:
+                raise click.BadParameter(f"scale must be an integer, got {part!r}") from None
+    return tuple(out)
+
+
+def _fail(message: str, code: int = 2) -> None:
+    click.secho(f"error: {message}", fg="red", err=True)
+    sys.exit(code)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="srbench")
+def cli() -> None:
+    """srbench: faithful super-resolution benchmarking (PSNR/SSIM on MATLAB Y, LPIPS, throughput)."""
+
+
+# ---------------------------------------------------------------------------------------------------- run
+
+
+@cli.command()
+@click.option("--models", "-m", default=None, help="Comma-separated model names [default: bicubic,srresnet,srgan].")
+@click.option("--datasets", "-d", default=None,
+              help="Comma-separated datasets: samples, set5, set14, b100, urban100, div2k-valid, folder:PATH "
+                   "[default: samples].")
+@click.option("--scale", "-s", "scale", multiple=True, help="Scale factor(s), e.g. -s 2 -s 4 or -s 2,3,4 [default: 4].")
+@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Local folder in the benchmark layout (Set5/HR, Set14/HR, ...). Also $SRBENCH_DATA_DIR.")
+@click.option("--out", "-o", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Run directory [default: reports/<run-id>].")
+@click.option("--resume", "resume_dir", type=click.Path(file_okay=False, exists=True, path_type=Path), default=None,
+              help="Continue an interrupted run in this directory (its config is reused).")
+@click.option("--config", "config_file", type=click.Path(dir_okay=False, exists=True, path_type=Path), default=None,
+              help="TOML file with RunConfig fields; flags override it.")
+@click.option("--device", default=None, help="cpu, cuda, cuda:1, ... [default: cpu].")
+@click.option("--lr-source", type=click.Choice(["matlab", "official"]), default=None,
+              help="Regenerate LR with srbench's MATLAB imresize (default) or use the dataset's official LR files.")
+@click.option("--metrics", default=None, help="Comma-separated subset of psnr,ssim,lpips.")
+@click.option("--colour", type=click.Choice(["y", "rgb"]), default=None, help="PSNR/SSIM on MATLAB Y (default) or RGB.")
+@click.option("--lpips-net", type=click.Choice(["alex", "vgg"]), default=None, help="LPIPS backbone [default: alex].")
+@click.option("--lpips-weights", default=None, help="Path of the LPIPS backbone ImageNet weights (else torch hub cache).")
+@click.option("--weights", "weights", multiple=True, metavar="MODEL=PATH", help="Checkpoint for a model (repeatable).")
+@click.option("--tile", type=int, default=None, help="Process large images in tiles of this LR size.")
+@click.option("--compare", default=None, help="Comma-separated image ids for visual comparisons [default: first 2].")
+@click.option("--crop-box", default=None, metavar="X,Y,W,H", help="Region (HR pixels) for zoomed comparison crops.")
+@click.option("--no-throughput", is_flag=True, help="Skip the timed throughput pass.")
+@click.option("--no-progress", is_flag=True, help="No progress bars.")
+@click.option("--bless", "bless", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Also save the results as a regression baseline to this file (see `srbench check`).")
+def run(**opts: Any) -> None:
+    """Evaluate models on datasets and write results.csv, summary.csv, run.json and report.html.
+
+    With no arguments: the default models (bicubic and the demo SRResNet/SRGAN) on the built-in offline
+    `samples` set at x4. The exit code is 1 when any model, dataset or image failed (the rest still ran).
+    """
+    from srbench.evaluate import RunConfig, evaluate
+    from srbench.interfaces import SRBenchError
+    from srbench.results import load_run
+
+    try:
+        if opts["resume_dir"]:
+            run_dir = opts["resume_dir"]
+            config = RunConfig.from_json(load_run(run_dir)["config"])
+        else:
+            run_dir = opts["out"]
+            config = _run_config(opts)
+        outcome = evaluate(config, run_dir, resume=bool(opts["resume_dir"]), progress=not opts["no_progress"],
+                           command=" ".join(["srbench", *map(shlex.quote, sys.argv[1:])]))
+    except (SRBenchError, ValueError) as exc:
+        _fail(str(exc))
+        return
+    _print_summary(outcome.run_dir)
+    for w in outcome.warnings:
+        click.secho(f"warning: {w}", fg="yellow", err=True)
+    if outcome.errors:
+        click.secho(f"{len(outcome.errors)} error(s):", fg="red", err=True)
+        for e in outcome.errors:
+            click.secho(f"  {e['model']} / {e['dataset']} x{e['scale']} / {e['image']}: {e['error']}", fg="red", err=True)
+    click.echo(f"results: {outcome.run_dir}")
+    if opts.get("bless") and outcome.ok:
+        from srbench.check import save_baseline
+
+        click.echo(f"baseline: {save_baseline(outcome.run_dir, opts['bless'])}")
+    if outcome.status == "interrupted":
+        sys.exit(130)
+    sys.exit(0 if outcome.ok else 1)
+
+
+def _run_config(opts: dict[str, Any]) -> Any:
+    from srbench.evaluate import RunConfig
+
+    base: dict[str, Any] = {}
+    if opts["config_file"]:
+        import tomllib
+
+        base = tomllib.loads(opts["config_file"].read_text())
+    flags: dict[str, Any] = {
+        "models": _csv_list(opts["models"]) or None,
+        "datasets": _csv_list(opts["datasets"]) or None,
+        "scales": _scales(opts["scale"]) or None,
+        "device": opts["device"],
+        "lr_source": opts["lr_source"],
+        "metrics": _csv_list(opts["metrics"]) or None,
+        "colour": opts["colour"],
+        "lpips_net": opts["lpips_net"],
+        "lpips_weights": opts["lpips_weights"],
+        "data_dir": str(opts["data_dir"]) if opts["data_dir"] else None,
+        "tile": opts["tile"],
+        "compare": _csv_list(opts["compare"]) or None,
+        "crop_box": _crop_box(opts["crop_box"]),
+    }
+    if opts["weights"]:
+        flags["weights"] = dict(_key_value(w) for w in opts["weights"])
+    if opts["no_throughput"]:
+        flags["throughput"] = False
+    base.update({k: v for k, v in flags.items() if v is not None})
+    return RunConfig.from_json(base)
+
+
+def _key_value(text: str) -> tuple[str, str]:
+    key, sep, value = text.partition("=")
+    if not sep or not key or not value:
+        raise click.BadParameter(f"expected MODEL=PATH, got {text!r}")
+    return key, value
+
+
+def _crop_box(text: str | None) -> tuple[int, int, int, int] | None:
+    if not text:
+        return None
+    parts = _csv_list(text)
+    try:
+        x, y, w, h = (int(p) for p in parts)
+    except ValueError:
+        raise click.BadParameter(f"--crop-box expects X,Y,W,H integers, got {text!r}") from None
+    return (x, y, w, h)
+
+
+def _print_summary(run_dir: Path) -> None:
+    import pandas as pd
+
+    path = run_dir / "summary.csv"
+    if not path.exists():
+        return
+    df = pd.read_csv(path)
+    if df.empty:
+        click.echo("no results")
+        return
+    table = df.pivot_table(index=["dataset", "scale", "model"], columns="metric", values="value", sort=False)
+    with pd.option_context("display.float_format", "{:.4f}".format, "display.width", 120):
+        click.echo(table.to_string())
+
+
+# ----------------------------------------------------------------------------------------------- datasets
+
+
+@cli.group()
+def datasets() -> None:
+    """List, download and export datasets."""
+
+
+@datasets.command("list")
+def datasets_list() -> None:
+    """List the datasets srbench knows and where each would be read from."""
+    from srbench.data.sources import FOLDERS, SAMPLES
+
+    click.echo(f"{'samples':<14} built-in, offline: {', '.join(SAMPLES)} (scikit-image)")
+    try:
+        from srbench.data.catalogue import list_manifests
+
+        manifests = {m.name: m for m in list_manifests()}
+    except ImportError:
+        manifests = {}
+    for name in FOLDERS:
+        m = manifests.get(name)
+        title = getattr(m, "title", "") if m else ""
+        click.echo(f"{name:<14} {title}")
+    click.echo(f"{'folder:PATH':<14} any folder of HR images (or a folder with HR/ and LR_bicubic/X<s>/)")
+
+
+@datasets.command("fetch")
+@click.argument("name")
+@click.option("--official-lr", is_flag=True, help="Also fetch the dataset's official LR images.")
+def datasets_fetch(name: str, official_lr: bool) -> None:
+    """Download NAME into the cache ($SRBENCH_DATA_DIR or the platform cache dir) and verify it."""
+    from srbench.data.catalogue import fetch
+    from srbench.interfaces import SRBenchError
+
+    try:
+        path = fetch(name, official_lr=official_lr)
+    except SRBenchError as exc:
+        _fail(str(exc))
+        return
+    click.echo(str(path))
+
+
+@datasets.command("export")
+@click.argument("name")
+@click.option("--scale", "-s", type=int, required=True, help="Scale factor.")
+@click.option("--out", "-o", type=click.Path(file_okay=False, path_type=Path), required=True, help="Output folder.")
+@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Local folder in the benchmark layout.")
+def datasets_export(name: str, scale: int, out: Path, data_dir: Path | None) -> None:
+    """Write modcropped HR and srbench's MATLAB-bicubic LR in the benchmark layout, for other tools.
+
+    Layout: OUT/HR/<name>.png and OUT/LR_bicubic/X<S>/<name>x<S>.png.
+    """
+    from srbench.data.sources import export_dataset
+    from srbench.interfaces import SRBenchError
+
+    try:
+        n, errors = export_dataset(name, scale, out, data_dir=data_dir)
+    except SRBenchError as exc:
+        _fail(str(exc))
+        return
+    for e in errors:
+        click.secho(f"error: {e}", fg="red", err=True)
+    click.echo(f"exported {n} images to {out}")
+    sys.exit(1 if errors else 0)
+
+
+# ------------------------------------------------------------------------------------------------- models
+
+
+@cli.group()
+def models() -> None:
+    """Model adapters."""
+
+
+@models.command("list")
+def models_list() -> None:
+    """List the registered models (built-ins and `srbench.models` entry points) without importing them."""
+    from srbench.registry import describe_models
+
+    for name, desc in describe_models().items():
+        click.echo(f"{name:<16} {desc}")
+
+
+def main() -> None:
+    cli()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,185 @@
+"""Where HR images come from, and how they become protocol pairs.
+
+A dataset spec is one of:
+
+- ``samples``: the built-in offline set, colour photographs shipped with scikit-image;
+- a catalogue name (``set5``, ``set14``, ``b100``, ``urban100``, ``div2k-valid``, ``div2k-train``): looked up
+  in ``--data-dir``, then ``$SRBENCH_DATA_DIR``, in the benchmark layout (``Set5/HR/*.png``), and otherwise
+  downloaded and verified into the cache by :mod:`srbench.data.catalogue`;
+- ``folder:PATH``: any folder of HR images.
+
+LR images are always regenerated from the modcropped HR with srbench's MATLAB imresize, unless the user
+asks for the dataset's official LR (``lr_source="official"``, read from ``LR_bicubic/X<s>/<name>x<s>.png``).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from srbench.data.io import list_images, read_image
+from srbench.interfaces import DatasetError, ImageError, ImagePair
+
+SAMPLES = ("astronaut", "chelsea", "coffee", "rocket", "immunohistochemistry")
+LR_SOURCES = ("matlab", "official")
+
+# Catalogue name -> folder name in the benchmark layout (the EDSR benchmark package and ../shared/datasets).
+FOLDERS = {
+    "set5": "Set5",
+    "set14": "Set14",
+    "b100": "B100",
+    "urban100": "Urban100",
+    "div2k-valid": "DIV2K_valid",
+    "div2k-train": "DIV2K_train",
+}
+ALIASES = {"bsd100": "b100", "bsds100": "b100", "div2k": "div2k-valid"}
+
+
+@dataclass(frozen=True)
+class HRImage:
+    """One HR image of a dataset: a file, or a built-in sample."""
+
+    id: str
+    path: Path | None = None
+    sample: str | None = None
+
+    @property
+    def origin(self) -> str:
+        return str(self.path) if self.path is not None else f"skimage.data.{self.sample}"
+
+    def load(self) -> np.ndarray:
+        if self.path is not None:
+            return read_image(self.path)
+        import skimage.data
+
+        image = getattr(skimage.data, str(self.sample))()
+        return image if image.ndim == 3 else image[:, :, None]
+
+
+@dataclass(frozen=True)
+class DatasetSource:
+    """A resolved dataset: its label, its HR images, and where its official LR lives (if anywhere)."""
+
+    name: str
+    images: tuple[HRImage, ...]
+    origin: str
+    lr_root: Path | None = None  # folder holding LR_bicubic/X<s>/
+    catalogue: str | None = None  # manifest name when it came from the catalogue
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+
+def _search_roots(data_dir: str | os.PathLike[str] | None) -> list[Path]:
+    roots = [Path(data_dir)] if data_dir else []
+    if os.environ.get("SRBENCH_DATA_DIR"):
+        roots.append(Path(os.environ["SRBENCH_DATA_DIR"]))
+    return roots
+
+
+def _from_folder(name: str, hr_dir: Path, lr_root: Path | None, catalogue: str | None) -> DatasetSource:
+    files = list_images(hr_dir)
+    if not files:
+        raise DatasetError(f"dataset {name!r}: no images in {hr_dir}")
+    images = tuple(HRImage(p.stem, path=p) for p in files)
+    return DatasetSource(name, images, str(hr_dir), lr_root, catalogue)
+
+
+def resolve_dataset(
+    spec: str, *, data_dir: str | os.PathLike[str] | None = None, download: bool = True
+) -> DatasetSource:
+    """Turn a dataset spec into a :class:`DatasetSource`; raise DatasetError saying what to do."""
+    if spec == "samples":
+        return DatasetSource("samples", tuple(HRImage(n, sample=n) for n in SAMPLES), "scikit-image data")
+    if spec.startswith("folder:"):
+        folder = Path(spec.removeprefix("folder:")).expanduser()
+        if not folder.is_dir():
+            raise DatasetError(f"dataset {spec!r}: folder {folder} does not exist")
+        hr_dir = folder / "HR" if (folder / "HR").is_dir() else folder
+        lr_root = folder if (folder / "LR_bicubic").is_dir() else None
+        return _from_folder(folder.name or str(folder), hr_dir, lr_root, None)
+    key = ALIASES.get(spec.lower(), spec.lower())
+    if key not in FOLDERS:
+        import difflib
+
+        known = ["samples", *FOLDERS, "folder:PATH"]
+        close = difflib.get_close_matches(spec.lower(), known, n=1)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        raise DatasetError(f"unknown dataset {spec!r}.{hint} Known: {', '.join(known)}.")
+    folder_name = FOLDERS[key]
+    for root in _search_roots(data_dir):
+        if (root / folder_name / "HR").is_dir():
+            return _from_folder(key, root / folder_name / "HR", root / folder_name, key)
+    if not download:
+        raise DatasetError(f"dataset {key!r} not found locally (looked for {folder_name}/HR under --data-dir and $SRBENCH_DATA_DIR)")
+    from srbench.data import catalogue
+
+    root = catalogue.fetch(key)
+    return _from_folder(key, root / "HR", root, key)
+
+
+def modcrop(image: np.ndarray, scale: int) -> np.ndarray:
+    """Crop to multiples of ``scale`` (top-left anchored), as the protocol prepares HR images."""
+    from srbench.data.imresize import modcrop as _modcrop
+
+    return _modcrop(image, scale)
+
+
+def make_pair(
+    image: HRImage,
+    scale: int,
+    *,
+    lr_source: str = "matlab",
+    lr_root: Path | None = None,
+    load: Callable[[HRImage], np.ndarray] | None = None,
+) -> ImagePair:
+    """HR -> modcrop -> LR (MATLAB bicubic, or the official file). Raises ImageError naming the file."""
+    from srbench.data.imresize import bicubic_lr
+
+    hr_full = (load or HRImage.load)(image)
+    h, w = hr_full.shape[:2]
+    if h < scale or w < scale:
+        raise ImageError(image.origin, f"image {w}x{h} is smaller than the scale {scale}")
+    hr = modcrop(hr_full, scale)
+    if lr_source == "matlab":
+        lr = bicubic_lr(hr, scale)
+    elif lr_source == "official":
+        if lr_root is None:
+            raise ImageError(image.origin, "official LR requested but this dataset has no LR_bicubic folder")
+        lr_path = lr_root / "LR_bicubic" / f"X{scale}" / f"{image.id}x{scale}.png"
+        lr = read_image(lr_path)
+        want = (hr.shape[0] // scale, hr.shape[1] // scale)
+        if lr.shape[:2] != want or lr.shape[2] != hr.shape[2]:
+            raise ImageError(
+                str(lr_path),
+                f"wrong-sized LR/HR pair: LR is {lr.shape[1]}x{lr.shape[0]}x{lr.shape[2]} but the modcropped HR "
+                f"{hr.shape[1]}x{hr.shape[0]}x{hr.shape[2]} needs {want[1]}x{want[0]}x{hr.shape[2]} at x{scale}",
+            )
+    else:
+        raise ValueError(f"lr_source must be one of {LR_SOURCES}, got {lr_source!r}")
+    return ImagePair(image.id, lr, hr, scale, image.origin)
+
+
+def export_dataset(
+    spec: str, scale: int, out: Path, *, data_dir: str | os.PathLike[str] | None = None
+) -> tuple[int, list[str]]:
+    """Write ``out/HR/<id>.png`` (modcropped) and ``out/LR_bicubic/X<s>/<id>x<s>.png`` (srbench's LR).
+
+    Returns the number of images written and the error messages of those that failed.
+    """
+    from srbench.data.io import write_image
+
+    source = resolve_dataset(spec, data_dir=data_dir)
+    n, errors = 0, []
+    for image in source.images:
+        try:
+            pair = make_pair(image, scale)
+        except (ImageError, ValueError) as exc:
+            errors.append(str(exc))
+            continue
+        write_image(out / "HR" / f"{image.id}.png", pair.hr)
+        write_image(out / "LR_bicubic" / f"X{scale}" / f"{image.id}x{scale}.png", pair.lr)
+        n += 1
+    return n, errors

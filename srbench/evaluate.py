@@ -1,0 +1,488 @@
+"""The one orchestration loop: datasets x scales x images x models -> tidy rows in a run directory.
+
+Data flow (STYLE.md): HR (verified) -> modcrop + MATLAB bicubic -> ImagePair -> adapter.upscale ->
+clamp + round to 8 bits -> metrics (Y, crop = scale, float64; LPIPS on RGB) -> rows -> aggregate.
+
+Failures are contained: a dataset that cannot be resolved, an image that cannot be read, a model that
+cannot be built or that raises / returns a wrong shape / NaN each become an error record naming the
+file or model, and everything else still runs. Rows are appended to ``results.csv`` as they are
+computed, so an interrupted run keeps its work and ``resume=True`` continues it.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from srbench import results as res
+from srbench.interfaces import ImagePair, ModelInfo, ResultRow, SRBenchError, SRModel
+
+if TYPE_CHECKING:
+    import torch
+
+    from srbench.data.sources import DatasetSource
+    from srbench.metrics.perceptual import LPIPSMetric
+
+METRICS = ("psnr", "ssim", "lpips")
+COLOURS = ("y", "rgb")
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Everything that defines a run; recorded in run.json. Frozen: options are never mutated."""
+
+    models: tuple[str, ...] = ("bicubic", "srresnet", "srgan")
+    datasets: tuple[str, ...] = ("samples",)
+    scales: tuple[int, ...] = (4,)
+    device: str = "cpu"
+    lr_source: str = "matlab"  # "matlab": regenerate LR with srbench's imresize; "official": the dataset's files
+    metrics: tuple[str, ...] = METRICS
+    colour: str = "y"  # PSNR/SSIM on MATLAB Y ("y") or on RGB ("rgb")
+    lpips_net: str = "alex"
+    lpips_weights: str | None = None  # backbone path; "random" only for tests
+    data_dir: str | None = None
+    weights: tuple[tuple[str, str], ...] = ()  # (model, path) pairs
+    tile: int | None = None
+    compare: tuple[str, ...] | None = None  # image ids for visual comparisons; None = first `n_compare`
+    n_compare: int = 2
+    crop_box: tuple[int, int, int, int] | None = None  # x, y, w, h in HR pixels, for the report's crops
+    throughput: bool = True
+    throughput_sizes: tuple[int, ...] = (64, 128, 256)
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if not self.models:
+            raise ValueError("no models given")
+        if not self.datasets:
+            raise ValueError("no datasets given")
+        if not self.scales or any(int(s) != s or s < 1 for s in self.scales):
+            raise ValueError(f"scales must be positive integers, got {self.scales}")
+        unknown = set(self.metrics) - set(METRICS)
+        if unknown:
+            raise ValueError(f"unknown metrics {sorted(unknown)}; known: {', '.join(METRICS)}")
+        if self.colour not in COLOURS:
+            raise ValueError(f"colour must be one of {COLOURS}, got {self.colour!r}")
+        if self.lr_source not in ("matlab", "official"):
+            raise ValueError(f"lr_source must be 'matlab' or 'official', got {self.lr_source!r}")
+
+    def to_json(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["weights"] = dict(self.weights)
+        return d
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> RunConfig:
+        d = dict(d)
+        d["weights"] = tuple(sorted(d.get("weights", {}).items()))
+        for key in ("models", "datasets", "scales", "metrics", "throughput_sizes"):
+            if key in d:
+                d[key] = tuple(d[key])
+        if d.get("compare") is not None:
+            d["compare"] = tuple(d["compare"])
+        if d.get("crop_box") is not None:
+            d["crop_box"] = tuple(d["crop_box"])
+        known = set(cls.__dataclass_fields__)
+        unknown = set(d) - known
+        if unknown:
+            raise ValueError(f"unknown config keys: {sorted(unknown)}")
+        return cls(**d)
+
+
+def protocol(config: RunConfig, lpips_info: dict[str, Any]) -> dict[str, Any]:
+    """The protocol record written into run.json (and compared by ``srbench check``)."""
+    return {
+        "modcrop": "scale",
+        "lr": "MATLAB imresize bicubic (Keys a=-0.5, antialias, uint8)"
+        if config.lr_source == "matlab"
+        else "official LR files of the dataset",
+        "lr_source": config.lr_source,
+        "quantisation": "clamp [0,255] + round to uint8",
+        "crop_border": "scale",
+        "colour": "y-matlab" if config.colour == "y" else "rgb",
+        "grayscale": "raw values, no Y transform",
+        "psnr": "10 log10(255^2/MSE), float64, mean over images",
+        "ssim": "Wang et al. ssim_index.m: gaussian 11x11 sigma 1.5, valid, K1 .01 K2 .03",
+        "lpips": lpips_info,
+    }
+
+
+@dataclass
+class RunOutcome:
+    run_dir: Path
+    rows: list[ResultRow]
+    errors: list[dict[str, Any]] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    status: str = "complete"
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors and self.status == "complete"
+
+
+def new_run_id(config: RunConfig) -> str:
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+    return f"{stamp}-{safe_name('-'.join(config.models))[:40]}"
+
+
+def safe_name(text: str) -> str:
+    """A file-system-safe version of a user-controlled name."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("._") or "_"
+
+
+def to_tensor(image: np.ndarray, device: str) -> torch.Tensor:
+    """uint8 HWC (C = 1 or 3) -> float32 RGB NCHW in [0, 1]; grayscale is replicated to 3 channels."""
+    import torch
+
+    t = torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1))).float().div_(255.0)
+    if t.shape[0] == 1:
+        t = t.expand(3, -1, -1)
+    return t.unsqueeze(0).contiguous().to(device)
+
+
+def quantise(sr: torch.Tensor, channels: int) -> np.ndarray:
+    """Adapter output -> uint8 (C, H, W): clamp to [0, 1], round half up on the 0..255 scale.
+
+    For a grayscale input (``channels == 1``) the output's three channels are averaged first.
+    """
+    x = sr.detach().float().cpu().numpy()[0].astype(np.float64)
+    if channels == 1:
+        x = x.mean(axis=0, keepdims=True)
+    return np.floor(np.clip(x, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+
+
+def run_model(model: SRModel, pair: ImagePair) -> np.ndarray:
+    """Upscale one pair with ``model`` and return the quantised SR image, uint8 (C, H, W).
+
+    Raises SRBenchError naming the model when the output has the wrong shape or is not finite.
+    """
+    import torch
+
+    lr = to_tensor(pair.lr, model.device)
+    with torch.inference_mode():
+        sr = model.upscale(lr)
+    want = (1, 3, pair.hr.shape[0], pair.hr.shape[1])
+    if not isinstance(sr, torch.Tensor) or tuple(sr.shape) != want:
+        got = tuple(sr.shape) if isinstance(sr, torch.Tensor) else type(sr).__name__
+        raise SRBenchError(f"model {model.name!r} returned {got} for {pair.id}, expected {want}")
+    if not torch.isfinite(sr).all():
+        raise SRBenchError(f"model {model.name!r} returned NaN or infinite values for {pair.id}")
+    return quantise(sr, pair.hr.shape[2])
+
+
+def score(
+    sr: np.ndarray,
+    hr: np.ndarray,
+    scale: int,
+    metrics: tuple[str, ...],
+    colour: str,
+    lpips_metric: LPIPSMetric | None,
+) -> dict[str, float]:
+    """Metric values for one uint8 (C, H, W) SR image against uint8 HWC HR, per the protocol."""
+    from srbench.metrics import psnr, ssim
+
+    hr_chw = np.ascontiguousarray(hr.transpose(2, 0, 1))
+    y = colour == "y"
+    out: dict[str, float] = {}
+    if "psnr" in metrics:
+        out["psnr"] = psnr(sr, hr_chw, crop_border=scale, y_channel=y)
+    if "ssim" in metrics:
+        out["ssim"] = ssim(sr, hr_chw, crop_border=scale, y_channel=y)
+    if "lpips" in metrics and lpips_metric is not None:
+        out["lpips"] = lpips_metric(sr, hr_chw, crop_border=scale)
+    return out
+
+
+def _load_lpips(config: RunConfig) -> tuple[LPIPSMetric | None, dict[str, Any]]:
+    if "lpips" not in config.metrics:
+        return None, {"available": False, "reason": "not requested"}
+    from srbench.metrics.perceptual import LPIPSMetric, LPIPSUnavailable
+
+    try:
+        metric = LPIPSMetric(config.lpips_net, backbone=config.lpips_weights, device=config.device)
+    except LPIPSUnavailable as exc:
+        return None, {"available": False, "net": config.lpips_net, "version": "0.1", "reason": str(exc)}
+    info = asdict(metric.info)
+    return metric, {"available": True, "range": "[-1,1]", "reason": None, **info}
+
+
+def _build_models(
+    config: RunConfig, scale: int, errors: list[dict[str, Any]], dataset: str = "*"
+) -> dict[str, SRModel]:
+    from srbench.registry import get_model
+
+    weights = dict(config.weights)
+    built: dict[str, SRModel] = {}
+    for name in config.models:
+        options: dict[str, Any] = {}
+        if name in weights:
+            options["weights"] = weights[name]
+        if config.tile:
+            options["tile"] = config.tile
+        try:
+            built[name] = get_model(name, scale, device=config.device, **options)
+        except Exception as exc:  # one broken adapter must not stop the others
+            errors.append(_error(name, dataset, scale, "*", f"cannot build model: {exc}"))
+    return built
+
+
+def _error(model: str, dataset: str, scale: int, image: str, message: str) -> dict[str, Any]:
+    return {"model": model, "dataset": dataset, "scale": scale, "image": image, "error": message}
+
+
+def _model_record(info: ModelInfo) -> dict[str, Any]:
+    d = asdict(info)
+    d.pop("name", None)
+    return d
+
+
+def evaluate(
+    config: RunConfig,
+    out_dir: str | Path | None = None,
+    *,
+    resume: bool = False,
+    progress: bool = True,
+    command: str | None = None,
+    log: Any = None,
+) -> RunOutcome:
+    """Run ``config`` and write the run directory; returns rows, errors and warnings.
+
+    ``out_dir`` defaults to ``reports/<run-id>``. With ``resume=True`` the (model, dataset, scale, image)
+    combinations already in ``out_dir/results.csv`` are skipped. ``log`` is a callable for messages
+    (default: print to stderr).
+    """
+    import sys
+
+    from tqdm.auto import tqdm
+
+    from srbench.data.sources import make_pair, resolve_dataset
+    from srbench.metrics import SPECS
+
+    say = log or (lambda msg: print(msg, file=sys.stderr))
+    run_dir = Path(out_dir) if out_dir else Path("reports") / new_run_id(config)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    if not resume and (run_dir / "results.csv").exists() and (run_dir / "results.csv").stat().st_size:
+        raise SRBenchError(f"{run_dir} already holds results: pass --resume to continue it, or choose another --out")
+
+    previous = res.read_rows(run_dir / "results.csv") if resume else []
+    done = _completed(previous)
+    lpips_metric, lpips_info = _load_lpips(config)
+    metrics = tuple(m for m in config.metrics if m != "lpips" or lpips_metric is not None)
+    outcome = RunOutcome(run_dir, list(previous))
+    if lpips_info.get("reason") and "lpips" in config.metrics:
+        outcome.warnings.append(lpips_info["reason"])
+        say(f"warning: {lpips_info['reason']}")
+
+    run: dict[str, Any] = {
+        "run_id": run_dir.name,
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "srbench_version": _version(),
+        "git_sha": res.git_sha(),
+        "command": command,
+        "config": config.to_json(),
+        "protocol": protocol(config, lpips_info),
+        "environment": res.environment(config.device),
+        "models": {},
+        "datasets": {},
+        "metrics": {k: {kk: vv for kk, vv in asdict(v).items() if kk != "name"} for k, v in SPECS.items()
+                    if k in config.metrics},
+        "comparisons": [],
+        "errors": outcome.errors,
+        "warnings": outcome.warnings,
+        "status": "running",
+    }
+    if resume and (run_dir / "run.json").exists():
+        before = res.load_run(run_dir)
+        for key in ("models", "datasets"):
+            run[key].update(before.get(key, {}))
+        run["comparisons"] = before.get("comparisons", [])
+        run["created"] = before.get("created", run["created"])
+    res.write_run_json(run_dir / "run.json", run)
+    started = time.perf_counter()
+    writer = res.ResultsWriter(run_dir / "results.csv")
+    built_by_scale: dict[int, dict[str, SRModel]] = {}
+    try:
+        for spec in config.datasets:
+            try:
+                source = resolve_dataset(spec, data_dir=config.data_dir)
+            except SRBenchError as exc:
+                outcome.errors.append(_error("*", spec, 0, "*", str(exc)))
+                say(f"error: {exc}")
+                continue
+            dataset_record = run["datasets"].setdefault(
+                source.name, {"source": source.origin, "n_images": len(source.images), "hr_pixel_sha256": {}}
+            )
+            picks = _picks(config, source)
+            for scale in config.scales:
+                if scale not in built_by_scale:
+                    built_by_scale[scale] = _build_models(config, scale, outcome.errors)
+                    for name, model in built_by_scale[scale].items():
+                        run["models"].setdefault(name, _model_record(model.info()))
+                models = built_by_scale[scale]
+                bar = tqdm(source.images, desc=f"{source.name} x{scale}", unit="img", disable=not progress,
+                           leave=False)
+                for image in bar:
+                    todo = [m for m in models if (m, source.name, scale, image.id) not in done]
+                    if not todo:
+                        continue
+                    try:
+                        pair = make_pair(image, scale, lr_source=config.lr_source, lr_root=source.lr_root)
+                    except (SRBenchError, ValueError) as exc:
+                        outcome.errors.append(_error("*", source.name, scale, image.id, str(exc)))
+                        say(f"error: {exc}")
+                        continue
+                    from srbench.data.io import pixel_sha256
+
+                    dataset_record["hr_pixel_sha256"].setdefault(image.id, pixel_sha256(pair.hr))
+                    compare = image.id in picks
+                    if compare:
+                        _save_image(run_dir, source.name, scale, "HR", image.id, pair.hr)
+                    for name in todo:
+                        rows = _evaluate_one(models[name], pair, source.name, config, metrics, lpips_metric,
+                                             outcome, say, run_dir if compare else None)
+                        writer.write(rows)
+                        outcome.rows.extend(rows)
+                    if compare:
+                        _record_comparison(run, source.name, scale, image.id, list(todo))
+                bar.close()
+            _verify_dataset(source, dataset_record, outcome, say)
+        if config.throughput:
+            _throughput(config, built_by_scale, run_dir, outcome, say)
+    except KeyboardInterrupt:
+        outcome.status = "interrupted"
+        say(f"interrupted: {len(outcome.rows)} rows kept in {run_dir}; continue with --resume")
+    finally:
+        writer.close()
+        _finish(run_dir, run, outcome, time.perf_counter() - started)
+    return outcome
+
+
+def _version() -> str:
+    import srbench
+
+    return srbench.__version__
+
+
+def _completed(rows: list[ResultRow]) -> set[tuple[str, str, int, str]]:
+    return {(r.model, r.dataset, r.scale, r.image) for r in rows}
+
+
+def _picks(config: RunConfig, source: DatasetSource) -> set[str]:
+    ids = [im.id for im in source.images]
+    if config.compare is not None:
+        return set(config.compare) & set(ids)
+    return set(sorted(ids)[: config.n_compare])
+
+
+def _evaluate_one(
+    model: SRModel,
+    pair: ImagePair,
+    dataset: str,
+    config: RunConfig,
+    metrics: tuple[str, ...],
+    lpips_metric: LPIPSMetric | None,
+    outcome: RunOutcome,
+    say: Any,
+    save_dir: Path | None,
+) -> list[ResultRow]:
+    try:
+        sr = run_model(model, pair)
+        values = score(sr, pair.hr, pair.scale, metrics, config.colour, lpips_metric)
+    except Exception as exc:  # contained: the message names the model and image
+        msg = f"{model.name} on {dataset}/{pair.id} x{pair.scale}: {exc}"
+        outcome.errors.append(_error(model.name, dataset, pair.scale, pair.id, str(exc)))
+        say(f"error: {msg}")
+        return []
+    if save_dir is not None:
+        _save_image(save_dir, dataset, pair.scale, model.name, pair.id, sr.transpose(1, 2, 0))
+    return [ResultRow(model.name, dataset, pair.scale, pair.id, m, v) for m, v in values.items()]
+
+
+def image_path(dataset: str, scale: int, who: str, image: str) -> str:
+    """Relative path of a saved comparison image inside the run directory."""
+    return f"images/{safe_name(dataset)}/x{scale}/{safe_name(who)}/{safe_name(image)}.png"
+
+
+def _save_image(run_dir: Path, dataset: str, scale: int, who: str, image: str, pixels: np.ndarray) -> None:
+    from srbench.data.io import write_image
+
+    write_image(run_dir / image_path(dataset, scale, who, image), np.ascontiguousarray(pixels))
+
+
+def _record_comparison(run: dict[str, Any], dataset: str, scale: int, image: str, models: list[str]) -> None:
+    for c in run["comparisons"]:
+        if (c["dataset"], c["scale"], c["image"]) == (dataset, scale, image):
+            entry = c
+            break
+    else:
+        entry = {"dataset": dataset, "scale": scale, "image": image,
+                 "hr": image_path(dataset, scale, "HR", image), "models": {}}
+        run["comparisons"].append(entry)
+    for m in models:
+        entry["models"][m] = image_path(dataset, scale, m, image)
+
+
+def _verify_dataset(source: DatasetSource, record: dict[str, Any], outcome: RunOutcome, say: Any) -> None:
+    """Compare decoded-pixel hashes with the catalogue manifest, when the dataset has one."""
+    record["verified"] = None
+    if source.catalogue is None:
+        return
+    try:
+        from srbench.data.catalogue import load_manifest
+    except ImportError:
+        return
+    try:
+        expected = getattr(load_manifest(source.catalogue), "pixel_sha256", None) or {}
+    except SRBenchError:
+        return
+    if not expected:
+        return
+    got = record["hr_pixel_sha256"]
+    bad = sorted(k for k, v in got.items() if k in expected and expected[k] != v)
+    missing = sorted(set(expected) - {im.id for im in source.images})
+    record["verified"] = not bad and not missing
+    if bad or missing:
+        msg = (f"dataset {source.name} at {source.origin} differs from the catalogue: "
+               f"{len(bad)} images with other pixels ({', '.join(bad[:5])}), {len(missing)} missing "
+               f"({', '.join(missing[:5])}); results are not comparable with published numbers")
+        outcome.warnings.append(msg)
+        say(f"warning: {msg}")
+
+
+def _throughput(
+    config: RunConfig, built: dict[int, dict[str, SRModel]], run_dir: Path, outcome: RunOutcome, say: Any
+) -> None:
+    try:
+        from srbench.throughput import run_bench
+    except ImportError:
+        return
+    try:
+        run_bench(built, sizes=tuple((s, s) for s in config.throughput_sizes), device=config.device,
+                  out_dir=run_dir)
+    except Exception as exc:
+        msg = f"throughput pass failed: {exc}"
+        outcome.warnings.append(msg)
+        say(f"warning: {msg}")
+
+
+def _finish(run_dir: Path, run: dict[str, Any], outcome: RunOutcome, seconds: float) -> None:
+    rows = res.read_rows(run_dir / "results.csv")
+    res.write_summary(run_dir / "summary.csv", res.summarise(rows))
+    if outcome.status == "complete" and outcome.errors:
+        outcome.status = "failed" if not rows else "complete-with-errors"
+    run["status"] = outcome.status
+    run["seconds"] = round(seconds, 3)
+    res.write_run_json(run_dir / "run.json", run)
+    try:
+        from srbench.report.html import write_report
+    except ImportError:
+        return
+    try:
+        write_report(run_dir)
+    except Exception as exc:  # a report bug must not lose the results
+        outcome.warnings.append(f"report.html could not be written: {exc}")

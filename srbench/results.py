@@ -1,0 +1,222 @@
+"""Tidy result rows, aggregation and provenance; the CSV/JSON files of a run directory.
+
+Schema version 1 (see docs/schema.md): ``results.csv`` has one row per (model, dataset, scale, image,
+metric); ``summary.csv`` the arithmetic mean over images; ``run.json`` the config, protocol, versions and
+hashes. Aggregation happens here and nowhere else.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from srbench.interfaces import RESULT_COLUMNS, RESULTS_SCHEMA_VERSION, SUMMARY_COLUMNS, ResultRow
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+
+def format_value(value: float) -> str:
+    """Full precision (repr) so that re-reading gives the same float; ``inf``/``nan`` spelled out."""
+    if math.isinf(value):
+        return "inf" if value > 0 else "-inf"
+    if math.isnan(value):
+        return "nan"
+    return repr(float(value))
+
+
+class ResultsWriter:
+    """Appends rows to ``results.csv`` as they are computed (flushed), so an interrupted run loses nothing."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        new = not path.exists() or path.stat().st_size == 0
+        self._file = path.open("a", newline="", encoding="utf-8")
+        self._csv = csv.writer(self._file)
+        if new:
+            self._csv.writerow(RESULT_COLUMNS)
+            self._file.flush()
+
+    def write(self, rows: Iterable[ResultRow]) -> None:
+        for r in rows:
+            self._csv.writerow([r.model, r.dataset, r.scale, r.image, r.metric, format_value(r.value)])
+        self._file.flush()
+        os.fsync(self._file.fileno())
+
+    def close(self) -> None:
+        self._file.close()
+
+    def __enter__(self) -> ResultsWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def read_rows(path: Path) -> list[ResultRow]:
+    """Rows of a results.csv; a truncated last line (a killed run) is ignored."""
+    rows: list[ResultRow] = []
+    if not path.exists():
+        return rows
+    with path.open(newline="", encoding="utf-8") as f:
+        reader = csv.reader(f)
+        header = next(reader, None)
+        if header is None:
+            return rows
+        if tuple(header) != RESULT_COLUMNS:
+            raise ValueError(f"{path}: unexpected header {header}, expected {list(RESULT_COLUMNS)}")
+        for rec in reader:
+            if len(rec) != len(RESULT_COLUMNS):
+                continue
+            try:
+                rows.append(ResultRow(rec[0], rec[1], int(rec[2]), rec[3], rec[4], float(rec[5])))
+            except ValueError:
+                continue
+    return rows
+
+
+def write_rows(path: Path, rows: Iterable[ResultRow]) -> None:
+    """Write a complete results.csv atomically (used after resume/gather to normalise the file)."""
+    atomic_write_text(
+        path,
+        _csv_text(RESULT_COLUMNS, ([r.model, r.dataset, r.scale, r.image, r.metric, format_value(r.value)] for r in rows)),
+    )
+
+
+def summarise(rows: Iterable[ResultRow]) -> list[dict[str, Any]]:
+    """Mean over images per (model, dataset, scale, metric), in first-seen order."""
+    groups: dict[tuple[str, str, int, str], list[float]] = {}
+    for r in rows:
+        groups.setdefault((r.model, r.dataset, r.scale, r.metric), []).append(r.value)
+    out = []
+    for (model, dataset, scale, metric), values in groups.items():
+        out.append(
+            {"model": model, "dataset": dataset, "scale": scale, "metric": metric,
+             "value": math.fsum(values) / len(values), "n_images": len(values)}
+        )
+    return out
+
+
+def write_summary(path: Path, summary: list[dict[str, Any]]) -> None:
+    atomic_write_text(
+        path,
+        _csv_text(SUMMARY_COLUMNS, ([s["model"], s["dataset"], s["scale"], s["metric"], format_value(s["value"]),
+                                     s["n_images"]] for s in summary)),
+    )
+
+
+def _csv_text(header: Iterable[str], records: Iterable[Iterable[Any]]) -> str:
+    import io
+
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(list(header))
+    w.writerows(records)
+    return buf.getvalue()
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_run_json(path: Path, run: dict[str, Any]) -> None:
+    run = {"schema_version": RESULTS_SCHEMA_VERSION, **run}
+    atomic_write_text(path, json.dumps(run, indent=2, sort_keys=False, default=str) + "\n")
+
+
+def load_run(run_dir: str | os.PathLike[str]) -> dict[str, Any]:
+    """The run.json of a run directory."""
+    path = Path(run_dir) / "run.json"
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: not a srbench run directory (no run.json)")
+    run = json.loads(path.read_text(encoding="utf-8"))
+    if run.get("schema_version") != RESULTS_SCHEMA_VERSION:
+        raise ValueError(f"{path}: schema_version {run.get('schema_version')} is not {RESULTS_SCHEMA_VERSION}")
+    return run
+
+
+def load_results(run_dir: str | os.PathLike[str], *, summary: bool = False) -> pd.DataFrame:
+    """The tidy rows of a run as a pandas DataFrame (``summary=True``: the per-dataset means).
+
+    Columns: ``model, dataset, scale, image, metric, value`` (results) or ``model, dataset, scale,
+    metric, value, n_images`` (summary), plus ``run_id``.
+    """
+    import pandas as pd
+
+    run_dir = Path(run_dir)
+    run = load_run(run_dir)
+    name = "summary.csv" if summary else "results.csv"
+    df = pd.read_csv(run_dir / name, dtype={"model": str, "dataset": str, "image": str, "metric": str},
+                     keep_default_na=False, na_values=["nan"])
+    df["value"] = df["value"].astype(float)
+    df["run_id"] = run.get("run_id", run_dir.name)
+    return df
+
+
+def git_sha() -> str | None:
+    """Commit of the srbench checkout (``+dirty`` when modified), or None for an installed package."""
+    import subprocess
+
+    here = Path(__file__).resolve().parent
+    try:
+        sha = subprocess.run(["git", "-C", str(here), "rev-parse", "HEAD"], capture_output=True, text=True,
+                             timeout=5, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "-C", str(here), "status", "--porcelain", "--untracked-files=no"],
+                               capture_output=True, text=True, timeout=5, check=True).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return sha + ("+dirty" if dirty else "") if sha else None
+
+
+def device_name(device: str) -> str:
+    """Human name of the device: the GPU's name, or the CPU model."""
+    import platform
+
+    import torch
+
+    if device.startswith("cuda") and torch.cuda.is_available():
+        return torch.cuda.get_device_name(torch.device(device))
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return "CPU: " + line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return "CPU: " + (platform.processor() or platform.machine())
+
+
+def environment(device: str) -> dict[str, Any]:
+    """Versions and hardware, for run.json."""
+    import platform
+
+    import numpy
+    import torch
+
+    import srbench
+
+    return {
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "srbench": srbench.__version__,
+        "torch": torch.__version__,
+        "numpy": numpy.__version__,
+        "cuda": torch.version.cuda if device.startswith("cuda") else None,
+        "device": device,
+        "device_name": device_name(device),
+        "threads": torch.get_num_threads(),
+        "cpu_count": os.cpu_count(),
+    }
