@@ -1,0 +1,25 @@
+"""Fixtures of the report tests: small real runs computed from images (see fakerun.py)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import shared_datasets_dir
+from tests.report.fakerun import load_hr, make_image_run
+
+XSS = "<script>alert(1)</script>"
+
+
+def hr_images() -> dict:
+    """Set5 (first 3 images) from ../shared/datasets when present, else synthetic images."""
+    d = shared_datasets_dir()
+    return {"set5": load_hr(d / "Set5" / "HR" if d else None, limit=3)}
+
+
+@pytest.fixture(scope="session")
+def image_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A complete run: bicubic, nearest and a blurred bicubic named like a script tag; throughput too."""
+    root = tmp_path_factory.mktemp("run") / "20261126-001500-test"
+    return make_image_run(root, hr_images(), models={"bicubic": "bicubic", "nearest": "nearest", XSS: "blurred"})
