@@ -119,7 +119,7 @@ def _pass_numpy(
 
 @lru_cache(maxsize=1)
 def _numba_kernels() -> tuple[Callable[..., None], Callable[..., None]] | None:
-    """The compiled (height pass, width pass) kernels, or None when numba is not installed.
+    """The compiled (height pass, transpose) kernels, or None when numba is not installed.
 
     Defined lazily so that importing this module does not import numba (0.3 s). Same arithmetic as
     ``_pass_numpy``: float64, taps in order, separate multiply and add (numba does not contract to
@@ -158,67 +158,41 @@ def _numba_kernels() -> tuple[Callable[..., None], Callable[..., None]] | None:
                     out[i, j] = acc[j]
 
     @njit(cache=True, nogil=True)
-    def cols(src, weights, indices, out, quantize):  # type: ignore[no-untyped-def]
-        # src (h, w_in, c), out (h, w_out, c); RGB gets a register-only fast path.
-        h, _, c = src.shape
-        n_out, p = weights.shape
-        for y in range(h):
-            for i in range(n_out):
-                if c == 3:
-                    w = weights[i, 0]
-                    r = indices[i, 0]
-                    a0 = w * src[y, r, 0]
-                    a1 = w * src[y, r, 1]
-                    a2 = w * src[y, r, 2]
-                    for k in range(1, p):
-                        w = weights[i, k]
-                        r = indices[i, k]
-                        a0 += w * src[y, r, 0]
-                        a1 += w * src[y, r, 1]
-                        a2 += w * src[y, r, 2]
-                    if quantize:
-                        f0 = math.floor(a0)
-                        f1 = math.floor(a1)
-                        f2 = math.floor(a2)
-                        f0 += 1.0 if a0 - f0 >= 0.5 else 0.0
-                        f1 += 1.0 if a1 - f1 >= 0.5 else 0.0
-                        f2 += 1.0 if a2 - f2 >= 0.5 else 0.0
-                        out[y, i, 0] = min(max(f0, 0.0), 255.0)
-                        out[y, i, 1] = min(max(f1, 0.0), 255.0)
-                        out[y, i, 2] = min(max(f2, 0.0), 255.0)
-                    else:
-                        out[y, i, 0] = a0
-                        out[y, i, 1] = a1
-                        out[y, i, 2] = a2
-                else:
-                    for ch in range(c):
-                        a = weights[i, 0] * src[y, indices[i, 0], ch]
-                        for k in range(1, p):
-                            a += weights[i, k] * src[y, indices[i, k], ch]
-                        if quantize:
-                            f = math.floor(a)
-                            f += 1.0 if a - f >= 0.5 else 0.0
-                            out[y, i, ch] = min(max(f, 0.0), 255.0)
-                        else:
-                            out[y, i, ch] = a
+    def transpose(src, dst):  # type: ignore[no-untyped-def]
+        # (h, w, c) -> (w, h, c) in cache-sized blocks: the width pass runs as a height pass on the
+        # transposed image, which vectorises (2-3x faster than gathering along the width).
+        h, w, c = src.shape
+        block = 32
+        for y0 in range(0, h, block):
+            for x0 in range(0, w, block):
+                for x in range(x0, min(x0 + block, w)):
+                    for y in range(y0, min(y0 + block, h)):
+                        for ch in range(c):
+                            dst[x, y, ch] = src[y, x, ch]
 
-    return rows, cols
+    return rows, transpose
 
 
 def _pass_numba(
     x: np.ndarray, dim: int, weights: np.ndarray, indices: np.ndarray, quantize: bool, kernels: tuple
 ) -> np.ndarray:
-    rows, cols = kernels
-    h, w, c = x.shape
-    n_out = weights.shape[0]
+    """One resize pass along ``dim`` of HWC ``x`` with the compiled kernels (same result as numpy)."""
+    rows, transpose = kernels
     out_dtype = np.uint8 if quantize else np.float64
-    if dim == 0:
-        src = np.ascontiguousarray(x).reshape(h, w * c)
-        out = np.empty((n_out, w * c), dtype=out_dtype)
-        rows(src, weights, indices, out, quantize)
-        return out.reshape(n_out, w, c)
-    out = np.empty((h, n_out, c), dtype=out_dtype)
-    cols(np.ascontiguousarray(x), weights, indices, out, quantize)
+    n_out = weights.shape[0]
+    if dim == 1:
+        xt = np.empty((x.shape[1], x.shape[0], x.shape[2]), dtype=x.dtype)
+        transpose(x, xt)
+        x = xt
+    n_in, m, c = x.shape
+    src = np.ascontiguousarray(x).reshape(n_in, m * c)
+    out = np.empty((n_out, m * c), dtype=out_dtype)
+    rows(src, weights, indices, out, quantize)
+    out = out.reshape(n_out, m, c)
+    if dim == 1:
+        back = np.empty((m, n_out, c), dtype=out_dtype)
+        transpose(out, back)
+        out = back
     return out
 
 
