@@ -85,10 +85,21 @@ def _read_csv(path: Path, columns: tuple[str, ...], numeric: tuple[str, ...]) ->
         raise RunDirError(f"{path}: missing column(s) {', '.join(missing)}; expected {', '.join(columns)}")
     for c in numeric:
         # "inf" is legal (PSNR of identical images); an empty cell or "nan" means not computed.
-        df[c] = pd.to_numeric(df[c].replace("", math.nan), errors="raise").astype("float64")
+        try:
+            df[c] = [_float(x) for x in df[c]]
+        except ValueError as exc:
+            raise RunDirError(f"{path}: column {c!r} has a non-numeric value ({exc})") from None
+        df[c] = df[c].astype("float64")
     if "scale" in df.columns:
         df["scale"] = df["scale"].astype(int)
     return df
+
+
+def _float(x: object) -> float:
+    if isinstance(x, str):
+        x = x.strip()
+        return math.nan if x == "" else float(x)  # float() reads inf, -inf, nan, Infinity
+    return float(x)  # type: ignore[arg-type]
 
 
 def aggregate(results: pd.DataFrame) -> pd.DataFrame:

@@ -12,10 +12,15 @@ from tests.report.fakerun import load_hr, make_image_run
 XSS = "<script>alert(1)</script>"
 
 
-def hr_images() -> dict:
-    """Set5 (first 3 images) from ../shared/datasets when present, else synthetic images."""
+def hr_images(side: int = 200) -> dict:
+    """Set5 (first 3 images, central side x side crops: keeps the tests quick) from ../shared/datasets when
+    present, else synthetic images."""
     d = shared_datasets_dir()
-    return {"set5": load_hr(d / "Set5" / "HR" if d else None, limit=3)}
+    out = {}
+    for name, img in load_hr(d / "Set5" / "HR" if d else None, limit=3).items():
+        y, x = max(0, (img.shape[0] - side) // 2), max(0, (img.shape[1] - side) // 2)
+        out[name] = img[y : y + side, x : x + side]
+    return {"set5": out}
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,175 @@
+"""srbench check: 0 on an identical run, 1 on a degraded adapter, 2 when the runs cannot be compared."""
+
+from __future__ import annotations
+
+import json
+import math
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+from srbench.check import (
+    CANNOT_COMPARE,
+    DEFAULT_TOLERANCES,
+    PASS,
+    REGRESSION,
+    BaselineError,
+    check,
+    default_baseline_path,
+    load_baseline,
+    save_baseline,
+)
+from tests.report.conftest import hr_images
+from tests.report.fakerun import make_image_run, write_run
+
+
+@pytest.fixture(scope="module")
+def images() -> dict:
+    return hr_images()
+
+
+@pytest.fixture(scope="module")
+def blessed(tmp_path_factory: pytest.TempPathFactory, images: dict) -> tuple[Path, Path]:
+    """A real bicubic + nearest run and its baseline."""
+    root = tmp_path_factory.mktemp("check")
+    run = make_image_run(root / "base", images, models={"bicubic": "bicubic", "nearest": "nearest"})
+    return run, save_baseline(run, root / "baselines" / "base.json")
+
+
+def rerun(tmp_path: Path, images: dict, models: dict | None = None, **meta) -> Path:
+    return make_image_run(tmp_path / "run", images, models=models or {"bicubic": "bicubic", "nearest": "nearest"},
+                          meta=meta or None)
+
+
+def by_key(result) -> dict:
+    return {(r.model, r.metric): r for r in result.rows}
+
+
+def test_identical_run_passes(blessed, images, tmp_path: Path) -> None:
+    run, baseline = blessed
+    res = check(rerun(tmp_path, images), baseline)  # recomputed from scratch: same numbers
+    assert res.status == PASS, res.to_text()
+    assert {r.status for r in res.rows} == {"ok"} and len(res.rows) == 2 * 3
+    assert all(r.delta == 0.0 for r in res.rows)
+    assert res.to_text().startswith("srbench check: PASS (exit 0); 6 ok")
+
+
+def test_blurred_bicubic_is_a_regression(blessed, images, tmp_path: Path) -> None:
+    run, baseline = blessed
+    degraded = rerun(tmp_path, images, models={"bicubic": "blurred", "nearest": "nearest"})
+    res = check(degraded, baseline)
+    assert res.status == REGRESSION, res.to_text()
+    rows = by_key(res)
+    assert rows[("bicubic", "psnr")].status == "regression" and rows[("bicubic", "psnr")].delta < -0.05
+    assert rows[("bicubic", "ssim")].status == "regression"
+    assert rows[("bicubic", "lpips")].status == "regression" and rows[("bicubic", "lpips")].delta > 0.005
+    assert {rows[("nearest", m)].status for m in ("psnr", "ssim", "lpips")} == {"ok"}
+    # the reports say so in every format
+    assert "regression" in res.to_text() and "REGRESSION (exit 1)" in res.to_markdown()
+    suite = ET.fromstring(res.to_junit_xml())
+    assert suite.get("failures") == "3" and suite.get("errors") == "0" and suite.get("tests") == "6"
+    failed = {(tc.get("classname"), tc.get("name")) for tc in suite if tc.find("failure") is not None}
+    assert failed == {("srbench.set5.x4.bicubic", m) for m in ("psnr", "ssim", "lpips")}
+    # an improvement is not a regression: swap roles (blessing the blurred run)
+    better = check(run, save_baseline(degraded, tmp_path / "blurred.json"))
+    assert better.status == PASS and by_key(better)[("bicubic", "psnr")].status == "improved"
+
+
+@pytest.mark.parametrize("patch, field", [
+    ({"protocol": {"crop_border": "0"}}, "protocol.crop_border"),
+    ({"protocol": {"colour": "rgb"}}, "protocol.colour"),
+    ({"config": {"lr_source": "official"}}, "protocol.lr_source"),
+    ({"protocol": {"modcrop": "12"}}, "protocol.modcrop"),
+    ({"protocol": {"lpips": {"net": "vgg"}}}, "protocol.lpips"),
+    ({"metrics": {"ssim": {"version": "2"}}}, "metrics.ssim.version"),
+])
+def test_protocol_mismatch_cannot_compare(blessed, images, tmp_path: Path, patch: dict, field: str) -> None:
+    run, baseline = blessed
+    res = check(rerun(tmp_path, images, **patch), baseline)
+    assert res.status == CANNOT_COMPARE
+    assert [m.split(":")[0] for m in res.mismatches] == [field]
+    assert {r.status for r in res.rows} == {"protocol"}
+    suite = ET.fromstring(res.to_junit_xml())
+    assert suite[0].get("classname") == "srbench.protocol" and suite[0].find("error") is not None
+    assert "Protocol mismatch" in res.to_markdown()
+
+
+def test_protocol_mismatch_wins_over_regression(blessed, images, tmp_path: Path) -> None:
+    run, baseline = blessed
+    res = check(rerun(tmp_path, images, models={"bicubic": "blurred", "nearest": "nearest"},
+                      protocol={"colour": "rgb"}), baseline)
+    assert res.status == CANNOT_COMPARE
+
+
+def test_changed_dataset_pixels_cannot_compare(blessed, tmp_path: Path) -> None:
+    run, baseline = blessed
+    doc = json.loads(baseline.read_text())
+    name = next(iter(doc["datasets"]["set5"]["hr_pixel_sha256"]))
+    doc["datasets"]["set5"]["hr_pixel_sha256"][name] = "0" * 64
+    other = tmp_path / "b.json"
+    other.write_text(json.dumps(doc))
+    res = check(run, other)
+    assert res.status == CANNOT_COMPARE and res.mismatches == [f"datasets.set5: HR pixels differ for {name}"]
+
+
+def test_missing_model_and_new_model(blessed, images, tmp_path: Path) -> None:
+    run, baseline = blessed
+    res = check(rerun(tmp_path, images, models={"bicubic": "bicubic", "extra": "nearest"}), baseline)
+    assert res.status == CANNOT_COMPARE
+    statuses = {(r.model, r.status) for r in res.rows}
+    assert ("nearest", "missing") in statuses and ("extra", "new") in statuses and ("bicubic", "ok") in statuses
+    # a regression among the comparable rows is reported as such (1), even with something missing
+    res = check(rerun(tmp_path / "2", images, models={"bicubic": "blurred"}), baseline)
+    assert res.status == REGRESSION
+
+
+def test_fewer_images_cannot_compare(blessed, images, tmp_path: Path) -> None:
+    run, baseline = blessed
+    fewer = {d: dict(list(v.items())[:-1]) for d, v in images.items()}
+    res = check(make_image_run(tmp_path / "r", fewer, meta={"datasets": {"set5": {"hr_pixel_sha256": {}}}}), baseline)
+    assert res.status == CANNOT_COMPARE and {r.status for r in res.rows} == {"n_images"}
+
+
+def _one(tmp_path: Path, name: str, psnr: float, lpips: float) -> Path:
+    return write_run(tmp_path / name, [("m", "set5", 4, "im", "psnr", psnr), ("m", "set5", 4, "im", "lpips", lpips)])
+
+
+def test_tolerances_directions_and_overrides(tmp_path: Path) -> None:
+    base = save_baseline(_one(tmp_path, "base", 30.0, 0.200), tmp_path / "base.json")
+    assert load_baseline(base)["tolerances"] == {"psnr": 0.05, "lpips": 0.005}
+    # within tolerance, both directions
+    assert check(_one(tmp_path, "a", 29.96, 0.204), base).status == PASS
+    # PSNR down by 0.06 dB > 0.05: regression; up by 0.06: improved (pass)
+    assert check(_one(tmp_path, "b", 29.94, 0.2), base).status == REGRESSION
+    assert by_key(check(_one(tmp_path, "c", 30.06, 0.2), base))[("m", "psnr")].status == "improved"
+    # LPIPS is lower-is-better: +0.006 regresses, -0.006 improves
+    assert check(_one(tmp_path, "d", 30.0, 0.206), base).status == REGRESSION
+    assert check(_one(tmp_path, "e", 30.0, 0.194), base).status == PASS
+    # overrides: argument > baseline file
+    assert check(_one(tmp_path, "f", 29.94, 0.2), base, tolerances={"PSNR": 0.1}).status == PASS
+    assert by_key(check(_one(tmp_path, "g", 29.94, 0.2), base, tolerances={"psnr": 0.1}))[("m", "psnr")].tolerance == 0.1
+    with pytest.raises(ValueError, match="finite and >= 0"):
+        check(base.parent / "a", base, tolerances={"psnr": -1})
+    assert DEFAULT_TOLERANCES == {"psnr": 0.05, "ssim": 0.001, "lpips": 0.005}
+
+
+def test_infinite_and_nan_values(tmp_path: Path) -> None:
+    base = save_baseline(_one(tmp_path, "base", math.inf, 0.0), tmp_path / "base.json")
+    assert json.loads(base.read_text())["values"][0]["value"] == "inf"  # valid JSON, no Infinity token
+    assert check(_one(tmp_path, "same", math.inf, 0.0), base).status == PASS
+    assert check(_one(tmp_path, "finite", 60.0, 0.0), base).status == REGRESSION
+    assert check(_one(tmp_path, "nan", math.nan, 0.0), base).status == REGRESSION
+
+
+def test_baseline_errors_and_default_path(blessed, tmp_path: Path) -> None:
+    run, _ = blessed
+    with pytest.raises(BaselineError, match="not found"):
+        check(run, tmp_path / "none.json")
+    (tmp_path / "x.json").write_text('{"kind": "other"}')
+    with pytest.raises(BaselineError, match="not an srbench baseline"):
+        load_baseline(tmp_path / "x.json")
+    partial = write_run(tmp_path / "p", [("m", "set5", 4, "im", "psnr", 1.0)], meta={"status": "interrupted"})
+    with pytest.raises(BaselineError, match="only a complete run"):
+        save_baseline(partial, tmp_path / "p.json")
+    assert default_baseline_path(run) == Path("baselines") / "bicubic-nearest_set5_x4.json"
