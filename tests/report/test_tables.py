@@ -142,3 +142,19 @@ def test_latex_compiles_or_is_well_formed(bicubic_run: Path, tmp_path: Path, tra
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stdout[-2000:]
     assert (tmp_path / "t.pdf").stat().st_size > 1000
+
+
+def test_latex_with_hostile_names_compiles(tmp_path: Path) -> None:
+    name = "a_b & 50% <x> #1 ~^\\{}$|"
+    run = write_run(tmp_path / "r", [(name, "set5", 4, "im", "psnr", 30.0), ("ok", "set5", 4, "im", "psnr", 29.0)])
+    for transpose in (False, True):
+        tex = render_table([run], fmt="latex", transpose=transpose)
+        _latex_structure_ok(tex)
+        assert tex_escape(name) in tex and "\\textbf{30.00}" in tex
+        if shutil.which("pdflatex"):
+            doc = tmp_path / f"t{int(transpose)}.tex"
+            doc.write_text("\\documentclass{article}\n\\usepackage[T1]{fontenc}\n\\usepackage{booktabs}\n"
+                           "\\begin{document}\n" + tex + "\\end{document}\n", encoding="utf-8")
+            proc = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", doc.name],
+                                  cwd=tmp_path, capture_output=True, text=True, timeout=120)
+            assert proc.returncode == 0, proc.stdout[-2000:]
