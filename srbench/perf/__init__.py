@@ -1,0 +1,1 @@
+"""Fast inference plans used by the throughput pass (see :mod:`srbench.perf.fused`)."""
