@@ -187,37 +187,38 @@ def datasets() -> None:
 
 @datasets.command("list")
 def datasets_list() -> None:
-    """List the datasets srbench knows and where each would be read from."""
-    from srbench.data.sources import FOLDERS, SAMPLES
+    """List the datasets srbench knows, how each is verified, and whether it is fetched already."""
+    from srbench.data.catalogue import cache_dir, list_manifests
+    from srbench.data.sources import SAMPLES
 
-    click.echo(f"{'samples':<14} built-in, offline: {', '.join(SAMPLES)} (scikit-image)")
-    try:
-        from srbench.data.catalogue import list_manifests
-
-        manifests = {m.name: m for m in list_manifests()}
-    except ImportError:
-        manifests = {}
-    for name in FOLDERS:
-        m = manifests.get(name)
-        title = getattr(m, "title", "") if m else ""
-        click.echo(f"{name:<14} {title}")
-    click.echo(f"{'folder:PATH':<14} any folder of HR images (or a folder with HR/ and LR_bicubic/X<s>/)")
+    root = cache_dir()
+    click.echo(f"{'samples':<12} {'(built in)':<12} {'benchmark':<9} {len(SAMPLES):>4} images  offline, scikit-image")
+    for m in list_manifests():
+        check = "pixel hashes" if m.hr else ("image ids" if m.ids else "image count")
+        here = "  [fetched]" if (root / m.folder / ".verified").is_file() else ""
+        click.echo(f"{m.name:<12} {m.folder:<12} {m.kind:<9} {m.count:>4} images  archive hash + {check}{here}")
+    click.echo(f"{'folder:PATH':<12} any folder of HR images (or one with HR/ and LR_bicubic/X<s>/)")
+    click.echo(f"data dir: {root}")
 
 
 @datasets.command("fetch")
-@click.argument("name")
-@click.option("--official-lr", is_flag=True, help="Also fetch the dataset's official LR images.")
-def datasets_fetch(name: str, official_lr: bool) -> None:
-    """Download NAME into the cache ($SRBENCH_DATA_DIR or the platform cache dir) and verify it."""
+@click.argument("names", nargs=-1, required=True)
+@click.option("--official-lr", is_flag=True, help="Also fetch the official MATLAB-made LR (to check srbench's imresize).")
+@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Root folder (default: $SRBENCH_DATA_DIR or the user cache).")
+@click.option("--no-progress", is_flag=True, help="No progress bars.")
+def datasets_fetch(names: tuple[str, ...], official_lr: bool, data_dir: Path | None, no_progress: bool) -> None:
+    """Download, extract and verify NAMES (e.g. set5 set14 b100) into the data dir."""
     from srbench.data.catalogue import fetch
     from srbench.interfaces import SRBenchError
 
-    try:
-        path = fetch(name, official_lr=official_lr)
-    except SRBenchError as exc:
-        _fail(str(exc))
-        return
-    click.echo(str(path))
+    for name in names:
+        try:
+            path = fetch(name, root=data_dir, official_lr=official_lr, progress=not no_progress)
+        except SRBenchError as exc:
+            _fail(str(exc))
+            return
+        click.echo(f"{name}: {path}")
 
 
 @datasets.command("export")

@@ -260,6 +260,7 @@ def evaluate(
 
     from tqdm.auto import tqdm
 
+    from srbench.data.io import pixel_sha256
     from srbench.data.sources import make_pair, resolve_dataset
     from srbench.metrics import SPECS
 
@@ -331,19 +332,19 @@ def evaluate(
                     if not todo:
                         continue
                     try:
-                        pair = make_pair(image, scale, lr_source=config.lr_source, lr_root=source.lr_root)
+                        hr_full = image.load()
+                        dataset_record["hr_pixel_sha256"].setdefault(image.id, pixel_sha256(hr_full))
+                        pair = make_pair(image, scale, lr_source=config.lr_source, lr_root=source.lr_root,
+                                         load=lambda _image, hr=hr_full: hr)
                     except (SRBenchError, ValueError) as exc:
                         outcome.errors.append(_error("*", source.name, scale, image.id, str(exc)))
                         say(f"error: {exc}")
                         continue
-                    from srbench.data.io import pixel_sha256
-
-                    dataset_record["hr_pixel_sha256"].setdefault(image.id, pixel_sha256(pair.hr))
                     compare = image.id in picks
                     if compare:
                         _save_image(run_dir, source.name, scale, "HR", image.id, pair.hr)
                     for name in todo:
-                        rows = _evaluate_one(models[name], pair, source.name, config, metrics, lpips_metric,
+                        rows = _evaluate_one(name, models[name], pair, source.name, config, metrics, lpips_metric,
                                              outcome, say, run_dir if compare else None)
                         writer.write(rows)
                         outcome.rows.extend(rows)
@@ -380,6 +381,7 @@ def _picks(config: RunConfig, source: DatasetSource) -> set[str]:
 
 
 def _evaluate_one(
+    name: str,
     model: SRModel,
     pair: ImagePair,
     dataset: str,
@@ -394,13 +396,13 @@ def _evaluate_one(
         sr = run_model(model, pair)
         values = score(sr, pair.hr, pair.scale, metrics, config.colour, lpips_metric)
     except Exception as exc:  # contained: the message names the model and image
-        msg = f"{model.name} on {dataset}/{pair.id} x{pair.scale}: {exc}"
-        outcome.errors.append(_error(model.name, dataset, pair.scale, pair.id, str(exc)))
+        msg = f"{name} on {dataset}/{pair.id} x{pair.scale}: {exc}"
+        outcome.errors.append(_error(name, dataset, pair.scale, pair.id, str(exc)))
         say(f"error: {msg}")
         return []
     if save_dir is not None:
-        _save_image(save_dir, dataset, pair.scale, model.name, pair.id, sr.transpose(1, 2, 0))
-    return [ResultRow(model.name, dataset, pair.scale, pair.id, m, v) for m, v in values.items()]
+        _save_image(save_dir, dataset, pair.scale, name, pair.id, sr.transpose(1, 2, 0))
+    return [ResultRow(name, dataset, pair.scale, pair.id, m, v) for m, v in values.items()]
 
 
 def image_path(dataset: str, scale: int, who: str, image: str) -> str:
@@ -428,28 +430,28 @@ def _record_comparison(run: dict[str, Any], dataset: str, scale: int, image: str
 
 
 def _verify_dataset(source: DatasetSource, record: dict[str, Any], outcome: RunOutcome, say: Any) -> None:
-    """Compare decoded-pixel hashes with the catalogue manifest, when the dataset has one."""
+    """Compare decoded-pixel hashes of the HR images with the catalogue manifest, when it pins them."""
     record["verified"] = None
     if source.catalogue is None:
         return
+    from srbench.data.catalogue import load_manifest
+
     try:
-        from srbench.data.catalogue import load_manifest
-    except ImportError:
-        return
-    try:
-        expected = getattr(load_manifest(source.catalogue), "pixel_sha256", None) or {}
+        expected = {k: v.pixel_sha256 for k, v in load_manifest(source.catalogue).hr.items()}
     except SRBenchError:
         return
     if not expected:
         return
     got = record["hr_pixel_sha256"]
-    bad = sorted(k for k, v in got.items() if k in expected and expected[k] != v)
+    bad = sorted(k for k, v in got.items() if expected.get(k, v) != v)
     missing = sorted(set(expected) - {im.id for im in source.images})
-    record["verified"] = not bad and not missing
-    if bad or missing:
+    extra = sorted({im.id for im in source.images} - set(expected))
+    record["verified"] = not (bad or missing or extra)
+    if not record["verified"]:
         msg = (f"dataset {source.name} at {source.origin} differs from the catalogue: "
                f"{len(bad)} images with other pixels ({', '.join(bad[:5])}), {len(missing)} missing "
-               f"({', '.join(missing[:5])}); results are not comparable with published numbers")
+               f"({', '.join(missing[:5])}), {len(extra)} extra ({', '.join(extra[:5])}); "
+               f"results are not comparable with published numbers")
         outcome.warnings.append(msg)
         say(f"warning: {msg}")
 

@@ -27,18 +27,6 @@ from srbench.interfaces import DatasetError, ImageError, ImagePair
 SAMPLES = ("astronaut", "chelsea", "coffee", "rocket", "immunohistochemistry")
 LR_SOURCES = ("matlab", "official")
 
-# Catalogue name -> folder name in the benchmark layout (the EDSR benchmark package and ../shared/datasets).
-FOLDERS = {
-    "set5": "Set5",
-    "set14": "Set14",
-    "b100": "B100",
-    "urban100": "Urban100",
-    "div2k-valid": "DIV2K_valid",
-    "div2k-train": "DIV2K_train",
-}
-ALIASES = {"bsd100": "b100", "bsds100": "b100", "div2k": "div2k-valid"}
-
-
 @dataclass(frozen=True)
 class HRImage:
     """One HR image of a dataset: a file, or a built-in sample."""
@@ -100,24 +88,22 @@ def resolve_dataset(
         hr_dir = folder / "HR" if (folder / "HR").is_dir() else folder
         lr_root = folder if (folder / "LR_bicubic").is_dir() else None
         return _from_folder(folder.name or str(folder), hr_dir, lr_root, None)
-    key = ALIASES.get(spec.lower(), spec.lower())
-    if key not in FOLDERS:
-        import difflib
-
-        known = ["samples", *FOLDERS, "folder:PATH"]
-        close = difflib.get_close_matches(spec.lower(), known, n=1)
-        hint = f" Did you mean {close[0]!r}?" if close else ""
-        raise DatasetError(f"unknown dataset {spec!r}.{hint} Known: {', '.join(known)}.")
-    folder_name = FOLDERS[key]
-    for root in _search_roots(data_dir):
-        if (root / folder_name / "HR").is_dir():
-            return _from_folder(key, root / folder_name / "HR", root / folder_name, key)
-    if not download:
-        raise DatasetError(f"dataset {key!r} not found locally (looked for {folder_name}/HR under --data-dir and $SRBENCH_DATA_DIR)")
     from srbench.data import catalogue
 
-    root = catalogue.fetch(key)
-    return _from_folder(key, root / "HR", root, key)
+    try:
+        manifest = catalogue.load_manifest(spec)  # knows aliases (bsd100 -> b100) and says "did you mean"
+    except DatasetError as exc:
+        raise DatasetError(f"{exc} Also: samples, folder:PATH.") from None
+    for root in _search_roots(data_dir):
+        if (root / manifest.folder / "HR").is_dir():
+            return _from_folder(manifest.name, root / manifest.folder / "HR", root / manifest.folder, manifest.name)
+    if not download:
+        raise DatasetError(
+            f"dataset {manifest.name!r} not found locally (looked for {manifest.folder}/HR under --data-dir and "
+            "$SRBENCH_DATA_DIR)"
+        )
+    root = catalogue.fetch(manifest)
+    return _from_folder(manifest.name, root / "HR", root, manifest.name)
 
 
 def modcrop(image: np.ndarray, scale: int) -> np.ndarray:
