@@ -45,7 +45,7 @@ def test_discriminator_shape_and_params() -> None:
     d = Discriminator(96)
     chans = [64, 64, 128, 128, 256, 256, 512, 512]
     expected = conv(3, 64, 3)
-    for c_in, c_out in zip(chans[:-1], chans[1:]):
+    for c_in, c_out in zip(chans[:-1], chans[1:], strict=False):
         expected += conv(c_in, c_out, 3) + 2 * c_out
     expected += (512 * 6 * 6 * 1024 + 1024) + (1024 + 1)
     assert count_parameters(d) == expected
