@@ -32,7 +32,7 @@ from functools import lru_cache
 
 import numpy as np
 
-__all__ = ["imresize", "modcrop", "bicubic_lr", "output_size", "contributions"]
+__all__ = ["imresize", "modcrop", "bicubic_lr", "output_size", "contributions", "active_backend"]
 
 
 def _cubic(x: np.ndarray) -> np.ndarray:
@@ -205,8 +205,8 @@ def _is_identity(weights: np.ndarray, indices: np.ndarray, in_length: int) -> bo
     )
 
 
-def _backend() -> str:
-    """ "numba" when available (fast), else "numpy"; SRBENCH_IMRESIZE_BACKEND=numpy forces numpy."""
+def active_backend() -> str:
+    """Name of the imresize backend in use: "numba" when available (fast), else "numpy"; SRBENCH_IMRESIZE_BACKEND=numpy forces numpy."""
     forced = os.environ.get("SRBENCH_IMRESIZE_BACKEND", "").strip().lower()
     if forced not in ("", "numba", "numpy"):
         raise ValueError(f"SRBENCH_IMRESIZE_BACKEND must be 'numba' or 'numpy', got {forced!r}")
@@ -271,7 +271,7 @@ def imresize(
     x = image if image.ndim == 3 else image[:, :, None]
     if image.dtype == np.float16:  # numba has no float16 arithmetic; float32 holds it exactly
         x = x.astype(np.float32)
-    kernels = _numba_kernels() if _backend() == "numba" else None
+    kernels = _numba_kernels() if active_backend() == "numba" else None
     # MATLAB resizes the dimension with the smaller scale first (stable sort: height on a tie).
     order = (0, 1) if scales[0] <= scales[1] else (1, 0)
     lengths = ((in_h, out_h), (in_w, out_w))
