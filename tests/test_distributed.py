@@ -1,0 +1,142 @@
+"""srbench.distributed: sharding, gathering, and a real 2-process (gloo) evaluation equal to 1 process."""
+
+from __future__ import annotations
+
+import os
+import pickle
+import socket
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from srbench.distributed import DistInfo, gather_rows, init_from_env, shard, unshard
+from srbench.interfaces import ImagePair, ResultRow
+
+SCALE = 2
+
+
+def _pairs() -> list[ImagePair]:
+    """Five deterministic synthetic pairs (odd count: uneven shards), one grayscale, varied sizes."""
+    rng = np.random.default_rng(7)
+    out = []
+    for i, (h, w, c) in enumerate([(24, 32, 3), (20, 20, 3), (30, 18, 1), (16, 28, 3), (22, 26, 3)]):
+        hr = rng.integers(0, 256, size=(h, w, c), dtype=np.uint8)
+        lr = hr[::SCALE, ::SCALE]
+        out.append(ImagePair(id=f"img{i}", lr=np.ascontiguousarray(lr), hr=hr, scale=SCALE))
+    return out
+
+
+def _rows_for(model: object, pair: ImagePair) -> list[ResultRow]:
+    """What an evaluate loop does per image: upscale, quantise to uint8, PSNR/SSIM on Y (crop = scale)."""
+    import torch
+
+    from srbench.metrics import psnr, ssim
+
+    lr = torch.from_numpy(pair.lr.transpose(2, 0, 1).copy()).float().div(255).unsqueeze(0)
+    if lr.shape[1] == 1:
+        lr = lr.expand(-1, 3, -1, -1).contiguous()
+    with torch.inference_mode():
+        sr = model.upscale(lr)  # type: ignore[attr-defined]
+    x = sr[0].double().numpy()
+    if pair.hr.shape[2] == 1:
+        x = x.mean(axis=0, keepdims=True)
+    sr8 = np.floor(np.clip(x, 0, 1) * 255 + 0.5).astype(np.uint8)
+    hr = pair.hr.transpose(2, 0, 1)
+    return [ResultRow("bicubic", "synthetic", SCALE, pair.id, "psnr", psnr(sr8, hr, crop_border=SCALE)),
+            ResultRow("bicubic", "synthetic", SCALE, pair.id, "ssim", ssim(sr8, hr, crop_border=SCALE))]
+
+
+def _evaluate(info: DistInfo) -> list[ResultRow]:
+    from srbench.registry import get_model
+
+    model = get_model("bicubic", SCALE)
+    per_item = [_rows_for(model, p) for p in shard(_pairs(), info)]
+    return [r for item in gather_rows(per_item, info) for r in item]
+
+
+def _worker(rank: int, world: int, port: int, out_dir: str) -> None:
+    os.environ.update(RANK=str(rank), WORLD_SIZE=str(world), LOCAL_RANK=str(rank),
+                      MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+    import torch
+
+    torch.set_num_threads(1)
+    from srbench.distributed import shutdown
+
+    info = init_from_env("cpu")
+    try:
+        rows = _evaluate(info)
+        mine = [p.id for p in shard(_pairs(), info)]
+        Path(out_dir, f"rank{rank}.pkl").write_bytes(pickle.dumps((info, rows, mine)))
+    finally:
+        shutdown(info)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_two_gloo_processes_equal_single_process_row_for_row(tmp_path: Path,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    import torch.multiprocessing as mp
+
+    for k in ("RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT"):
+        monkeypatch.delenv(k, raising=False)
+    single = _evaluate(init_from_env("cpu"))
+    assert len(single) == 10
+    mp.spawn(_worker, args=(2, _free_port(), str(tmp_path)), nprocs=2, join=True)
+    results = [pickle.loads((tmp_path / f"rank{r}.pkl").read_bytes()) for r in range(2)]
+    for r, (info, rows, _mine) in enumerate(results):
+        assert (info.rank, info.world_size, info.backend, info.initialized) == (r, 2, "gloo", True)
+        assert rows == single  # every rank gets all rows, in single-process order, bit-identical values
+    assert results[0][2] == ["img0", "img2", "img4"] and results[1][2] == ["img1", "img3"]
+
+
+def test_init_outside_torchrun_is_a_noop(monkeypatch: pytest.MonkeyPatch) -> None:
+    for k in ("RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT"):
+        monkeypatch.delenv(k, raising=False)
+    info = init_from_env("cpu")
+    assert info == DistInfo() and info.is_main and info.device == "cpu"
+    assert gather_rows([[1], [2]], info) == [[1], [2]]
+
+
+def test_init_world_size_one_stays_single_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RANK", "0")
+    monkeypatch.setenv("WORLD_SIZE", "1")
+    monkeypatch.setenv("MASTER_ADDR", "127.0.0.1")
+    monkeypatch.setenv("MASTER_PORT", "1")
+    assert init_from_env("cpu") == DistInfo()
+
+
+def test_init_rejects_bad_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RANK", "3")
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setenv("MASTER_ADDR", "127.0.0.1")
+    monkeypatch.setenv("MASTER_PORT", "1")
+    with pytest.raises(ValueError, match="RANK=3, WORLD_SIZE=2"):
+        init_from_env("cpu")
+    monkeypatch.setenv("RANK", "x")
+    with pytest.raises(ValueError, match="RANK='x'"):
+        init_from_env("cpu")
+
+
+@pytest.mark.parametrize("n", [0, 1, 2, 5, 7, 8])
+@pytest.mark.parametrize("world", [1, 2, 3, 4])
+def test_shard_is_a_partition_and_unshard_inverts_it(n: int, world: int) -> None:
+    items = [f"x{i}" for i in range(n)]
+    parts = [shard(items, DistInfo(rank=r, world_size=world)) for r in range(world)]
+    assert sorted(sum(parts, [])) == sorted(items)  # every item exactly once
+    assert parts[0] == items[0::world]  # round-robin, deterministic
+    assert unshard(parts) == items
+
+
+def test_unshard_rejects_wrong_lengths() -> None:
+    with pytest.raises(ValueError, match="rank 0 returned 2 items, round-robin sharding of 5 gives 3"):
+        unshard([["a", "b"], ["c", "d", "e"]])
+
+
+def test_shard_rejects_invalid_info() -> None:
+    with pytest.raises(ValueError, match="rank 2 of 2"):
+        shard([1, 2], DistInfo(rank=2, world_size=2))
