@@ -306,6 +306,8 @@ def _comparisons(run: RunData, opt: ReportOptions, notes: list[str]) -> list[dic
         notes.append(f"Visual comparisons: showing {opt.max_comparisons} of {len(entries)} saved images.")
         entries = entries[: opt.max_comparisons]
     box_text = opt.crop_box or (run.meta.get("config") or {}).get("crop_box")
+    if isinstance(box_text, (list, tuple)):  # run.json stores the CLI's --crop-box as [x, y, w, h]
+        box_text = ",".join(str(v) for v in box_text)
     user_box = _crops.parse_box(box_text) if box_text else None
     per_image = run.results
     out = []

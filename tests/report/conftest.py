@@ -28,3 +28,16 @@ def image_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A complete run: bicubic, nearest and a blurred bicubic named like a script tag; throughput too."""
     root = tmp_path_factory.mktemp("run") / "20261126-001500-test"
     return make_image_run(root, hr_images(), models={"bicubic": "bicubic", "nearest": "nearest", XSS: "blurred"})
+
+
+@pytest.fixture(scope="session")
+def real_run(tmp_path_factory: pytest.TempPathFactory, shared_datasets: Path) -> Path:
+    """A real `srbench run` (library call): bicubic on Set5 x4, PSNR/SSIM, 2 comparison images."""
+    from srbench.evaluate import RunConfig, evaluate
+
+    out = tmp_path_factory.mktemp("real") / "bicubic-set5"
+    config = RunConfig(models=("bicubic",), datasets=("set5",), scales=(4,), metrics=("psnr", "ssim"),
+                       data_dir=str(shared_datasets), throughput=False)
+    outcome = evaluate(config, out, progress=False, log=lambda msg: None)
+    assert outcome.ok, outcome.errors
+    return out

@@ -157,3 +157,15 @@ def test_inf_psnr_is_shown_and_sorts_last_as_infinity(tmp_path: Path) -> None:
     rows = [("id", "set5", 4, "a", "psnr", math.inf), ("id", "set5", 4, "b", "psnr", 40.0)]
     html = write_report(write_run(tmp_path / "run", rows)).read_text(encoding="utf-8")
     assert 'data-sort="Infinity">inf<' in html
+
+
+def test_crop_box_from_run_json_list(image_run: Path, tmp_path: Path) -> None:
+    import json
+    import shutil
+
+    run = tmp_path / "run"
+    shutil.copytree(image_run, run)
+    meta = json.loads((run / "run.json").read_text())
+    meta["config"]["crop_box"] = [4, 6, 40, 40]  # how `srbench run --crop-box 4,6,40,40` records it
+    (run / "run.json").write_text(json.dumps(meta))
+    assert write_report(run).read_text(encoding="utf-8").count("= 4,6,40,40 HR pixels (chosen (crop_box))") == 2

@@ -16,23 +16,16 @@ from tests.report.fakerun import write_run
 GOLDEN = Path(__file__).with_name("golden")
 UPDATE = bool(os.environ.get("SRBENCH_UPDATE_GOLDEN"))
 
-# Per-image values of a bicubic Set5/Set14 x4 run. NOTE: made up (close to the MATLAB-protocol figures)
-# until the lead's `srbench run` can produce a real bicubic run; then regenerate the golden files from it
-# with SRBENCH_UPDATE_GOLDEN=1 (see bicubic_run below).
-SET5 = {"baby": (31.7812, 0.8573), "bird": (30.1824, 0.8727), "butterfly": (22.1034, 0.7367),
-        "head": (31.5912, 0.7535), "woman": (26.4617, 0.8318)}
-SET14 = {name: (26.16 + 0.37 * ((i * 7) % 13 - 6), 0.7027 + 0.011 * ((i * 5) % 11 - 5))
-         for i, name in enumerate(["baboon", "barbara", "bridge", "coastguard", "comic", "face", "flowers",
-                                   "foreman", "lenna", "man", "monarch", "pepper", "ppt3", "zebra"])}
+# A real run, committed (run.json, results.csv, summary.csv; no images): made by
+#   srbench run -m bicubic -d set5,set14 -s 4 --data-dir ../shared/datasets --metrics psnr,ssim --no-throughput
+# test_golden_from_a_fresh_run re-runs it (about 7 s) and checks that it still renders to the same golden files.
+# To regenerate the goldens after an intended change: SRBENCH_UPDATE_GOLDEN=1 pytest tests/report/test_tables.py
+BICUBIC_RUN = Path(__file__).with_name("fixtures") / "bicubic_x4"
 
 
 @pytest.fixture(scope="module")
-def bicubic_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    rows = []
-    for dataset, values in (("set5", SET5), ("set14", SET14)):
-        for image, (psnr, ssim) in values.items():
-            rows += [("bicubic", dataset, 4, image, "psnr", psnr), ("bicubic", dataset, 4, image, "ssim", ssim)]
-    return write_run(tmp_path_factory.mktemp("tables") / "bicubic", rows, meta={"run_id": "20261126-bicubic"})
+def bicubic_run() -> Path:
+    return BICUBIC_RUN
 
 
 CASES = {
@@ -52,13 +45,27 @@ def test_golden(bicubic_run: Path, name: str) -> None:
     assert got == path.read_text(encoding="utf-8"), f"regenerate with SRBENCH_UPDATE_GOLDEN=1 if intended: {name}"
 
 
+@pytest.mark.shared
+def test_golden_from_a_fresh_run(shared_datasets: Path, tmp_path: Path) -> None:
+    """End to end: a new bicubic Set5/Set14 x4 run renders exactly the committed golden files."""
+    from srbench.evaluate import RunConfig, evaluate
+
+    config = RunConfig(models=("bicubic",), datasets=("set5", "set14"), scales=(4,), metrics=("psnr", "ssim"),
+                       data_dir=str(shared_datasets), throughput=False, n_compare=0)
+    outcome = evaluate(config, tmp_path / "run", progress=False, log=lambda msg: None)
+    assert outcome.ok, outcome.errors
+    for name, kwargs in CASES.items():
+        assert render_table([tmp_path / "run"], **kwargs) == (GOLDEN / name).read_text(encoding="utf-8"), name
+
+
 def test_bicubic_means_and_published_columns(bicubic_run: Path) -> None:
     md = render_table([bicubic_run], published=True)
     lines = md.splitlines()
     assert lines[0] == ("| Dataset | Metric | bicubic | bicubic (SRGAN T2) | bicubic (MATLAB) |")
-    # Set5 mean PSNR of SET5 = 28.42398 -> 28.42; published beside it
-    assert lines[2] == "| Set5 | PSNR \u2191 | 28.42 | 28.43 | 28.42 |"
-    assert lines[4] == "| Set14 | PSNR \u2191 | 26.00 | 25.99 | 26.00 |"
+    # srbench's MATLAB-protocol bicubic beside the published figures (PROTOCOL.md: within 0.015 dB / 0.001)
+    assert lines[2] == "| Set5 | PSNR \u2191 | 28.43 | 28.43 | 28.42 |"
+    assert lines[3] == "|  | SSIM \u2191 | 0.8111 | 0.8211 | 0.8104 |"
+    assert lines[4] == "| Set14 | PSNR \u2191 | 25.99 | 25.99 | 26.00 |"
     # one model: nothing to compare, nothing bold (published columns are never bold)
     assert "**" not in md
 
