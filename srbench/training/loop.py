@@ -1,23 +1,16 @@
 """The training loop for SRResNet-MSE and SRGAN (PROTOCOL.md section 3), single process or DDP.
 
-One step of SRGAN (the paper alternates one D step and one G step):
-
-1. ``sr = G(lr)`` once, with its graph;
-2. D step on ``D(hr)`` (real) and ``D(sr.detach())`` (fake), as two forward passes so that the
-   discriminator's BN sees real and fake batches separately (as the Keras seed article does);
-3. G step with the *updated* D: ``content(sr, hr) + adv_weight * BCE(D(sr), real)``, reusing ``sr``
-   (G has not changed since step 1, so recomputing it would give the same tensor). D's parameters are
-   frozen for this backward (no wasted weight gradients) and D runs unwrapped (no DDP gradient sync).
+The step itself is :class:`srbench.training.step.StepRunner` (shared with the benchmarks). This module
+adds data, schedule, validation, logging, checkpoints, Ctrl-C and NaN handling.
 
 DDP (launched by ``torchrun``): each rank takes a disjoint slice of the same global batch (see
-:mod:`srbench.training.data`), gradients are averaged by DistributedDataParallel, rank 0 validates, logs
-and writes checkpoints. BN statistics are per rank (as with plain DDP everywhere), so DDP curves match a
-single process within a tolerance, not bitwise.
+:mod:`srbench.training.data`), gradients are averaged by DistributedDataParallel, logged losses are
+averaged over ranks, rank 0 validates, logs and writes checkpoints. BN statistics are per rank (as with
+plain DDP everywhere), so DDP curves match a single process within a tolerance, not bitwise.
 """
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import json
 import logging
@@ -34,11 +27,10 @@ import torch
 from torch import nn
 
 from srbench.interfaces import SRBenchError
-from srbench.models.networks import Discriminator, SRResNet
 from srbench.training import checkpoints as ckpt
 from srbench.training.config import TrainConfig
 from srbench.training.data import StepBatches, load_pairs, make_loader, resolve_hr_files
-from srbench.training.losses import VGGContentLoss, adversarial_loss, pixel_mse
+from srbench.training.step import StepRunner, build_networks, make_optimizer
 
 log = logging.getLogger("srbench.training")
 
@@ -204,16 +196,12 @@ def _train(cfg: TrainConfig, rank: int, world: int, device: torch.device,
            on_step: Callable[[int, dict[str, float]], None] | None) -> Path:
     main = rank == 0
     distributed = world > 1
-    gan = cfg.model == "srgan"
     run_dir = cfg.run_dir()
     # NHWC: faster with cuDNN; on this project's reference CPU (oneDNN, AVX2) it made training 2.4x slower.
     channels_last = (device.type == "cuda") if cfg.channels_last is None else cfg.channels_last
     mf = torch.channels_last if channels_last else torch.contiguous_format
 
-    torch.manual_seed(cfg.seed)
-    G = SRResNet(cfg.scale)
-    D = Discriminator(cfg.crop) if gan else None
-    content = VGGContentLoss(cfg.content_loss, cfg.vgg_weights, seed=cfg.seed) if cfg.content_loss != "mse" else None
+    G, D, content = build_networks(cfg)
     if cfg.init and not cfg.resume:
         from srbench.models.srresnet import load_state_dict_safely
 
@@ -245,48 +233,15 @@ def _train(cfg: TrainConfig, rank: int, world: int, device: torch.device,
         D.to(device, memory_format=mf)
     if content is not None:
         content.to(device, memory_format=mf)
-    g_opt = torch.optim.Adam(G.parameters(), lr=lr_at(cfg, start), betas=(cfg.beta1, cfg.beta2), foreach=True)
-    d_opt = (torch.optim.Adam(D.parameters(), lr=lr_at(cfg, start), betas=(cfg.beta1, cfg.beta2), foreach=True)
-             if D is not None else None)
+    g_opt = make_optimizer(G, cfg, lr_at(cfg, start))
+    d_opt = make_optimizer(D, cfg, lr_at(cfg, start)) if D is not None else None
     if g_opt_state is not None:
         g_opt.load_state_dict(g_opt_state)
     if d_opt is not None and d_opt_state is not None:
         d_opt.load_state_dict(d_opt_state)
 
-    G_run: nn.Module = G
-    D_run: nn.Module | None = D
-    if distributed:
-        from torch.nn.parallel import DistributedDataParallel as DDP
-
-        ids = [device.index] if device.type == "cuda" else None
-        G_run = DDP(G, device_ids=ids)
-        D_run = DDP(D, device_ids=ids) if D is not None else None
-    g_fwd: Callable[..., torch.Tensor] = G_run
-    d_fwd: Callable[..., torch.Tensor] | None = D_run
-    d_raw: Callable[..., torch.Tensor] | None = D
-    if cfg.compile:
-        g_fwd = torch.compile(G_run)
-        if D is not None:
-            d_fwd, d_raw = torch.compile(D_run), torch.compile(D)
-
-    amp_dtype = {"none": None, "bf16": torch.bfloat16, "fp16": torch.float16}[cfg.amp]
-    if amp_dtype is torch.float16 and device.type != "cuda":
-        raise SRBenchError("amp = fp16 needs CUDA; on a CPU use amp = bf16 (if the CPU has fast bf16) or none")
-    scaler = torch.amp.GradScaler("cuda") if amp_dtype is torch.float16 else None
-
-    def autocast() -> contextlib.AbstractContextManager[Any]:
-        if amp_dtype is None:
-            return contextlib.nullcontext()
-        return torch.autocast(device.type, dtype=amp_dtype)
-
-    def backward(loss: torch.Tensor) -> None:
-        (scaler.scale(loss) if scaler else loss).backward()
-
-    def opt_step(opt: torch.optim.Optimizer) -> None:
-        if scaler:
-            scaler.step(opt)
-        else:
-            opt.step()
+    runner = StepRunner(G, D, content, g_opt, d_opt, adv_weight=cfg.adv_weight, device=device, amp=cfg.amp,
+                        compile=cfg.compile, distributed=distributed)
 
     # data
     files = resolve_hr_files(cfg.train_data, cfg.data_dir)
@@ -345,43 +300,13 @@ def _train(cfg: TrainConfig, rank: int, world: int, device: torch.device,
                     if opt is not None:
                         for group in opt.param_groups:
                             group["lr"] = lr_now
-                losses: dict[str, torch.Tensor] = {}
-                with autocast():
-                    sr = g_fwd(lr_b)
-                if D is not None and d_fwd is not None and d_raw is not None and d_opt is not None:
-                    # --- D step: real and fake as separate batches (BN statistics per batch)
-                    d_opt.zero_grad(set_to_none=True)
-                    no_sync = D_run.no_sync() if distributed else contextlib.nullcontext()  # type: ignore[union-attr]
-                    with no_sync:
-                        with autocast():
-                            loss_real = adversarial_loss(d_fwd(hr_b).float(), True)
-                        backward(loss_real)
-                    with autocast():
-                        loss_fake = adversarial_loss(d_fwd(sr.detach()).float(), False)
-                    backward(loss_fake)
-                    opt_step(d_opt)
-                    losses["loss_d"] = (loss_real + loss_fake).detach()
-                    # --- G step against the updated D; D frozen, unwrapped
-                    D.requires_grad_(False)
-                    with autocast():
-                        c_loss = content(sr, hr_b) if content is not None else pixel_mse(sr.float(), hr_b)
-                        adv = adversarial_loss(d_raw(sr).float(), True)
-                        loss_g = c_loss.float() + cfg.adv_weight * adv
-                    g_opt.zero_grad(set_to_none=True)
-                    backward(loss_g)
-                    opt_step(g_opt)
-                    D.requires_grad_(True)
-                    losses.update(content=c_loss.detach(), adv=adv.detach(), loss_g=loss_g.detach())
-                else:
-                    with autocast():
-                        loss_g = (content(sr, hr_b) if content is not None else pixel_mse(sr.float(), hr_b)).float()
-                    g_opt.zero_grad(set_to_none=True)
-                    backward(loss_g)
-                    opt_step(g_opt)
-                    losses.update(content=loss_g.detach(), loss_g=loss_g.detach())
-                if scaler:
-                    scaler.update()
-                if sync_flag(not _finite(*losses.values())):
+                losses = runner(lr_b, hr_b)
+                if distributed:  # log the global-batch mean, not rank 0's slice; one collective per step
+                    keys = list(losses)
+                    packed = torch.stack([losses[k].float() for k in keys]).to(device)
+                    torch.distributed.all_reduce(packed)
+                    losses = dict(zip(keys, packed / world, strict=True))
+                if not _finite(*losses.values()):  # identical on all ranks after the all-reduce
                     have = ckpt.paths(run_dir, "last")[0]
                     where = (f"the last good checkpoint is {have}" if have.is_file()
                              else "no checkpoint was written yet")
