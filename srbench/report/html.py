@@ -225,7 +225,8 @@ def _throughput(run: RunData) -> dict[str, Any] | None:
         rows.append(cells)
     numeric = [all(row[i]["num"] for row in rows) for i in range(len(cols))]
     env = run.meta.get("environment") or {}
-    hw = [str(env.get("device_name") or "unknown device")]
+    names = [str(x) for x in dict.fromkeys(tp["device_name"]) if str(x)] if "device_name" in tp else []
+    hw = [", ".join(names) if names else str(env.get("device_name") or "unknown device")]
     if env.get("cuda"):
         hw.append(f"CUDA {env['cuda']}")
     if env.get("threads"):
@@ -236,12 +237,20 @@ def _throughput(run: RunData) -> dict[str, Any] | None:
             "hardware": ", ".join(hw)}
 
 
-def _throughput_point(tp: pd.DataFrame, model: str, scale: int) -> tuple[float, str] | None:
-    part = tp[(tp["model"].astype(str) == model) & (pd.to_numeric(tp["scale"], errors="coerce") == scale)]
+def _throughput_point(tp: pd.DataFrame, model: str, scale: int, dataset: str) -> tuple[float, str] | None:
+    """The throughput of ``model`` at ``scale`` for the quality-vs-throughput plot: batch 1, measured on
+    ``dataset`` when such a row exists, else at the largest LR size timed."""
+    part = tp[(tp["model"].astype(str) == model) & (tp["scale"] == scale)]
     if part.empty or "images_per_s" not in part:
         return None
     if "batch" in part and (part["batch"] == 1).any():
         part = part[part["batch"] == 1]
+    if "input" in part and (part["input"].astype(str) == dataset).any():
+        part = part[part["input"].astype(str) == dataset]
+    elif {"lr_height", "lr_width"} <= set(part.columns):
+        area = pd.to_numeric(part["lr_height"], errors="coerce") * pd.to_numeric(part["lr_width"], errors="coerce")
+        if area.notna().any():
+            part = part.loc[[area.idxmax()]]
     rec = part.iloc[0]
     desc = ", ".join(f"{k} {rec[k]}" for k in ("input", "batch", "dtype", "device") if k in rec.index)
     return float(rec["images_per_s"]), desc
@@ -276,7 +285,7 @@ def _plots(run: RunData, notes: list[str]) -> list[dict[str, str]]:
             for m in run.models():
                 if m not in wide.index or pd.isna(wide.at[m, "psnr"]):
                     continue
-                tpp = _throughput_point(run.throughput, m, int(scale))
+                tpp = _throughput_point(run.throughput, m, int(scale), str(dataset))
                 if tpp is not None:
                     pts.append((m, tpp[0], float(wide.at[m, "psnr"])))
                     descs.add(tpp[1])

@@ -111,6 +111,24 @@ def aggregate(results: pd.DataFrame) -> pd.DataFrame:
     return out[list(SUMMARY_COLUMNS)]
 
 
+_TP_TEXT = ("model", "dtype", "device", "device_name", "input", "note", "torch", "cuda")
+
+
+def _read_throughput(path: Path) -> pd.DataFrame:
+    """throughput.csv: text columns verbatim; every other column numeric where it parses (empty = NaN)."""
+    df = pd.read_csv(path, dtype=str, keep_default_na=False)
+    for c in df.columns:
+        if c in _TP_TEXT:
+            continue
+        try:
+            df[c] = [_float(x) for x in df[c]]
+        except ValueError:
+            continue  # e.g. booleans "True"/"False": shown as text
+    if "scale" in df.columns:
+        df["scale"] = df["scale"].astype(int)
+    return df
+
+
 def load_run_dir(run_dir: str | Path) -> RunData:
     """Read ``run_dir``. summary.csv is recomputed from results.csv when absent (interrupted runs).
 
@@ -148,6 +166,5 @@ def load_run_dir(run_dir: str | Path) -> RunData:
     throughput = None
     tp_csv = path / "throughput.csv"
     if tp_csv.is_file():
-        throughput = pd.read_csv(tp_csv, dtype={"model": str, "device": str, "dtype": str, "input": str},
-                                 keep_default_na=False)
+        throughput = _read_throughput(tp_csv)
     return RunData(path=path, meta=meta, results=results, summary=summary, throughput=throughput)

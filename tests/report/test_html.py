@@ -169,3 +169,21 @@ def test_crop_box_from_run_json_list(image_run: Path, tmp_path: Path) -> None:
     meta["config"]["crop_box"] = [4, 6, 40, 40]  # how `srbench run --crop-box 4,6,40,40` records it
     (run / "run.json").write_text(json.dumps(meta))
     assert write_report(run).read_text(encoding="utf-8").count("= 4,6,40,40 HR pixels (chosen (crop_box))") == 2
+
+
+def test_throughput_table_and_point_selection(tmp_path: Path) -> None:
+    rows = [("m", "set5", 4, "im", "psnr", 30.0)]
+    base = {"model": "m", "scale": 4, "dtype": "fp32", "device": "cuda", "ms_p90": 2.0, "mpix_per_s": 1.0,
+            "params": "", "gflops": "", "achieved_gflops_per_s": "", "peak_gflops_per_s": "", "peak_fraction": "",
+            "channels_last": "False", "device_name": "NVIDIA H100 80GB HBM3"}
+    tp = [{**base, "lr_height": 64, "lr_width": 64, "batch": 1, "ms_median": 1.0, "images_per_s": 1000.0, "input": "64x64"},
+          {**base, "lr_height": 256, "lr_width": 256, "batch": 1, "ms_median": 8.0, "images_per_s": 125.0, "input": "256x256"},
+          {**base, "lr_height": 256, "lr_width": 256, "batch": 8, "ms_median": 5.0, "images_per_s": 200.0, "input": "256x256"}]
+    html = write_report(write_run(tmp_path / "run", rows, throughput=tp)).read_text(encoding="utf-8")
+    assert 'id="hardware">NVIDIA H100 80GB HBM3' in html
+    assert "Throughput measured at input 256x256, batch 1, dtype fp32, device cuda." in html
+    p = parse(tmp_path / "run" / "report.html")
+    table = next(t for t in p.tables if t["id"] == "throughput-table")
+    head = [c[0] for c in table["rows"][0]]
+    first = dict(zip(head, (c[0] for c in table["rows"][1]), strict=True))
+    assert first["ms_median"] == "1.000" and first["gflops"] == "" and first["channels_last"] == "False"
