@@ -214,7 +214,9 @@ def _throughput(run: RunData) -> dict[str, Any] | None:
     for rec in tp.itertuples(index=False):
         cells = []
         for c, v in zip(cols, rec, strict=True):
-            if isinstance(v, (float, np.floating)):
+            if v is pd.NA:
+                cells.append({"text": "", "sort": "", "num": True})
+            elif isinstance(v, (float, np.floating)):
                 fv = float(v)
                 text = "" if math.isnan(fv) else f"{fv:.{_TP_FLOAT_DECIMALS.get(c, 3)}f}"
                 cells.append({"text": text, "sort": _sort_key(fv), "num": True})

@@ -120,8 +120,12 @@ def _read_throughput(path: Path) -> pd.DataFrame:
     for c in df.columns:
         if c in _TP_TEXT:
             continue
+        cells = [x.strip() for x in df[c]]
         try:
-            df[c] = [_float(x) for x in df[c]]
+            if all(x == "" or x.lstrip("-").isdigit() for x in cells):  # integers (batch, params...)
+                df[c] = pd.array([int(x) if x else None for x in cells], dtype="Int64")
+            else:
+                df[c] = [_float(x) for x in cells]
         except ValueError:
             continue  # e.g. booleans "True"/"False": shown as text
     if "scale" in df.columns:
