@@ -278,7 +278,7 @@ def _unwrap(model: Any) -> tuple[str, Any, Any]:
 
 
 def prepare(model: Any, *, device: str = "cpu", channels_last: bool = False, compile: bool = False,
-            fused: bool = False, compile_mode: str | None = None) -> _Prepared:
+            fused: bool = False, dtype: str = "fp32", compile_mode: str | None = None) -> _Prepared:
     """Turn a model into the callable that is timed.
 
     A torch module (an ``nn.Module``, or an adapter's ``.module``) is timed directly, in eval mode under
@@ -306,7 +306,7 @@ def prepare(model: Any, *, device: str = "cpu", channels_last: bool = False, com
         from srbench.perf.fused import FusionUnsupported, fuse
 
         try:
-            fn = fuse(module, device=device)
+            fn = fuse(module, device=device, dtype=dtype)
             is_fused = True
         except FusionUnsupported as exc:
             notes.append(f"not fused: {exc}")
@@ -421,7 +421,7 @@ def benchmark_model(model: SRModel | torch.nn.Module, *, scale: int,
     _check_common(scale, batch, dtype, device)
     if not sizes:
         raise ValueError("sizes must name at least one (height, width)")
-    prep = prepare(model, device=device, channels_last=channels_last, compile=compile, fused=fused)
+    prep = prepare(model, device=device, channels_last=channels_last, compile=compile, fused=fused, dtype=dtype)
     env = environment(device)
     if peak_gflops is None and measure_roofline:
         peak_gflops = measure_peak(device, dtype)
@@ -534,7 +534,7 @@ def benchmark_pairs(model: SRModel | torch.nn.Module, lr_images: Sequence[Any], 
         raise ValueError(f"{dataset}: no LR images to time")
     if repeats < 1:
         raise ValueError(f"repeats must be >= 1, got {repeats}")
-    prep = prepare(model, device=device, channels_last=channels_last, compile=compile, fused=fused)
+    prep = prepare(model, device=device, channels_last=channels_last, compile=compile, fused=fused, dtype=dtype)
     env = environment(device)
     if peak_gflops is None and measure_roofline:
         peak_gflops = measure_peak(device, dtype)
