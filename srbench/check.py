@@ -297,7 +297,9 @@ def _default_tolerance(run: RunData, metric: str) -> float:
 def _protocol_mismatches(base: dict[str, Any], run: RunData, doc: dict[str, Any]) -> list[str]:
     cur = protocol_of(run)
     out = []
-    uses_lpips = any(v.get("metric") == "lpips" for v in doc["values"])
+    # LPIPS settings matter only when both sides have LPIPS values (a run without them: rows "missing")
+    uses_lpips = (any(v.get("metric") == "lpips" for v in doc["values"])
+                  and "lpips" in set(run.summary["metric"]))
     for key in (*PROTOCOL_KEYS, "lr_source", "lpips"):
         if key == "lpips" and not uses_lpips:
             continue

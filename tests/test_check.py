@@ -22,6 +22,9 @@ from srbench.check import (
 )
 from tests.report.conftest import hr_images
 from tests.report.fakerun import make_image_run, write_run
+from tests.report.realrun import bicubic_set5_set14_x4
+
+REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
@@ -173,3 +176,22 @@ def test_baseline_errors_and_default_path(blessed, tmp_path: Path) -> None:
     with pytest.raises(BaselineError, match="only a complete run"):
         save_baseline(partial, tmp_path / "p.json")
     assert default_baseline_path(run) == Path("baselines") / "bicubic-nearest_set5_x4.json"
+
+
+@pytest.mark.shared
+def test_committed_baseline_passes_on_a_fresh_run(shared_datasets: Path, tmp_path: Path) -> None:
+    """The blessed bicubic baseline in baselines/ is what srbench computes today (the CI check itself)."""
+    run = bicubic_set5_set14_x4(shared_datasets)
+    res = check(run, REPO / "baselines" / "bicubic_set5-set14_x4.json")
+    assert res.status == PASS, res.to_text()
+    assert len(res.rows) == 4 and all(abs(r.delta) < 1e-9 for r in res.rows)
+
+
+def test_lpips_unavailable_in_the_run_is_missing_not_a_protocol_change(tmp_path: Path) -> None:
+    base = save_baseline(_one(tmp_path, "base", 30.0, 0.2), tmp_path / "base.json")
+    run = write_run(tmp_path / "nolpips", [("m", "set5", 4, "im", "psnr", 30.0)],
+                    meta={"protocol": {"lpips": {"available": False, "net": None, "version": None,
+                                                 "reason": "LPIPS unavailable: no weights"}}})
+    res = check(run, base)
+    assert res.status == CANNOT_COMPARE and res.mismatches == []
+    assert {(r.metric, r.status) for r in res.rows} == {("psnr", "ok"), ("lpips", "missing")}

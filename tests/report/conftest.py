@@ -8,6 +8,7 @@ import pytest
 
 from tests.conftest import shared_datasets_dir
 from tests.report.fakerun import load_hr, make_image_run
+from tests.report.realrun import bicubic_set5_set14_x4
 
 XSS = "<script>alert(1)</script>"
 
@@ -31,13 +32,6 @@ def image_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def real_run(tmp_path_factory: pytest.TempPathFactory, shared_datasets: Path) -> Path:
-    """A real `srbench run` (library call): bicubic on Set5 x4, PSNR/SSIM, 2 comparison images."""
-    from srbench.evaluate import RunConfig, evaluate
-
-    out = tmp_path_factory.mktemp("real") / "bicubic-set5"
-    config = RunConfig(models=("bicubic",), datasets=("set5",), scales=(4,), metrics=("psnr", "ssim"),
-                       data_dir=str(shared_datasets), throughput=False)
-    outcome = evaluate(config, out, progress=False, log=lambda msg: None)
-    assert outcome.ok, outcome.errors
-    return out
+def real_run(shared_datasets: Path) -> Path:
+    """A real `srbench run`: bicubic on Set5 and Set14 x4, PSNR/SSIM (see realrun.py)."""
+    return bicubic_set5_set14_x4(shared_datasets)

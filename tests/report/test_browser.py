@@ -100,13 +100,13 @@ def test_report_in_chromium(browser, image_run: Path, tmp_path: Path) -> None:
 
 @pytest.mark.shared
 def test_real_run_report_in_chromium(browser, real_run: Path) -> None:
-    """The report of a real `srbench run` (bicubic, Set5 x4) works in the browser."""
+    """The report of a real `srbench run` (bicubic, Set5 and Set14 x4) works in the browser."""
     page, log, dialogs = open_page(browser, write_report(real_run))
     assert page.get_attribute("html", "data-srbench-ready") == "1"
-    assert page.inner_text("table.summary-table tbody td.model") == "bicubic"
-    assert page.locator("#per-image-table tbody tr").count() == 5
+    assert page.locator("table.summary-table").count() == 2  # Set5 x4, Set14 x4
+    assert page.locator("#per-image-table tbody tr").count() == 5 + 14
     decoded = page.eval_on_selector_all("img", "imgs => imgs.map(i => i.complete && i.naturalWidth > 0)")
-    assert decoded == [True] * 6  # 2 comparisons x (thumbnail, HR, bicubic); no plot without LPIPS/throughput
+    assert decoded == [True] * 12  # 4 comparisons x (thumbnail, HR, bicubic); no plot without LPIPS/throughput
     page.locator("#per-image-table thead th").nth(4).click()
     values = [float(v) for v in column(page, "per-image-table", 4)]
     assert values == sorted(values)
