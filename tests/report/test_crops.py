@@ -9,7 +9,16 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from srbench.report.crops import auto_box, crop, draw_box, fit_box, parse_box, png_data_uri, thumbnail, zoom_nearest
+from srbench.report.crops import (
+    auto_box,
+    crop,
+    draw_box,
+    fit_box,
+    parse_box,
+    png_data_uri,
+    thumbnail,
+    zoom_nearest,
+)
 
 
 def test_parse_box_and_errors() -> None:

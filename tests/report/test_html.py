@@ -142,8 +142,9 @@ def test_crop_box_option_and_fallback(image_run: Path, tmp_path: Path) -> None:
 
 def test_paths_outside_the_run_are_never_embedded(tmp_path: Path) -> None:
     secret = tmp_path / "secret.png"
-    from srbench.data.io import write_image
     import numpy as np
+
+    from srbench.data.io import write_image
 
     write_image(secret, np.zeros((8, 8, 3), np.uint8))
     rows = [("m", "set5", 4, "im", "psnr", 28.0)]
