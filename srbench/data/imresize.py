@@ -206,7 +206,10 @@ def _is_identity(weights: np.ndarray, indices: np.ndarray, in_length: int) -> bo
 
 
 def active_backend() -> str:
-    """Name of the imresize backend in use: "numba" when available (fast), else "numpy"; SRBENCH_IMRESIZE_BACKEND=numpy forces numpy."""
+    """The imresize backend in use: "numba" when installed (fast), else "numpy" (same results).
+
+    The environment variable SRBENCH_IMRESIZE_BACKEND=numpy|numba forces one.
+    """
     forced = os.environ.get("SRBENCH_IMRESIZE_BACKEND", "").strip().lower()
     if forced not in ("", "numba", "numpy"):
         raise ValueError(f"SRBENCH_IMRESIZE_BACKEND must be 'numba' or 'numpy', got {forced!r}")
@@ -285,7 +288,7 @@ def imresize(
         else:
             x = _pass_numpy(x, dim, weights, indices, quantize)
     out = np.ascontiguousarray(x, dtype=np.uint8 if quantize else np.float64)
-    if out is image or (not quantize and np.shares_memory(out, image)):
+    if np.may_share_memory(out, image):
         out = out.copy()  # both scales were identities: never hand back the caller's buffer
     return out if image.ndim == 3 else out[:, :, 0]
 

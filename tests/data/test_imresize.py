@@ -255,6 +255,10 @@ def test_scale_one_is_identity_and_returns_a_copy(backend: str) -> None:
     assert not np.shares_memory(out, img)
     out[...] = 0
     assert img.any()
+    for other in (img[:, :, 0], img.astype(np.float64)):  # HW, and the float path
+        same = imresize(other, 1)
+        np.testing.assert_array_equal(same, other)
+        assert not np.shares_memory(same, other)
 
 
 def test_input_is_not_modified(backend: str) -> None:
@@ -365,3 +369,22 @@ def test_reference_itself_reproduces_an_official_file(shared_datasets: Path) -> 
     hr = modcrop(read_image(shared_datasets / "Set5" / "HR" / "butterfly.png"), 4)
     official = read_image(shared_datasets / "Set5" / "LR_bicubic" / "X4" / "butterflyx4.png")
     np.testing.assert_array_equal(reference_imresize(hr, 1 / 4), official)
+
+
+def test_works_without_numba() -> None:
+    """numba is optional: with its import blocked the numpy backend is used, with the same result."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; sys.modules['numba'] = None\n"
+        "import numpy as np\n"
+        "from srbench.data.imresize import imresize, active_backend\n"
+        "img = np.arange(7 * 9 * 3, dtype=np.uint8).reshape(7, 9, 3)\n"
+        "print(active_backend(), imresize(img, 0.37).sum(), imresize(img, 1.7).sum())\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    img = np.arange(7 * 9 * 3, dtype=np.uint8).reshape(7, 9, 3)
+    assert out.stdout.split() == ["numpy", str(imresize(img, 0.37).sum()), str(imresize(img, 1.7).sum())], (
+        out.stderr
+    )
