@@ -186,6 +186,8 @@ def _per_image(run: RunData) -> dict[str, Any]:
         return {"metrics": [], "rows": []}
     metrics = [m for m in run.metrics() if m in set(r["metric"])] or sorted(set(r["metric"]))
     order = {m: i for i, m in enumerate(run.models())}
+    ds_order = {d: i for i, d in enumerate(dict.fromkeys([*((run.meta.get("config") or {}).get("datasets") or []),
+                                                          *r["dataset"]]))}
     wide = r.pivot_table(index=["dataset", "scale", "image", "model"], columns="metric", values="value",
                          aggfunc="last", sort=False)
     rows = []
@@ -196,7 +198,7 @@ def _per_image(run: RunData) -> dict[str, Any]:
             v = math.nan if v is None or pd.isna(v) else float(v)
             cells.append({"text": format_value(v, k, REPORT_DECIMALS), "sort": _sort_key(v)})
         rows.append({"dataset": dataset, "scale": int(scale), "image": image, "model": model, "cells": cells,
-                     "_key": (dataset, int(scale), image, order.get(model, len(order)))})
+                     "_key": (ds_order[dataset], int(scale), image, order.get(model, len(order)))})
     rows.sort(key=lambda x: x.pop("_key"))
     return {"metrics": [_metric_header(run, k) for k in metrics], "rows": rows}
 

@@ -105,6 +105,8 @@ def test_real_run_report_in_chromium(browser, real_run: Path) -> None:
     assert page.get_attribute("html", "data-srbench-ready") == "1"
     assert page.locator("table.summary-table").count() == 2  # Set5 x4, Set14 x4
     assert page.locator("#per-image-table tbody tr").count() == 5 + 14
+    datasets = column(page, "per-image-table", 0)
+    assert datasets == ["set5"] * 5 + ["set14"] * 14  # the run's dataset order, not alphabetical
     decoded = page.eval_on_selector_all("img", "imgs => imgs.map(i => i.complete && i.naturalWidth > 0)")
     assert decoded == [True] * 12  # 4 comparisons x (thumbnail, HR, bicubic); no plot without LPIPS/throughput
     page.locator("#per-image-table thead th").nth(4).click()
