@@ -263,6 +263,132 @@ def models_list() -> None:
         click.echo(f"{name:<16} {desc}")
 
 
+# ------------------------------------------------------------------------------- table, check, baseline, report
+
+
+def _tolerances(items: tuple[str, ...]) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        try:
+            out[key.strip().lower()] = float(value)
+        except ValueError:
+            raise click.BadParameter(f"expected METRIC=NUMBER, e.g. psnr=0.1, got {item!r}") from None
+        if not sep or not key.strip():
+            raise click.BadParameter(f"expected METRIC=NUMBER, e.g. psnr=0.1, got {item!r}")
+    return out
+
+
+_RUN_DIR = click.Path(file_okay=False, exists=True, path_type=Path)
+
+
+@cli.command()
+@click.argument("run_dirs", nargs=-1, required=True, type=_RUN_DIR)
+@click.option("--format", "fmt", type=click.Choice(["markdown", "latex", "csv"]), default="markdown", show_default=True)
+@click.option("--transpose", is_flag=True, help="Models as rows, (dataset, metric) as columns.")
+@click.option("--published", is_flag=True, help="Add the paper numbers of baselines/published.csv beside srbench's.")
+@click.option("--source", "sources", multiple=True, metavar="NAME",
+              help="Only this published source (repeatable): 'SRGAN T2', 'SRGAN T1', MATLAB, SPSR, 'PyTorch repro'.")
+@click.option("--metrics", default="psnr,ssim", show_default=True, help="Comma-separated metrics (the rows).")
+@click.option("--scale", "-s", type=int, default=None, help="Only this scale [default: all].")
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write to this file instead of stdout.")
+def table(run_dirs: tuple[Path, ...], fmt: str, transpose: bool, published: bool, sources: tuple[str, ...],
+          metrics: str, scale: int | None, output: Path | None) -> None:
+    """Render runs as a paper table: the SRGAN paper's Table 2 layout (datasets as row groups, metrics as
+    rows, models as columns), best values in bold; LaTeX needs \\usepackage{booktabs}."""
+    from srbench.interfaces import SRBenchError
+    from srbench.report.tables import render_table
+
+    try:
+        text = render_table(list(run_dirs), fmt=fmt, transpose=transpose, published=published,
+                            metrics=_csv_list(metrics), scale=scale, sources=sources or None)
+    except (SRBenchError, ValueError, FileNotFoundError) as exc:
+        _fail(str(exc))
+        return
+    if output is None:
+        click.echo(text, nl=False)
+    else:
+        output.write_text(text, encoding="utf-8")
+        click.echo(f"table: {output}")
+
+
+@cli.command()
+@click.argument("run_dir", type=_RUN_DIR)
+@click.option("--baseline", "-b", "baseline_file", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="Baseline file written by `srbench baseline save` or `srbench run --bless`.")
+@click.option("--tolerance", "-t", "tolerances", multiple=True, metavar="METRIC=VALUE",
+              help="Override a tolerance (repeatable), e.g. -t psnr=0.1. Defaults: psnr 0.05 dB, ssim 0.001, "
+                   "lpips 0.005, or the baseline file's.")
+@click.option("--junit", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Also write JUnit XML here.")
+@click.option("--markdown", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Also append a Markdown summary here (e.g. \"$GITHUB_STEP_SUMMARY\").")
+def check(run_dir: Path, baseline_file: Path, tolerances: tuple[str, ...], junit: Path | None,
+          markdown: Path | None) -> None:
+    """Compare a run with a baseline, per model, dataset, scale and metric, in each metric's direction.
+
+    Exit 0: pass (improvements pass too); 1: a value is worse than the baseline by more than its
+    tolerance; 2: cannot compare (missing model/dataset/scale/metric, different image count, or a
+    protocol mismatch such as crop, colour space, LR source, LPIPS net/version).
+    """
+    from srbench.check import check as run_check
+    from srbench.interfaces import SRBenchError
+
+    try:
+        result = run_check(run_dir, baseline_file, tolerances=_tolerances(tolerances))
+    except (SRBenchError, ValueError) as exc:
+        _fail(str(exc))
+        return
+    click.echo(result.to_text(), nl=False)
+    if junit is not None:
+        junit.parent.mkdir(parents=True, exist_ok=True)
+        junit.write_text(result.to_junit_xml(), encoding="utf-8")
+    if markdown is not None:
+        with markdown.open("a", encoding="utf-8") as f:
+            f.write(result.to_markdown())
+    sys.exit(result.status)
+
+
+@cli.group()
+def baseline() -> None:
+    """Regression baselines for `srbench check`."""
+
+
+@baseline.command("save")
+@click.argument("run_dir", type=_RUN_DIR)
+@click.option("--out", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Baseline file [default: baselines/<models>_<datasets>_x<scales>.json].")
+@click.option("--tolerance", "-t", "tolerances", multiple=True, metavar="METRIC=VALUE",
+              help="Tolerance stored in the baseline (repeatable), e.g. -t psnr=0.1.")
+def baseline_save(run_dir: Path, out: Path | None, tolerances: tuple[str, ...]) -> None:
+    """Bless a complete run: save its summary, protocol and tolerances as a baseline file."""
+    from srbench.check import default_baseline_path, save_baseline
+    from srbench.interfaces import SRBenchError
+
+    try:
+        path = save_baseline(run_dir, out or default_baseline_path(run_dir), tolerances=_tolerances(tolerances))
+    except (SRBenchError, ValueError) as exc:
+        _fail(str(exc))
+        return
+    click.echo(f"baseline: {path}")
+
+
+@cli.command()
+@click.argument("run_dir", type=_RUN_DIR)
+@click.option("--crop-box", default=None, metavar="X,Y,W,H", help="Region (HR pixels) of the zoomed comparison crops.")
+@click.option("--out", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Output file [default: RUN_DIR/report.html].")
+def report(run_dir: Path, crop_box: str | None, out: Path | None) -> None:
+    """(Re)write a run's self-contained report.html, e.g. with another crop region."""
+    from srbench.interfaces import SRBenchError
+    from srbench.report.html import write_report
+
+    try:
+        click.echo(f"report: {write_report(run_dir, out=out, crop_box=crop_box)}")
+    except (SRBenchError, ValueError) as exc:
+        _fail(str(exc))
+
+
 def main() -> None:
     cli()
 
