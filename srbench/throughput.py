@@ -287,11 +287,15 @@ def prepare(model: Any, *, device: str = "cpu", channels_last: bool = False, com
     :mod:`srbench.perf.fused`: BN/PReLU/residual/tanh folded into oneDNN convolution post-ops; falls back
     with a note for other networks) and ``compile`` (``torch.compile``; on CPU with inductor freezing,
     which folds BN and prepacks weights). A model without a torch module is timed through ``upscale``;
-    these options do not apply to it and are recorded as False.
+    these options do not apply to it and are recorded as False. A bare module is put in eval mode and
+    moved to ``device`` (and to channels_last when asked) in place, as ``module.to`` does.
     """
     import torch
 
     name, module, adapter = _unwrap(model)
+    if adapter is not None and str(getattr(adapter, "device", device)) != str(device):
+        raise ValueError(f"model {name!r} was built for device {adapter.device!r}, not {device!r}: build it "
+                         f"with device={device!r} (srbench.registry.get_model(name, scale, device=...))")
     notes: list[str] = []
     if module is None:
         if channels_last or compile or fused:

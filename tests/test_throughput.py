@@ -358,3 +358,27 @@ def test_cuda_events_time_a_known_gpu_sleep() -> None:
     (row,) = benchmark_model(SleepSR(2, 0.0), scale=2, sizes=((32, 32),), device="cuda", iters=3,
                              peak_gflops=1.0)
     assert row.peak_mem_mb is not None and row.peak_mem_mb > 0 and row.h2d_ms is not None
+
+
+def test_benchmark_pairs_over_set5_x4_lr_images(shared_datasets: Path) -> None:
+    """Real images: the official Set5 x4 LR files, timed per image through an SRModel (bicubic)."""
+    from srbench.data.io import list_images, read_image
+    from srbench.registry import get_model
+
+    lrs = [read_image(p) for p in list_images(shared_datasets / "Set5" / "LR_bicubic" / "X4")]
+    assert len(lrs) == 5
+    row = benchmark_pairs(get_model("bicubic", 4), lrs, scale=4, dataset="set5", repeats=2,
+                          measure_roofline=False)
+    assert (row.model, row.input, row.n_timed, row.scale) == ("bicubic", "set5", 5, 4)
+    assert row.gflops is None and row.ms_median > 0
+    out_px = sum(im.shape[0] * im.shape[1] * 16 for im in lrs)
+    assert row.mpix_per_s == pytest.approx(out_px / 1e6 / (5 / row.images_per_s))
+
+
+def test_adapter_on_another_device_is_refused() -> None:
+    from srbench.registry import get_model
+
+    model = get_model("bicubic", 2)
+    model.device = "cuda:1"  # as if built for a GPU: its inputs would have to live there
+    with pytest.raises(ValueError, match="built for device 'cuda:1', not 'cpu'"):
+        benchmark_model(model, scale=2, device="cpu", measure_roofline=False)
