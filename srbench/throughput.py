@@ -609,7 +609,8 @@ def write_throughput_csv(rows: Sequence[ThroughputRow] | pd.DataFrame, out_dir: 
     return path
 
 
-def run_bench(models: Sequence[str | SRModel | Any], scales: Sequence[int], *,
+def run_bench(models: Sequence[str | SRModel | Any] | Mapping[int, Mapping[str, Any]],
+              scales: Sequence[int] | None = None, *,
               sizes: Sequence[tuple[int, int]] = ((64, 64), (128, 128), (256, 256)), batch: int = 1,
               dtype: str = "fp32", device: str = "cpu", channels_last: bool = False, compile: bool = False,
               fused: bool = False, warmup: int = 3, iters: int | None = None, min_time_s: float = 1.0,
@@ -621,7 +622,9 @@ def run_bench(models: Sequence[str | SRModel | Any], scales: Sequence[int], *,
     ``out_dir`` is set, writes ``out_dir/throughput.csv``.
 
     ``models``: registry names (built with ``srbench.registry.get_model(name, scale, device=device,
-    **model_options.get(name, {}))``) or ready SRModel / nn.Module objects (used for every scale as is).
+    **model_options.get(name, {}))``) or ready SRModel / nn.Module objects (used for every scale as is);
+    or the evaluate loop's already built adapters, ``{scale: {name: model}}`` (then ``scales``, if given,
+    selects among them).
     ``datasets``: name -> LR images (uint8 HWC) *for each scale*, as ``{name: images}`` when one scale is
     benchmarked, or ``{f"{name}@x{scale}": images}`` to give per-scale images. A model that cannot be
     built is skipped with a warning (recorded in the returned frame's ``attrs["errors"]``). The
@@ -629,26 +632,31 @@ def run_bench(models: Sequence[str | SRModel | Any], scales: Sequence[int], *,
     """
     if not models:
         raise ValueError("no models to benchmark")
-    if not scales:
-        raise ValueError("no scales to benchmark")
+    if isinstance(models, Mapping):
+        jobs = [(int(sc), m) for sc, table in models.items() for m in table.values()
+                if scales is None or int(sc) in scales]
+    else:
+        if not scales:
+            raise ValueError("no scales to benchmark")
+        jobs = [(sc, m) for m in models for sc in scales]
     model_options = model_options or {}
     peak = measure_peak(device, dtype)
     rows: list[ThroughputRow] = []
     errors: list[dict[str, Any]] = []
     common = dict(dtype=dtype, device=device, channels_last=channels_last, compile=compile, fused=fused)
-    for spec in models:
-        for scale in scales:
-            if isinstance(spec, str):
-                from srbench.registry import get_model
+    for scale, spec in jobs:
+        if isinstance(spec, str):
+            from srbench.registry import get_model
 
-                try:
-                    model = get_model(spec, scale, device=device, **dict(model_options.get(spec, {})))
-                except Exception as exc:  # a missing optional dependency must not stop the others
-                    warnings.warn(f"bench: skipping {spec} x{scale}: {exc}", stacklevel=2)
-                    errors.append({"model": spec, "scale": scale, "error": str(exc)})
-                    continue
-            else:
-                model = spec
+            try:
+                model = get_model(spec, scale, device=device, **dict(model_options.get(spec, {})))
+            except Exception as exc:  # a missing optional dependency must not stop the others
+                warnings.warn(f"bench: skipping {spec} x{scale}: {exc}", stacklevel=2)
+                errors.append({"model": spec, "scale": scale, "error": str(exc)})
+                continue
+        else:
+            model = spec
+        try:
             rows += benchmark_model(model, scale=scale, sizes=sizes, batch=batch, warmup=warmup, iters=iters,
                                     min_time_s=min_time_s, peak_gflops=peak, **common)
             if batches:
@@ -661,6 +669,10 @@ def run_bench(models: Sequence[str | SRModel | Any], scales: Sequence[int], *,
                     continue
                 rows.append(benchmark_pairs(model, images, scale=scale, dataset=base, peak_gflops=peak,
                                             warmup=1, **common))
+        except (ModelError, ValueError, RuntimeError) as exc:  # one failing model must not stop the others
+            name = spec if isinstance(spec, str) else getattr(spec, "name", type(spec).__name__)
+            warnings.warn(f"bench: {name} x{scale} failed: {exc}", stacklevel=2)
+            errors.append({"model": name, "scale": scale, "error": str(exc)})
     frame = rows_to_frame(rows)
     frame.attrs["errors"] = errors
     if out_dir is not None:

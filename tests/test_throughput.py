@@ -382,3 +382,14 @@ def test_adapter_on_another_device_is_refused() -> None:
     model.device = "cuda:1"  # as if built for a GPU: its inputs would have to live there
     with pytest.raises(ValueError, match="built for device 'cuda:1', not 'cpu'"):
         benchmark_model(model, scale=2, device="cpu", measure_roofline=False)
+
+
+def test_run_bench_accepts_the_evaluate_loops_built_models(tmp_path: Path) -> None:
+    """evaluate.py passes {scale: {name: adapter}}; rows keep the adapter's name and the scale."""
+    from srbench.registry import get_model
+
+    built = {2: {"bicubic": get_model("bicubic", 2)}, 3: {"bicubic": get_model("bicubic", 3)}}
+    frame = run_bench(built, sizes=((8, 8),), iters=1, warmup=0, out_dir=tmp_path)
+    assert list(zip(frame["model"], frame["scale"], strict=True)) == [("bicubic", 2), ("bicubic", 3)]
+    only3 = run_bench(built, [3], sizes=((8, 8),), iters=1, warmup=0)
+    assert list(only3["scale"]) == [3]
