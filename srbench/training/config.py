@@ -58,8 +58,8 @@ class TrainConfig:
     workers: int = 2  # DataLoader worker processes (0: load in the training process)
     augment: bool = True  # random flips and 90-degree rotations
     device: str = "auto"  # auto | cpu | cuda | cuda:N (under torchrun: cuda:LOCAL_RANK)
-    amp: str = "none"  # none | bf16 | fp16 (fp16 on CUDA only; bf16 on CPU only when asked)
-    channels_last: bool | None = None  # None: on for CUDA (cuDNN NHWC), off on CPU (2.4x slower there)
+    amp: str = "none"  # none | bf16 | fp16 (fp16 on CUDA only). bf16 on a CPU with AMX: ~3x faster steps
+    channels_last: bool | None = None  # NHWC tensors; None: on (faster with cuDNN and with oneDNN on CPUs)
     compile: bool = False  # torch.compile the networks (pays a compile time up front)
     threads: int | None = None  # torch intra-op threads on CPU (None: torch's default)
     ckpt_every: int = 1000  # steps between `last` checkpoints (also written at the end and on Ctrl-C)

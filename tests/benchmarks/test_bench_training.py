@@ -1,0 +1,38 @@
+"""pytest-benchmark: the SRGAN training step (batch 16, 96 px HR, VGG54 with random weights, D step), srbench
+fp32 vs srbench bf16 autocast (explicit option), and the TensorFlow/Keras peer, in one run.
+
+    .venv/bin/pytest tests/benchmarks/test_bench_training.py --benchmark-enable
+
+Compare the peer's ``extra_info['peer_s_per_step']`` with the srbench means; the full side-by-side script
+with the ratio and the fraction of the machine's GEMM peak is ``tests/benchmarks/bench_training.py``.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import bench_training  # noqa: E402
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("amp", ["none", "bf16"])
+def test_srgan_step_srbench(benchmark, amp: str) -> None:
+    step = bench_training.srbench_runner(channels_last=True, amp=amp)
+    step()  # warm-up
+    losses = benchmark.pedantic(step, rounds=3, iterations=1)
+    assert all(float(v) == float(v) for v in losses.values())  # finite, not NaN
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(importlib.util.find_spec("tensorflow") is None, reason="tensorflow not installed")
+def test_srgan_step_keras_peer(benchmark) -> None:
+    if not (bench_training.SHARED / "keras_srgan_peer.py").is_file():
+        pytest.skip("peer script ../shared/bench/keras_srgan_peer.py not found")
+    seconds = benchmark.pedantic(lambda: bench_training.time_peer(3), rounds=1, iterations=1)
+    benchmark.extra_info["peer_s_per_step"] = seconds
+    assert seconds > 0
