@@ -393,3 +393,15 @@ def test_run_bench_accepts_the_evaluate_loops_built_models(tmp_path: Path) -> No
     assert list(zip(frame["model"], frame["scale"], strict=True)) == [("bicubic", 2), ("bicubic", 3)]
     only3 = run_bench(built, [3], sizes=((8, 8),), iters=1, warmup=0)
     assert list(only3["scale"]) == [3]
+
+
+def test_retain_freed_memory_is_idempotent_and_recorded() -> None:
+    from srbench.perf.memory import is_retaining, retain_freed_memory
+
+    first = retain_freed_memory()
+    assert retain_freed_memory() == first == is_retaining()
+    if sys.platform.startswith("linux"):
+        assert first  # glibc: mallopt accepted
+        (row,) = benchmark_model(_random_srresnet(2), scale=2, sizes=((8, 8),), fused=True, iters=1, warmup=0,
+                                 measure_roofline=False)
+        assert "malloc retains freed memory" in row.note
