@@ -284,8 +284,9 @@ def prepare(model: Any, *, device: str = "cpu", channels_last: bool = False, com
     A torch module (an ``nn.Module``, or an adapter's ``.module``) is timed directly, in eval mode under
     ``torch.inference_mode``: that is the network's own speed, without the adapter's input checks. Options:
     ``channels_last`` (NHWC memory format for module and input), ``fused`` (the SRResNet fused plan of
-    :mod:`srbench.perf.fused`: BN/PReLU/residual/tanh folded into oneDNN convolution post-ops; falls back
-    with a note for other networks) and ``compile`` (``torch.compile``; on CPU with inductor freezing,
+    :mod:`srbench.perf.fused`: BN/PReLU/residual/tanh folded into oneDNN convolution post-ops, run in
+    ``dtype`` itself rather than under autocast; falls back with a note for other networks; on CPU it
+    also makes malloc keep freed memory, :mod:`srbench.perf.memory`, recorded in ``note``) and ``compile`` (``torch.compile``; on CPU with inductor freezing,
     which folds BN and prepacks weights). A model without a torch module is timed through ``upscale``;
     these options do not apply to it and are recorded as False. A bare module is put in eval mode and
     moved to ``device`` (and to channels_last when asked) in place, as ``module.to`` does.
@@ -314,6 +315,11 @@ def prepare(model: Any, *, device: str = "cpu", channels_last: bool = False, com
             is_fused = True
         except FusionUnsupported as exc:
             notes.append(f"not fused: {exc}")
+        if is_fused and not _is_cuda(device):
+            from srbench.perf.memory import retain_freed_memory
+
+            if retain_freed_memory():  # large activations reuse heap pages instead of fresh mmaps
+                notes.append("malloc retains freed memory (srbench.perf.memory)")
     compiled = False
     if compile:
         kwargs: dict[str, Any] = {}
