@@ -405,3 +405,16 @@ def test_retain_freed_memory_is_idempotent_and_recorded() -> None:
         (row,) = benchmark_model(_random_srresnet(2), scale=2, sizes=((8, 8),), fused=True, iters=1, warmup=0,
                                  measure_roofline=False)
         assert "malloc retains freed memory" in row.note
+
+
+def test_fused_plan_bounds_its_prepacked_weights_and_handles_many_sizes() -> None:
+    from srbench.perf.fused import PACKED_SHAPES, fuse
+
+    net = _random_srresnet(2, seed=3)
+    plan = fuse(net)
+    with torch.inference_mode():
+        for h in range(5, 5 + PACKED_SHAPES + 3):
+            x = torch.rand(1, 3, h, 7)
+            torch.testing.assert_close(plan(x), net(x), atol=2e-5, rtol=1e-4)
+    if plan.onednn:
+        assert len(plan.head._packed) == PACKED_SHAPES

@@ -24,11 +24,14 @@ with ``torch.nn.functional`` ops. FLOPs and parameters are still reported from t
 from __future__ import annotations
 
 import math
+from collections import OrderedDict
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+PACKED_SHAPES = 4  # input shapes whose prepacked weights each convolution keeps (LRU)
 
 
 class FusionUnsupported(ValueError):
@@ -121,7 +124,9 @@ class _FConv:
         self.onednn = onednn
         self.bias = bias.contiguous()
         self.weight = weight.contiguous()
-        self._packed: dict[tuple[int, ...], torch.Tensor] = {}
+        # oneDNN picks its weight layout for an input shape: keep the layouts of the few most recent
+        # shapes (a dataset of many image sizes must not accumulate one weight copy per size)
+        self._packed: OrderedDict[tuple[int, ...], torch.Tensor] = OrderedDict()
 
     def _w(self, shape: tuple[int, ...]) -> torch.Tensor:
         w = self._packed.get(shape)
@@ -129,6 +134,10 @@ class _FConv:
             p = [self.padding] * 2
             w = torch.ops.mkldnn._reorder_convolution_weight(self.weight, p, [1, 1], [1, 1], 1, list(shape))
             self._packed[shape] = w
+            while len(self._packed) > PACKED_SHAPES:
+                self._packed.popitem(last=False)
+        else:
+            self._packed.move_to_end(shape)
         return w
 
     def __call__(self, x: torch.Tensor, add: torch.Tensor | None = None) -> torch.Tensor:
