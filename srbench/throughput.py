@@ -306,6 +306,9 @@ def prepare(model: Any, *, device: str = "cpu", channels_last: bool = False, com
     if channels_last:
         module = module.to(memory_format=torch.channels_last)
     fn: Callable[[Any], Any] = module
+    if _is_cuda(device) and dtype == "fp32" and torch.backends.cudnn.allow_tf32:
+        # torch's default: cuDNN convolutions run in TF32, the fp32 matmul peak does not
+        notes.append("cuDNN TF32 convolutions on (torch default); achieved may exceed the fp32 matmul peak")
     is_fused = False
     if fused:
         from srbench.perf.fused import FusionUnsupported, fuse
@@ -599,6 +602,34 @@ def rows_to_frame(rows: Sequence[ThroughputRow]) -> pd.DataFrame:
     import pandas as pd
 
     return pd.DataFrame([asdict(r) for r in rows], columns=list(COLUMNS))
+
+
+def summary_table(frame: pd.DataFrame) -> str:
+    """A fixed-width text table of the headline columns, for the terminal (``srbench bench``)."""
+    cols = ["model", "scale", "input", "batch", "dtype", "ms_median", "ms_p90", "images_per_s", "mpix_per_s",
+            "gflops", "achieved_gflops_per_s", "peak_fraction", "peak_mem_mb"]
+    heads = ["model", "x", "input", "batch", "dtype", "ms med", "ms p90", "img/s", "MP/s", "GFLOP@256",
+             "GFLOP/s", "of peak", "MiB"]
+
+    def fmt(v: Any) -> str:
+        if v is None or (isinstance(v, float) and math.isnan(v)):
+            return "-"
+        if isinstance(v, float):
+            return f"{v:.3g}" if abs(v) < 10 else f"{v:.1f}"
+        return str(v)
+
+    body = [[fmt(r[c]) for c in cols] for r in frame.to_dict("records")]
+    widths = [max(len(h), *(len(row[i]) for row in body)) if body else len(h) for i, h in enumerate(heads)]
+    lines = ["  ".join(h.rjust(w) for h, w in zip(heads, widths, strict=True))]
+    lines += ["  ".join(v.rjust(w) for v, w in zip(row, widths, strict=True)) for row in body]
+    if len(frame):
+        first = frame.iloc[0]
+        peak = first["peak_gflops_per_s"]
+        peak_s = "-" if peak is None or (isinstance(peak, float) and math.isnan(peak)) else f"{peak:.1f}"
+        lines.append(f"device: {first['device_name']} ({first['device']}), threads {first['threads']}, "
+                     f"torch {first['torch']}, cuda {first['cuda'] or '-'}; "
+                     f"measured {first['dtype']} matmul peak {peak_s} GFLOP/s")
+    return "\n".join(lines)
 
 
 def write_throughput_csv(rows: Sequence[ThroughputRow] | pd.DataFrame, out_dir: str | os.PathLike[str]) -> Path:

@@ -418,3 +418,13 @@ def test_fused_plan_bounds_its_prepacked_weights_and_handles_many_sizes() -> Non
             torch.testing.assert_close(plan(x), net(x), atol=2e-5, rtol=1e-4)
     if plan.onednn:
         assert len(plan.head._packed) == PACKED_SHAPES
+
+
+def test_summary_table_names_the_hardware_and_every_row() -> None:
+    from srbench.throughput import rows_to_frame, summary_table
+
+    rows = benchmark_model(SleepSR(2, 1.0), scale=2, sizes=((8, 8), (16, 16)), iters=2, warmup=0, peak_gflops=12.5)
+    text = summary_table(rows_to_frame(rows))
+    lines = text.splitlines()
+    assert len(lines) == 4 and "8x8" in lines[1] and "16x16" in lines[2]
+    assert lines[-1].startswith("device: CPU") and "peak 12.5 GFLOP/s" in lines[-1]
