@@ -209,7 +209,7 @@ def _train(cfg: TrainConfig, rank: int, world: int, device: torch.device,
         sd, _ = load_state_dict_safely(cfg.init)
         G.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in sd.items()})
 
-    start, best_psnr = 0, -math.inf
+    start, best_psnr, elapsed_before = 0, -math.inf, 0.0
     g_opt_state = d_opt_state = None
     last_w, _ = ckpt.paths(run_dir, "last")
     if cfg.resume:
@@ -220,6 +220,7 @@ def _train(cfg: TrainConfig, rank: int, world: int, device: torch.device,
         if D is not None:
             D.load_state_dict(d_sd)
         start, best_psnr = int(state["step"]), float(state.get("best_psnr", -math.inf))
+        elapsed_before = float(state.get("elapsed_s", 0.0))
         g_opt_state, d_opt_state = state["g_opt"], state.get("d_opt")
         ckpt.set_rng_state(state["rng"])
         if state.get("model") != cfg.model or state.get("scale") != cfg.scale:
@@ -271,7 +272,7 @@ def _train(cfg: TrainConfig, rank: int, world: int, device: torch.device,
     def save(tag: str, step: int) -> Path:
         state = {"g_opt": g_opt.state_dict(), "d_opt": d_opt.state_dict() if d_opt else None,
                  "rng": ckpt.rng_state(), "best_psnr": best_psnr, "model": cfg.model, "scale": cfg.scale,
-                 "config": json.dumps(cfg.to_dict())}
+                 "config": json.dumps(cfg.to_dict()), "elapsed_s": time.perf_counter() - t0}
         return ckpt.save_checkpoint(run_dir, tag, step=step, generator=G, discriminator=D, state=state, meta=meta)
 
     def sync_flag(flag: bool) -> bool:
@@ -284,7 +285,7 @@ def _train(cfg: TrainConfig, rank: int, world: int, device: torch.device,
     G.train()
     if D is not None:
         D.train()
-    t0 = time.perf_counter()
+    t0 = time.perf_counter() - elapsed_before  # log.csv time_s is training time across resumes
     progress = None
     if main and cfg.progress:
         from tqdm import tqdm
