@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from srbench.metrics.perceptual import LPIPSMetric
 
 METRICS = ("psnr", "ssim", "lpips")
+TIMING_IMAGES = 20  # real LR images per dataset and scale in the timed pass
 COLOURS = ("y", "rgb")
 
 
@@ -276,8 +277,7 @@ def evaluate(
     metrics = tuple(m for m in config.metrics if m != "lpips" or lpips_metric is not None)
     outcome = RunOutcome(run_dir, list(previous))
     if lpips_info.get("reason") and "lpips" in config.metrics:
-        outcome.warnings.append(lpips_info["reason"])
-        say(f"warning: {lpips_info['reason']}")
+        outcome.warnings.append(lpips_info["reason"])  # the CLI prints warnings at the end
 
     run: dict[str, Any] = {
         "run_id": run_dir.name,
@@ -307,6 +307,7 @@ def evaluate(
     started = time.perf_counter()
     writer = res.ResultsWriter(run_dir / "results.csv")
     built_by_scale: dict[int, dict[str, SRModel]] = {}
+    timing_images: dict[str, list[np.ndarray]] = {}  # "<dataset>@x<scale>" -> LR images for the timed pass
     try:
         for spec in config.datasets:
             try:
@@ -340,6 +341,9 @@ def evaluate(
                         outcome.errors.append(_error("*", source.name, scale, image.id, str(exc)))
                         say(f"error: {exc}")
                         continue
+                    timed = timing_images.setdefault(f"{source.name}@x{scale}", [])
+                    if config.throughput and len(timed) < TIMING_IMAGES:
+                        timed.append(pair.lr if pair.lr.shape[2] == 3 else np.repeat(pair.lr, 3, axis=2))
                     compare = image.id in picks
                     if compare:
                         _save_image(run_dir, source.name, scale, "HR", image.id, pair.hr)
@@ -353,7 +357,7 @@ def evaluate(
                 bar.close()
             _verify_dataset(source, dataset_record, outcome, say)
         if config.throughput:
-            _throughput(config, built_by_scale, run_dir, outcome, say)
+            _throughput(config, built_by_scale, timing_images, run_dir, outcome, say)
     except KeyboardInterrupt:
         outcome.status = "interrupted"
         say(f"interrupted: {len(outcome.rows)} rows kept in {run_dir}; continue with --resume")
@@ -457,19 +461,29 @@ def _verify_dataset(source: DatasetSource, record: dict[str, Any], outcome: RunO
 
 
 def _throughput(
-    config: RunConfig, built: dict[int, dict[str, SRModel]], run_dir: Path, outcome: RunOutcome, say: Any
+    config: RunConfig,
+    built: dict[int, dict[str, SRModel]],
+    images: dict[str, list[np.ndarray]],
+    run_dir: Path,
+    outcome: RunOutcome,
+    say: Any,
 ) -> None:
-    try:
-        from srbench.throughput import run_bench
-    except ImportError:
+    """The separate timed pass over the same models: fixed LR sizes and the datasets' real LR images."""
+    from srbench.throughput import run_bench
+
+    if not any(built.values()):
         return
+    say("throughput: timing the models (--no-throughput skips this)")
     try:
-        run_bench(built, sizes=tuple((s, s) for s in config.throughput_sizes), device=config.device,
-                  out_dir=run_dir)
-    except Exception as exc:
+        table = run_bench(built, sizes=tuple((s, s) for s in config.throughput_sizes), device=config.device,
+                          datasets={k: v for k, v in images.items() if v}, out_dir=run_dir)
+    except Exception as exc:  # timing must never lose the quality results
         msg = f"throughput pass failed: {exc}"
         outcome.warnings.append(msg)
         say(f"warning: {msg}")
+        return
+    for err in table.attrs.get("errors", []):
+        outcome.warnings.append(f"throughput: {err}")
 
 
 def _finish(run_dir: Path, run: dict[str, Any], outcome: RunOutcome, seconds: float) -> None:
