@@ -140,3 +140,35 @@ def test_unshard_rejects_wrong_lengths() -> None:
 def test_shard_rejects_invalid_info() -> None:
     with pytest.raises(ValueError, match="rank 2 of 2"):
         shard([1, 2], DistInfo(rank=2, world_size=2))
+
+
+@pytest.mark.slow
+def test_torchrun_two_processes_equal_single_process(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The real launcher: ``torchrun --nproc-per-node 2`` sets the environment init_from_env reads."""
+    import subprocess
+    import sys
+
+    for k in ("RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT"):
+        monkeypatch.delenv(k, raising=False)
+    single = _evaluate(init_from_env("cpu"))
+    script = tmp_path / "job.py"
+    script.write_text(
+        "import pickle, sys\n"
+        "from pathlib import Path\n"
+        f"sys.path.insert(0, {str(Path(__file__).resolve().parents[1])!r})\n"
+        "from srbench.distributed import init_from_env, shutdown\n"
+        "from tests.test_distributed import _evaluate\n"
+        "info = init_from_env('cpu')\n"
+        "rows = _evaluate(info)\n"
+        f"Path({str(tmp_path)!r}, f'rank{{info.rank}}.pkl').write_bytes(pickle.dumps((info, rows)))\n"
+        "shutdown(info)\n"
+    )
+    torchrun = Path(sys.executable).with_name("torchrun")
+    cmd = [str(torchrun), "--nproc-per-node", "2", "--standalone", str(script)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    for r in range(2):
+        info, rows = pickle.loads((tmp_path / f"rank{r}.pkl").read_bytes())
+        assert (info.rank, info.world_size, info.backend) == (r, 2, "gloo")
+        assert rows == single
