@@ -90,7 +90,9 @@ def test_bench_srbench_eager_channels_last(benchmark: Callable, module: torch.nn
 @pytest.mark.parametrize("dtype", ["fp32", "bf16"])
 def test_bench_srbench_fused(benchmark: Callable, module: torch.nn.Module, lr: torch.Tensor, dtype: str) -> None:
     from srbench.perf.fused import fuse
+    from srbench.perf.memory import retain_freed_memory
 
+    retain_freed_memory()  # as the throughput pass does for the fused CPU path
     plan = fuse(module, dtype=dtype)
     out = _run(benchmark, lambda: plan(lr))
     with torch.inference_mode():
