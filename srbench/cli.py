@@ -6,6 +6,7 @@ Each command's docstring is its help text. Heavy imports (torch, pandas) happen 
 
 from __future__ import annotations
 
+import os
 import shlex
 import sys
 from pathlib import Path
@@ -96,6 +97,8 @@ def run(**opts: Any) -> None:
     except (SRBenchError, ValueError) as exc:
         _fail(str(exc))
         return
+    if os.environ.get("RANK", "0") != "0":  # under torchrun, rank 0 reports for everyone
+        sys.exit(0 if outcome.ok else 1)
     _print_summary(outcome.run_dir)
     for w in outcome.warnings:
         click.secho(f"warning: {w}", fg="yellow", err=True)
@@ -175,6 +178,11 @@ def _print_summary(run_dir: Path) -> None:
     table = df.pivot_table(index=["dataset", "scale", "model"], columns="metric", values="value", sort=False)
     with pd.option_context("display.float_format", "{:.4f}".format, "display.width", 120):
         click.echo(table.to_string())
+    if (run_dir / "throughput.csv").exists():
+        from srbench.throughput import summary_table
+
+        click.echo("\nthroughput")
+        click.echo(summary_table(pd.read_csv(run_dir / "throughput.csv")))
 
 
 # ----------------------------------------------------------------------------------------------- datasets
@@ -261,6 +269,70 @@ def models_list() -> None:
 
     for name, desc in describe_models().items():
         click.echo(f"{name:<16} {desc}")
+
+
+# ------------------------------------------------------------------------------------------------- bench
+
+
+@cli.command()
+@click.option("--models", "-m", default="bicubic,srresnet", show_default=True, help="Comma-separated model names.")
+@click.option("--scale", "-s", "scale", multiple=True, help="Scale factor(s), e.g. -s 2 -s 4 or -s 2,4 [default: 4].")
+@click.option("--sizes", default="64,128,256", show_default=True, help="LR sizes to time: N (square) or HxW, comma-separated.")
+@click.option("--datasets", "-d", default=None, help="Also time over these datasets' real LR images (batch 1).")
+@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None, help="Folder holding the datasets.")
+@click.option("--device", default="cpu", show_default=True, help="cpu, cuda, cuda:1, ...")
+@click.option("--dtype", type=click.Choice(["fp32", "fp16", "bf16"]), default="fp32", show_default=True,
+              help="fp16/bf16 run under autocast (the fused plan runs in that dtype).")
+@click.option("--batch", type=int, default=1, show_default=True, help="Images per forward pass.")
+@click.option("--batch-sweep", default=None, metavar="B1,B2,...", help="Also a throughput-vs-batch sweep at the first size.")
+@click.option("--channels-last", is_flag=True, help="NHWC memory format for model and input.")
+@click.option("--compile", "compile_", is_flag=True, help="torch.compile the model (CPU: inductor freezing).")
+@click.option("--fused", is_flag=True, help="SRResNet/SRGAN: the fused inference plan (srbench.perf.fused).")
+@click.option("--warmup", type=int, default=3, show_default=True, help="Untimed calls first.")
+@click.option("--iters", type=int, default=None, help="Timed calls [default: as many as fit in --min-time, >= 5].")
+@click.option("--min-time", type=float, default=1.0, show_default=True, help="Seconds of timed calls per size.")
+@click.option("--weights", "weights", multiple=True, metavar="MODEL=PATH", help="Checkpoint for a model (repeatable).")
+@click.option("--out", "-o", type=click.Path(file_okay=False, path_type=Path), default=None, help="Write OUT/throughput.csv.")
+def bench(**opts: Any) -> None:
+    """Time models: ms/image (median, p90), images/s, output MP/s, parameters, GFLOPs at a 256x256 LR
+    input, peak memory, and achieved FLOP/s as a fraction of the device's dense matmul peak, measured in
+    the same run. Forward pass only, input already on the device, warm-up excluded; CUDA events on GPU.
+    """
+    from srbench.interfaces import SRBenchError
+    from srbench.throughput import run_bench, summary_table
+
+    try:
+        sizes = []
+        for part in _csv_list(opts["sizes"]):
+            h, _, w = part.lower().partition("x")
+            sizes.append((int(h), int(w or h)))
+    except ValueError:
+        raise click.BadParameter(f"sizes must be N or HxW, got {opts['sizes']!r}") from None
+    scales = _scales(opts["scale"]) or (4,)
+    weights = dict(_key_value(w) for w in opts["weights"])
+    datasets = {}
+    try:
+        if opts["datasets"]:
+            from srbench.data.sources import make_pair, resolve_dataset
+
+            for spec in _csv_list(opts["datasets"]):
+                src = resolve_dataset(spec, data_dir=opts["data_dir"])
+                for s in scales:
+                    datasets[f"{src.name}@x{s}"] = [make_pair(im, s).lr for im in src.images]
+        frame = run_bench(
+            _csv_list(opts["models"]), scales, sizes=tuple(sizes), batch=opts["batch"], dtype=opts["dtype"],
+            device=opts["device"], channels_last=opts["channels_last"], compile=opts["compile_"],
+            fused=opts["fused"], warmup=opts["warmup"], iters=opts["iters"], min_time_s=opts["min_time"],
+            datasets=datasets or None, batches=tuple(int(b) for b in _csv_list(opts["batch_sweep"])) or None,
+            model_options={m: {"weights": p} for m, p in weights.items()}, out_dir=opts["out"])
+    except (SRBenchError, ValueError) as exc:
+        _fail(str(exc))
+        return
+    click.echo(summary_table(frame))
+    for err in frame.attrs.get("errors", []):
+        click.secho(f"warning: {err['model']} x{err['scale']}: {err['error']}", fg="yellow", err=True)
+    if opts["out"]:
+        click.echo(f"throughput: {Path(opts['out']) / 'throughput.csv'}")
 
 
 # ------------------------------------------------------------------------------- table, check, baseline, report

@@ -212,9 +212,7 @@ def _load_lpips(config: RunConfig) -> tuple[LPIPSMetric | None, dict[str, Any]]:
     return metric, {"available": True, "range": "[-1,1]", "reason": None, **info}
 
 
-def _build_models(
-    config: RunConfig, scale: int, errors: list[dict[str, Any]], dataset: str = "*"
-) -> dict[str, SRModel]:
+def _build_models(config: RunConfig, scale: int, device: str, errors: list[dict[str, Any]]) -> dict[str, SRModel]:
     from srbench.registry import get_model
 
     weights = dict(config.weights)
@@ -226,9 +224,9 @@ def _build_models(
         if config.tile:
             options["tile"] = config.tile
         try:
-            built[name] = get_model(name, scale, device=config.device, **options)
+            built[name] = get_model(name, scale, device=device, **options)
         except Exception as exc:  # one broken adapter must not stop the others
-            errors.append(_error(name, dataset, scale, "*", f"cannot build model: {exc}"))
+            errors.append(_error(name, "*", scale, "*", f"cannot build model: {exc}"))
     return built
 
 
@@ -240,6 +238,17 @@ def _model_record(info: ModelInfo) -> dict[str, Any]:
     d = asdict(info)
     d.pop("name", None)
     return d
+
+
+@dataclass
+class _ImageResult:
+    """What one image produced, for every requested model (picklable: gathered across ranks)."""
+
+    image: str
+    rows: list[ResultRow] = field(default_factory=list)
+    errors: list[dict[str, Any]] = field(default_factory=list)
+    hr_sha256: str | None = None
+    compared: list[str] = field(default_factory=list)  # models whose SR image was saved for the report
 
 
 def evaluate(
@@ -255,116 +264,190 @@ def evaluate(
 
     ``out_dir`` defaults to ``reports/<run-id>``. With ``resume=True`` the (model, dataset, scale, image)
     combinations already in ``out_dir/results.csv`` are skipped. ``log`` is a callable for messages
-    (default: print to stderr).
+    (default: print to stderr). Under ``torchrun`` the images are sharded across ranks and the rows
+    gathered on rank 0, which alone writes files: the results equal a single-process run, row for row.
     """
     import sys
 
-    from tqdm.auto import tqdm
+    from srbench.distributed import init_from_env, shutdown
 
-    from srbench.data.io import pixel_sha256
-    from srbench.data.sources import make_pair, resolve_dataset
-    from srbench.metrics import SPECS
-
-    say = log or (lambda msg: print(msg, file=sys.stderr))
-    run_dir = Path(out_dir) if out_dir else Path("reports") / new_run_id(config)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    if not resume and (run_dir / "results.csv").exists() and (run_dir / "results.csv").stat().st_size:
-        raise SRBenchError(f"{run_dir} already holds results: pass --resume to continue it, or choose another --out")
-
-    previous = res.read_rows(run_dir / "results.csv") if resume else []
-    done = _completed(previous)
-    lpips_metric, lpips_info = _load_lpips(config)
-    metrics = tuple(m for m in config.metrics if m != "lpips" or lpips_metric is not None)
-    outcome = RunOutcome(run_dir, list(previous))
-    if lpips_info.get("reason") and "lpips" in config.metrics:
-        outcome.warnings.append(lpips_info["reason"])  # the CLI prints warnings at the end
-
-    run: dict[str, Any] = {
-        "run_id": run_dir.name,
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "srbench_version": _version(),
-        "git_sha": res.git_sha(),
-        "command": command,
-        "config": config.to_json(),
-        "protocol": protocol(config, lpips_info),
-        "environment": res.environment(config.device),
-        "models": {},
-        "datasets": {},
-        "metrics": {k: {kk: vv for kk, vv in asdict(v).items() if kk != "name"} for k, v in SPECS.items()
-                    if k in config.metrics},
-        "comparisons": [],
-        "errors": outcome.errors,
-        "warnings": outcome.warnings,
-        "status": "running",
-    }
-    if resume and (run_dir / "run.json").exists():
-        before = res.load_run(run_dir)
-        for key in ("models", "datasets"):
-            run[key].update(before.get(key, {}))
-        run["comparisons"] = before.get("comparisons", [])
-        run["created"] = before.get("created", run["created"])
-    res.write_run_json(run_dir / "run.json", run)
-    started = time.perf_counter()
-    writer = res.ResultsWriter(run_dir / "results.csv")
-    built_by_scale: dict[int, dict[str, SRModel]] = {}
-    timing_images: dict[str, list[np.ndarray]] = {}  # "<dataset>@x<scale>" -> LR images for the timed pass
+    dist = init_from_env(config.device)
+    say = log or (lambda msg: print(msg if dist.world_size == 1 else f"[rank {dist.rank}] {msg}", file=sys.stderr))
     try:
-        for spec in config.datasets:
-            try:
-                source = resolve_dataset(spec, data_dir=config.data_dir)
-            except SRBenchError as exc:
-                outcome.errors.append(_error("*", spec, 0, "*", str(exc)))
-                say(f"error: {exc}")
-                continue
-            dataset_record = run["datasets"].setdefault(
-                source.name, {"source": source.origin, "n_images": len(source.images), "hr_pixel_sha256": {}}
-            )
-            picks = _picks(config, source)
-            for scale in config.scales:
-                if scale not in built_by_scale:
-                    built_by_scale[scale] = _build_models(config, scale, outcome.errors)
-                    for name, model in built_by_scale[scale].items():
-                        run["models"].setdefault(name, _model_record(model.info()))
-                models = built_by_scale[scale]
-                bar = tqdm(source.images, desc=f"{source.name} x{scale}", unit="img", disable=not progress,
-                           leave=False)
-                for image in bar:
-                    todo = [m for m in models if (m, source.name, scale, image.id) not in done]
-                    if not todo:
-                        continue
-                    try:
-                        hr_full = image.load()
-                        dataset_record["hr_pixel_sha256"].setdefault(image.id, pixel_sha256(hr_full))
-                        pair = make_pair(image, scale, lr_source=config.lr_source, lr_root=source.lr_root,
-                                         load=lambda _image, hr=hr_full: hr)
-                    except (SRBenchError, ValueError) as exc:
-                        outcome.errors.append(_error("*", source.name, scale, image.id, str(exc)))
-                        say(f"error: {exc}")
-                        continue
-                    timed = timing_images.setdefault(f"{source.name}@x{scale}", [])
-                    if config.throughput and len(timed) < TIMING_IMAGES:
-                        timed.append(pair.lr if pair.lr.shape[2] == 3 else np.repeat(pair.lr, 3, axis=2))
-                    compare = image.id in picks
-                    if compare:
-                        _save_image(run_dir, source.name, scale, "HR", image.id, pair.hr)
-                    for name in todo:
-                        rows = _evaluate_one(name, models[name], pair, source.name, config, metrics, lpips_metric,
-                                             outcome, say, run_dir if compare else None)
-                        writer.write(rows)
-                        outcome.rows.extend(rows)
-                    if compare:
-                        _record_comparison(run, source.name, scale, image.id, list(todo))
-                bar.close()
-            _verify_dataset(source, dataset_record, outcome, say)
-        if config.throughput:
-            _throughput(config, built_by_scale, timing_images, run_dir, outcome, say)
-    except KeyboardInterrupt:
-        outcome.status = "interrupted"
-        say(f"interrupted: {len(outcome.rows)} rows kept in {run_dir}; continue with --resume")
+        return _Runner(config, _run_dir(out_dir, config, dist), dist, resume, progress, command, say).run()
     finally:
-        writer.close()
-        _finish(run_dir, run, outcome, time.perf_counter() - started)
-    return outcome
+        shutdown(dist)
+
+
+def _run_dir(out_dir: str | Path | None, config: RunConfig, dist: Any) -> Path:
+    if out_dir:
+        return Path(out_dir)
+    name = [new_run_id(config)]
+    if dist.initialized:  # every rank must agree on the timestamped name
+        import torch.distributed
+
+        torch.distributed.broadcast_object_list(name, src=0)
+    return Path("reports") / name[0]
+
+
+class _Runner:
+    """The state of one run; ``run()`` is the loop of the module docstring."""
+
+    def __init__(self, config: RunConfig, run_dir: Path, dist: Any, resume: bool, progress: bool,
+                 command: str | None, say: Any) -> None:
+        from srbench.metrics import SPECS
+
+        self.config, self.run_dir, self.dist, self.progress, self.say = config, run_dir, dist, progress, say
+        self.device = dist.device if dist.backend == "nccl" else config.device
+        results = run_dir / "results.csv"
+        if not resume and results.exists() and results.stat().st_size:
+            raise SRBenchError(f"{run_dir} already holds results: pass --resume to continue it, or choose another --out")
+        if dist.is_main:
+            run_dir.mkdir(parents=True, exist_ok=True)
+        previous = res.read_rows(results) if resume else []
+        self.done = _completed(previous)
+        self.lpips, lpips_info = _load_lpips(config)
+        self.metrics = tuple(m for m in config.metrics if m != "lpips" or self.lpips is not None)
+        self.outcome = RunOutcome(run_dir, list(previous))
+        if lpips_info.get("reason") and "lpips" in config.metrics:
+            self.outcome.warnings.append(lpips_info["reason"])  # the CLI prints warnings at the end
+        self.record: dict[str, Any] = {
+            "run_id": run_dir.name,
+            "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "srbench_version": _version(),
+            "git_sha": res.git_sha(),
+            "command": command,
+            "config": config.to_json(),
+            "protocol": protocol(config, lpips_info),
+            "environment": {**res.environment(self.device), "world_size": dist.world_size},
+            "models": {},
+            "datasets": {},
+            "metrics": {k: {kk: vv for kk, vv in asdict(v).items() if kk != "name"} for k, v in SPECS.items()
+                        if k in config.metrics},
+            "comparisons": [],
+            "errors": self.outcome.errors,
+            "warnings": self.outcome.warnings,
+            "status": "running",
+        }
+        if resume and (run_dir / "run.json").exists():
+            before = res.load_run(run_dir)
+            for key in ("models", "datasets"):
+                self.record[key].update(before.get(key, {}))
+            self.record["comparisons"] = before.get("comparisons", [])
+            self.record["created"] = before.get("created", self.record["created"])
+        self.models: dict[int, dict[str, SRModel]] = {}
+        self.timing_images: dict[str, list[np.ndarray]] = {}  # "<dataset>@x<scale>" -> LR for the timed pass
+        self.writer: res.ResultsWriter | None = None
+        from srbench.distributed import barrier
+
+        barrier(dist)  # every rank has checked and read results.csv before rank 0 starts writing it
+
+    def run(self) -> RunOutcome:
+        started = time.perf_counter()
+        if self.dist.is_main:
+            res.write_run_json(self.run_dir / "run.json", self.record)
+            self.writer = res.ResultsWriter(self.run_dir / "results.csv")
+        try:
+            for spec in self.config.datasets:
+                self._dataset(spec)
+            if self.config.throughput and self.dist.is_main:
+                _throughput(self.config, self.models, self.timing_images, self.run_dir, self.outcome, self.say)
+        except KeyboardInterrupt:
+            self.outcome.status = "interrupted"
+            self.say(f"interrupted: {len(self.outcome.rows)} rows kept in {self.run_dir}; continue with --resume")
+        finally:
+            if self.writer is not None:
+                self.writer.close()
+            if self.dist.is_main:
+                _finish(self.run_dir, self.record, self.outcome, time.perf_counter() - started)
+        return self.outcome
+
+    def _dataset(self, spec: str) -> None:
+        from tqdm.auto import tqdm
+
+        from srbench.data.sources import resolve_dataset
+        from srbench.distributed import gather_rows, shard
+
+        try:
+            source = resolve_dataset(spec, data_dir=self.config.data_dir)
+        except SRBenchError as exc:
+            self.outcome.errors.append(_error("*", spec, 0, "*", str(exc)))
+            self.say(f"error: {exc}")
+            return
+        record = self.record["datasets"].setdefault(
+            source.name, {"source": source.origin, "n_images": len(source.images), "hr_pixel_sha256": {}}
+        )
+        picks = _picks(self.config, source)
+        for scale in self.config.scales:
+            models = self._models(scale)
+            mine = shard(list(source.images), self.dist)
+            bar = tqdm(mine, desc=f"{source.name} x{scale}", unit="img", disable=not self.progress, leave=False)
+            results = []
+            for image in bar:
+                result = _ImageResult(image.id)
+                try:
+                    self._image(result, source, image, scale, models, image.id in picks)
+                finally:  # even when interrupted half-way through an image's models: nothing is lost
+                    if self.dist.initialized:
+                        results.append(result)
+                    else:
+                        self._absorb(result, source.name, scale, record)
+            bar.close()
+            for result in gather_rows(results, self.dist):
+                self._absorb(result, source.name, scale, record)
+        if self.dist.is_main:
+            _verify_dataset(source, record, self.outcome, self.say)
+
+    def _models(self, scale: int) -> dict[str, SRModel]:
+        if scale not in self.models:
+            self.models[scale] = _build_models(self.config, scale, self.device, self.outcome.errors)
+            for name, model in self.models[scale].items():
+                self.record["models"].setdefault(name, _model_record(model.info()))
+        return self.models[scale]
+
+    def _image(self, result: _ImageResult, source: DatasetSource, image: Any, scale: int,
+               models: dict[str, SRModel], compare: bool) -> None:
+        """Evaluate one image with every model that still needs it, filling ``result`` as it goes."""
+        from srbench.data.io import pixel_sha256
+        from srbench.data.sources import make_pair
+
+        todo = [m for m in models if (m, source.name, scale, image.id) not in self.done]
+        if not todo:
+            return
+        try:
+            hr_full = image.load()
+            result.hr_sha256 = pixel_sha256(hr_full)
+            pair = make_pair(image, scale, lr_source=self.config.lr_source, lr_root=source.lr_root,
+                             load=lambda _image: hr_full)
+        except (SRBenchError, ValueError) as exc:
+            result.errors.append(_error("*", source.name, scale, image.id, str(exc)))
+            self.say(f"error: {exc}")
+            return
+        timed = self.timing_images.setdefault(f"{source.name}@x{scale}", [])
+        if self.config.throughput and len(timed) < TIMING_IMAGES:
+            timed.append(pair.lr if pair.lr.shape[2] == 3 else np.repeat(pair.lr, 3, axis=2))
+        save_dir = self.run_dir if compare else None
+        if save_dir is not None:
+            _save_image(save_dir, source.name, scale, "HR", image.id, pair.hr)
+        for name in todo:
+            try:
+                result.rows += _evaluate_one(name, models[name], pair, source.name, self.config, self.metrics,
+                                             self.lpips, save_dir)
+                if save_dir is not None:
+                    result.compared.append(name)
+            except Exception as exc:  # contained: the message names the model and the image
+                result.errors.append(_error(name, source.name, scale, image.id, str(exc)))
+                self.say(f"error: {name} on {source.name}/{image.id} x{scale}: {exc}")
+
+    def _absorb(self, result: _ImageResult, dataset: str, scale: int, record: dict[str, Any]) -> None:
+        if self.writer is not None:
+            self.writer.write(result.rows)
+        self.outcome.rows.extend(result.rows)
+        self.outcome.errors.extend(result.errors)
+        if result.hr_sha256:
+            record["hr_pixel_sha256"].setdefault(result.image, result.hr_sha256)
+        if result.compared:
+            _record_comparison(self.record, dataset, scale, result.image, result.compared)
 
 
 def _version() -> str:
@@ -392,18 +475,11 @@ def _evaluate_one(
     config: RunConfig,
     metrics: tuple[str, ...],
     lpips_metric: LPIPSMetric | None,
-    outcome: RunOutcome,
-    say: Any,
     save_dir: Path | None,
 ) -> list[ResultRow]:
-    try:
-        sr = run_model(model, pair)
-        values = score(sr, pair.hr, pair.scale, metrics, config.colour, lpips_metric)
-    except Exception as exc:  # contained: the message names the model and image
-        msg = f"{name} on {dataset}/{pair.id} x{pair.scale}: {exc}"
-        outcome.errors.append(_error(name, dataset, pair.scale, pair.id, str(exc)))
-        say(f"error: {msg}")
-        return []
+    """Rows of one model on one pair; raises (the caller records the error against the model)."""
+    sr = run_model(model, pair)
+    values = score(sr, pair.hr, pair.scale, metrics, config.colour, lpips_metric)
     if save_dir is not None:
         _save_image(save_dir, dataset, pair.scale, name, pair.id, sr.transpose(1, 2, 0))
     return [ResultRow(name, dataset, pair.scale, pair.id, m, v) for m, v in values.items()]
@@ -476,7 +552,8 @@ def _throughput(
     say("throughput: timing the models (--no-throughput skips this)")
     try:
         table = run_bench(built, sizes=tuple((s, s) for s in config.throughput_sizes), device=config.device,
-                          datasets={k: v for k, v in images.items() if v}, out_dir=run_dir)
+                          datasets={k: v for k, v in images.items() if v}, out_dir=run_dir,
+                          warmup=1, min_time_s=0.5)
     except Exception as exc:  # timing must never lose the quality results
         msg = f"throughput pass failed: {exc}"
         outcome.warnings.append(msg)
