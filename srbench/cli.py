@@ -15,6 +15,7 @@ from typing import Any
 import click
 
 from srbench import __version__
+from srbench.training.cli import train_command  # click only: no torch at start-up
 
 
 def _csv_list(value: str | None) -> tuple[str, ...]:
@@ -459,6 +460,9 @@ def report(run_dir: Path, crop_box: str | None, out: Path | None) -> None:
         click.echo(f"report: {write_report(run_dir, out=out, crop_box=crop_box)}")
     except (SRBenchError, ValueError) as exc:
         _fail(str(exc))
+
+
+cli.add_command(train_command)
 
 
 def main() -> None:
