@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 # MATLAB rgb2ycbcr, Y row, for R, G, B in [0, 1] -> Y in [16, 235] (on the 0..255 scale).
-_Y_WEIGHTS = np.array([65.481, 128.553, 24.966], dtype=np.float64)
+Y_WEIGHTS = np.array([65.481, 128.553, 24.966], dtype=np.float64)
 
 
 def rgb_to_y(rgb255: np.ndarray) -> np.ndarray:
@@ -16,4 +16,4 @@ def rgb_to_y(rgb255: np.ndarray) -> np.ndarray:
     """
     if rgb255.ndim != 3 or rgb255.shape[0] != 3:
         raise ValueError(f"rgb_to_y expects (3, H, W), got shape {rgb255.shape}")
-    return 16.0 + np.tensordot(_Y_WEIGHTS / 255.0, rgb255, axes=(0, 0))
+    return 16.0 + np.tensordot(Y_WEIGHTS / 255.0, rgb255, axes=(0, 0))

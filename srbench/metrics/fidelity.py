@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 from scipy.ndimage import correlate1d
 
-from srbench.metrics.colour import rgb_to_y
+from srbench.metrics.colour import Y_WEIGHTS
 
 DATA_RANGE = 255.0
 _K1, _K2 = 0.01, 0.03
@@ -29,8 +29,8 @@ def _gaussian_window(size: int = 11, sigma: float = 1.5) -> np.ndarray:
 _WINDOW = _gaussian_window()
 
 
-def to_chw255(image: Any, name: str = "image") -> np.ndarray:
-    """(C, H, W) float64 on the 0..255 scale from a [0, 1] float or uint8 array/tensor."""
+def _as_chw(image: Any, name: str) -> np.ndarray:
+    """A validated (C, H, W) array (uint8, or float in [0, 1]) without converting it yet."""
     if hasattr(image, "detach"):  # torch tensor, without importing torch
         image = image.detach().cpu().numpy()
     arr = np.asarray(image)
@@ -40,34 +40,61 @@ def to_chw255(image: Any, name: str = "image") -> np.ndarray:
         arr = arr[0]
     if arr.ndim != 3 or arr.shape[0] not in (1, 3):
         raise ValueError(f"{name}: expected shape (C, H, W) with C = 1 or 3, got {arr.shape}")
-    if arr.dtype == np.uint8:
-        return arr.astype(np.float64)
-    if not np.issubdtype(arr.dtype, np.floating):
+    if arr.dtype != np.uint8 and not np.issubdtype(arr.dtype, np.floating):
         raise ValueError(f"{name}: expected a float image in [0, 1] or uint8, got dtype {arr.dtype}")
-    out = arr.astype(np.float64) * DATA_RANGE
-    if not np.isfinite(out).all():
+    if arr.dtype != np.uint8 and not np.isfinite(arr).all():
         raise ValueError(f"{name}: contains NaN or infinity")
-    return out
+    return arr
+
+
+def to_chw255(image: Any, name: str = "image") -> np.ndarray:
+    """(C, H, W) float64 on the 0..255 scale from a [0, 1] float or uint8 array/tensor."""
+    arr = _as_chw(image, name)
+    return arr.astype(np.float64) * (1.0 if arr.dtype == np.uint8 else DATA_RANGE)
+
+
+def _planes(arr: np.ndarray, crop_border: int, y_channel: bool) -> np.ndarray:
+    """Cropped (C, H, W) float64 planes on the 0..255 scale; MATLAB Y for RGB when ``y_channel``.
+
+    Works on the uint8/float input directly (crop first, one pass per channel) because this is on the
+    hot path of every evaluation.
+    """
+    c = crop_border
+    if c:
+        arr = arr[:, c:-c, c:-c]
+    unit = 1.0 if arr.dtype == np.uint8 else DATA_RANGE
+    if y_channel and arr.shape[0] == 3:  # grayscale stays raw: MATLAB scripts convert only 3-channel images
+        w = Y_WEIGHTS * (unit / 255.0)
+        y = arr[0] * w[0]
+        y += arr[1] * w[1]
+        y += arr[2] * w[2]
+        y += 16.0
+        return y[None]
+    return arr.astype(np.float64) * unit
 
 
 def prepare(sr: Any, hr: Any, crop_border: int, y_channel: bool) -> tuple[np.ndarray, np.ndarray]:
     """Both images as (C, H, W) float64 0..255 planes: Y (or raw grayscale) or RGB, border-cropped."""
-    a, b = to_chw255(sr, "sr"), to_chw255(hr, "hr")
+    a, b = _as_chw(sr, "sr"), _as_chw(hr, "hr")
     if a.shape != b.shape:
         raise ValueError(f"sr and hr shapes differ: {a.shape} vs {b.shape}")
     if crop_border < 0 or 2 * crop_border >= min(a.shape[1:]):
         raise ValueError(f"crop_border {crop_border} too large for an image of size {a.shape[1:]}")
-    if y_channel and a.shape[0] == 3:  # grayscale stays raw: MATLAB scripts convert only 3-channel images
-        a, b = rgb_to_y(a)[None], rgb_to_y(b)[None]
-    if crop_border:
-        c = crop_border
-        a, b = a[:, c:-c, c:-c], b[:, c:-c, c:-c]
-    return a, b
+    return _planes(a, crop_border, y_channel), _planes(b, crop_border, y_channel)
+
+
+def psnr_ssim(sr: Any, hr: Any, *, crop_border: int = 0, y_channel: bool = True) -> tuple[float, float]:
+    """Both fidelity metrics from one preparation of the planes (what an evaluation needs)."""
+    a, b = prepare(sr, hr, crop_border, y_channel)
+    return _psnr(a, b), _ssim(a, b)
 
 
 def psnr(sr: Any, hr: Any, *, crop_border: int = 0, y_channel: bool = True) -> float:
     """PSNR in dB: ``10 log10(255^2 / MSE)`` over all retained values; ``inf`` for identical images."""
-    a, b = prepare(sr, hr, crop_border, y_channel)
+    return _psnr(*prepare(sr, hr, crop_border, y_channel))
+
+
+def _psnr(a: np.ndarray, b: np.ndarray) -> float:
     mse = float(np.mean((a - b) ** 2))
     if mse == 0.0:
         return float("inf")
@@ -116,7 +143,10 @@ def ssim(sr: Any, hr: Any, *, crop_border: int = 0, y_channel: bool = True) -> f
 
     On RGB (``y_channel=False``) it is computed per channel and averaged, as MATLAB scripts do.
     """
-    a, b = prepare(sr, hr, crop_border, y_channel)
+    return _ssim(*prepare(sr, hr, crop_border, y_channel))
+
+
+def _ssim(a: np.ndarray, b: np.ndarray) -> float:
     if min(a.shape[1:]) < len(_WINDOW):
         raise ValueError(f"image too small for SSIM's 11x11 window after cropping: {a.shape[1:]}")
     return float(np.mean([ssim_map_mean(a[c], b[c]) for c in range(a.shape[0])]))

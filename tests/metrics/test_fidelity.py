@@ -112,3 +112,11 @@ def test_crop_too_large_is_an_error() -> None:
     x = np.zeros((3, 8, 8))
     with pytest.raises(ValueError, match="crop_border"):
         psnr(x, x, crop_border=4)
+
+
+def test_psnr_ssim_together_equal_separately(pair: tuple[np.ndarray, np.ndarray]) -> None:
+    from srbench.metrics.fidelity import psnr_ssim
+
+    sr, hr = pair
+    a, b = _chw(sr), _chw(hr)
+    assert psnr_ssim(a, b, crop_border=2) == (psnr(a, b, crop_border=2), ssim(a, b, crop_border=2))
