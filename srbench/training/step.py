@@ -37,8 +37,9 @@ def build_networks(cfg: TrainConfig) -> tuple[SRResNet, Discriminator | None, VG
 
 
 def make_optimizer(module: nn.Module, cfg: TrainConfig, lr: float) -> torch.optim.Adam:
-    # foreach: one fused multi-tensor update instead of a Python loop over ~100 parameters
-    return torch.optim.Adam(module.parameters(), lr=lr, betas=(cfg.beta1, cfg.beta2), foreach=True)
+    # fused: one kernel over all parameters (CPU and CUDA); 0.045 vs 0.165 CPU-s per G+D update with
+    # foreach on the reference CPU (the discriminator's dense layer alone has 18.9 M parameters)
+    return torch.optim.Adam(module.parameters(), lr=lr, betas=(cfg.beta1, cfg.beta2), fused=True)
 
 
 class StepRunner:
