@@ -177,6 +177,8 @@ def _build(name: str, scale: int, device: str, weights: str | None, tile: int | 
         raise ModelError(f"{name}: weights {path} do not fit the x{scale} SRResNet: {exc}") from exc
     if demo:
         description = DEMO_DESCRIPTION.format(steps=meta.get("steps", "?"))
+        if meta.get("content_loss") == "mse" and name == "srgan":
+            description += "; SRGAN-MSE (pixel-MSE content loss: VGG19 ImageNet weights were unavailable offline)"
     else:
         description = f"{name} x{scale} from {path}"
     return SRResNetAdapter(

@@ -13,7 +13,7 @@ from safetensors.torch import save_file
 from srbench.interfaces import ModelError, SRModel
 from srbench.models.fast import fold_batchnorm, tiled_forward
 from srbench.models.networks import SRResNet
-from srbench.models.srresnet import build_srgan, build_srresnet, file_sha256
+from srbench.models.srresnet import build_srgan, build_srresnet, demo_weights_path, file_sha256
 
 
 def trained_like_net(scale: int = 4, seed: int = 0) -> SRResNet:
@@ -133,3 +133,33 @@ def test_bad_input_is_a_value_error(weights_file: Path) -> None:
         model.upscale(torch.zeros(3, 8, 8))
     with pytest.raises(ValueError, match="float32"):
         model.upscale(torch.zeros(1, 3, 8, 8, dtype=torch.float64))
+
+
+@pytest.mark.parametrize("name,build", [("srresnet", build_srresnet), ("srgan", build_srgan)])
+def test_demo_weights_are_packaged_and_labelled(name: str, build) -> None:
+    path = demo_weights_path(name)
+    assert path.is_file(), f"demo weights missing: {path}"
+    assert path.stat().st_size < 4_000_000  # fp16: about 3 MB
+    model = build(4)
+    info = model.info()
+    assert info.demo and info.name == name and "DEMO" in info.description and "steps" in info.description
+    assert info.weights_sha256 == file_sha256(path)
+    sr = model.upscale(torch.rand(1, 3, 8, 8))
+    assert torch.isfinite(sr).all()
+
+
+def test_demo_srresnet_beats_bicubic_on_a_set5_image(shared_datasets: Path) -> None:
+    """The packaged demo SRResNet x4 on Set5 'bird' (the full-set figures are in baselines/demo/README.md)."""
+
+    from srbench.data.imresize import bicubic_lr, imresize
+    from srbench.data.io import read_image
+    from srbench.metrics import psnr
+
+    hr = read_image(shared_datasets / "Set5" / "HR" / "bird.png")
+    lr = bicubic_lr(hr, 4)
+    hr = hr[: lr.shape[0] * 4, : lr.shape[1] * 4]
+    sr = build_srresnet(4).upscale(torch.from_numpy(lr.copy()).permute(2, 0, 1)[None].float() / 255)
+    sr_u8 = sr[0].clamp(0, 1).mul(255).round().to(torch.uint8).numpy()
+    bic = imresize(lr, 4).transpose(2, 0, 1)
+    gain = psnr(sr_u8, hr.transpose(2, 0, 1), crop_border=4) - psnr(bic, hr.transpose(2, 0, 1), crop_border=4)
+    assert gain > 1.0, gain
