@@ -384,7 +384,8 @@ class _Runner:
         for scale in self.config.scales:
             models = self._models(scale)
             mine = shard(list(source.images), self.dist)
-            bar = tqdm(mine, desc=f"{source.name} x{scale}", unit="img", disable=not self.progress, leave=False)
+            bar = tqdm(mine, desc=f"{source.name} x{scale}", unit="img", disable=None if self.progress else True,
+                       leave=False)  # None: only on a terminal
             results = []
             for image in bar:
                 result = _ImageResult(image.id)

@@ -100,6 +100,17 @@ class _ToUnitRange(nn.Module):
         return (self.net(lr) + 1.0) * 0.5
 
 
+def _fused_or(module: nn.Module, device: str) -> Any:
+    """The fused inference plan (BN folded, PReLU/residual/tanh inside the convolutions; about 2x faster on
+    CPU, equal to ``module`` within 2e-5), or ``module`` itself where the plan does not apply."""
+    from srbench.perf.fused import FusionUnsupported, fuse
+
+    try:
+        return fuse(module, device=device)
+    except FusionUnsupported:
+        return module
+
+
 class SRResNetAdapter:
     """An SRModel around a trained SRResNet generator.
 
@@ -116,6 +127,7 @@ class SRResNetAdapter:
         self.receptive_radius = net.receptive_radius
         self.params = count_parameters(net)
         self.module = prepare_for_inference(_ToUnitRange(net), device, channels_last=channels_last)
+        self._forward = _fused_or(self.module, device)
         self.tile = tile
         self.tile_overlap = net.receptive_radius if tile_overlap is None else tile_overlap
         if tile is not None and tile <= 0:
@@ -139,9 +151,9 @@ class SRResNetAdapter:
         with torch.inference_mode():
             x = lr.to(self.device).contiguous(memory_format=torch.channels_last)
             if self.tile:
-                out = tiled_forward(self.module, x, self.scale, self.tile, self.tile_overlap)
+                out = tiled_forward(self._forward, x, self.scale, self.tile, self.tile_overlap)
             else:
-                out = self.module(x)
+                out = self._forward(x)
         return out.contiguous()
 
     def info(self) -> ModelInfo:
