@@ -6,6 +6,7 @@ Each command's docstring is its help text. Heavy imports (torch, pandas) happen 
 
 from __future__ import annotations
 
+import json
 import os
 import shlex
 import sys
@@ -179,6 +180,11 @@ def _print_summary(run_dir: Path) -> None:
     table = df.pivot_table(index=["dataset", "scale", "model"], columns="metric", values="value", sort=False)
     with pd.option_context("display.float_format", "{:.4f}".format, "display.width", 120):
         click.echo(table.to_string())
+    models = json.loads((run_dir / "run.json").read_text()).get("models", {})
+    demo = [name for name, info in models.items() if info.get("demo")]
+    if demo:
+        click.secho(f"{', '.join(demo)}: DEMO weights, not the paper's ({models[demo[0]].get('description', '')})",
+                    fg="yellow")
     if (run_dir / "throughput.csv").exists():
         from srbench.throughput import summary_table
 

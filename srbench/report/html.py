@@ -91,6 +91,8 @@ def render_report(run: RunData, options: ReportOptions = ReportOptions()) -> str
         "comparisons": _comparisons(run, options, notes),
         "notes": notes,
         "provenance": _provenance(run),
+        "demo_models": sorted(name for name, info in (run.meta.get("models") or {}).items()
+                              if isinstance(info, dict) and info.get("demo")),
         "style": style,
         "script": script,
         "script_hash": script_hash,
