@@ -354,7 +354,8 @@ class _Runner:
             for spec in self.config.datasets:
                 self._dataset(spec)
             if self.config.throughput and self.dist.is_main:
-                _throughput(self.config, self.models, self.timing_images, self.run_dir, self.outcome, self.say)
+                self.record["throughput"] = _throughput(self.config, self.models, self.timing_images, self.run_dir,
+                                                        self.outcome, self.say)
         except KeyboardInterrupt:
             self.outcome.status = "interrupted"
             self.say(f"interrupted: {len(self.outcome.rows)} rows kept in {self.run_dir}; continue with --resume")
@@ -547,12 +548,15 @@ def _throughput(
     run_dir: Path,
     outcome: RunOutcome,
     say: Any,
-) -> None:
-    """The separate timed pass over the same models: fixed LR sizes and the datasets' real LR images."""
+) -> dict[str, Any] | None:
+    """The separate timed pass over the same models: fixed LR sizes and the datasets' real LR images.
+
+    Writes ``throughput.csv``; returns its summary for run.json (None when nothing was timed).
+    """
     from srbench.throughput import run_bench
 
     if not any(built.values()):
-        return
+        return None
     say("throughput: timing the models (--no-throughput skips this)")
     try:
         table = run_bench(built, sizes=tuple((s, s) for s in config.throughput_sizes), device=config.device,
@@ -562,9 +566,20 @@ def _throughput(
         msg = f"throughput pass failed: {exc}"
         outcome.warnings.append(msg)
         say(f"warning: {msg}")
-        return
+        return None
     for err in table.attrs.get("errors", []):
         outcome.warnings.append(f"throughput: {err}")
+    if table.empty:
+        return None
+    first = table.iloc[0]
+    return {
+        "file": "throughput.csv",
+        "device_name": str(first.get("device_name", "")),
+        "threads": int(first["threads"]) if "threads" in table and first["threads"] == first["threads"] else None,
+        "peak_gflops_per_s": float(first["peak_gflops_per_s"]),
+        "timing": "forward pass only, warm-up excluded, input on the device; CUDA events on GPU, perf_counter on CPU",
+        "median_ms": {f"{r.model} x{r.scale} {r.input}": float(r.ms_median) for r in table.itertuples()},
+    }
 
 
 def _finish(run_dir: Path, run: dict[str, Any], outcome: RunOutcome, seconds: float) -> None:

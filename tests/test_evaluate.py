@@ -295,3 +295,17 @@ def test_bicubic_all_scales_b100_within_protocol_tolerance(shared_datasets: Path
         p, q = PUBLISHED_BICUBIC["b100", s]
         assert got["b100", s, "psnr"] == pytest.approx(p, abs=0.015)
         assert got["b100", s, "ssim"] == pytest.approx(q, abs=0.001)
+
+
+def test_throughput_pass_goes_into_throughput_csv_and_run_json(folder: Path, tmp_path: Path) -> None:
+    cfg = RunConfig(models=("bicubic",), datasets=(f"folder:{folder}",), metrics=("psnr",), throughput_sizes=(16,))
+    out = evaluate(cfg, tmp_path / "run", progress=False)
+    assert out.ok, out.errors
+    import pandas as pd
+
+    table = pd.read_csv(tmp_path / "run" / "throughput.csv")
+    assert list(table["input"]) == ["16x16", "imgs"]
+    assert (table["ms_median"] > 0).all() and (table["peak_gflops_per_s"] > 0).all()
+    run = json.loads((tmp_path / "run" / "run.json").read_text())
+    assert run["throughput"]["file"] == "throughput.csv" and run["throughput"]["device_name"]
+    assert set(run["throughput"]["median_ms"]) == {"bicubic x4 16x16", "bicubic x4 imgs"}
