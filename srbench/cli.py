@@ -183,8 +183,8 @@ def _print_summary(run_dir: Path) -> None:
     models = json.loads((run_dir / "run.json").read_text()).get("models", {})
     demo = [name for name, info in models.items() if info.get("demo")]
     if demo:
-        click.secho(f"{', '.join(demo)}: DEMO weights, not the paper's ({models[demo[0]].get('description', '')})",
-                    fg="yellow")
+        for name in demo:
+            click.secho(f"{name}: {models[name].get('description', 'DEMO weights, not the paper s')}", fg="yellow")
     if (run_dir / "throughput.csv").exists():
         from srbench.throughput import summary_table
 

@@ -627,7 +627,7 @@ def summary_table(frame: pd.DataFrame) -> str:
         peak = first["peak_gflops_per_s"]
         peak_s = "-" if peak is None or (isinstance(peak, float) and math.isnan(peak)) else f"{peak:.1f}"
         lines.append(f"device: {first['device_name']} ({first['device']}), threads {first['threads']}, "
-                     f"torch {first['torch']}, cuda {first['cuda'] or '-'}; "
+                     f"torch {first['torch']}, cuda {first['cuda'] if isinstance(first['cuda'], str) else '-'}; "
                      f"measured {first['dtype']} matmul peak {peak_s} GFLOP/s")
     return "\n".join(lines)
 
