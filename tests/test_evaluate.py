@@ -110,7 +110,7 @@ def _write_bad_images(d: Path) -> None:
     png = (d / "good.png").read_bytes()
     (d / "truncated.png").write_bytes(png[: len(png) // 2])
     Image.fromarray(np.dstack([photo, np.full(photo.shape[:2], 128, np.uint8)])).save(d / "rgba.png")
-    Image.fromarray((photo[:, :, 0].astype(np.uint16) * 257)).save(d / "sixteen.png")
+    Image.fromarray(photo[:, :, 0].astype(np.uint16) * 257).save(d / "sixteen.png")
     Image.fromarray(photo).convert("P").save(d / "palette.png")
     Image.fromarray(photo[:, :, 1]).save(d / "gray.png")
     Image.fromarray(photo[:3, :3]).save(d / "tiny.png")
