@@ -7,6 +7,11 @@ from pathlib import Path
 
 import pytest
 
+try:  # triton imported after TensorFlow segfaults (TF 2.21 + torch 2.14's triton): load it first, so test
+    import triton  # noqa: F401  # order cannot matter (tests/benchmarks import TensorFlow directly)
+except Exception:
+    pass
+
 REPO = Path(__file__).resolve().parents[1]
 
 

@@ -62,6 +62,12 @@ def receptive_radius(scale: int, n_blocks: int = N_BLOCKS) -> int:
 def _import_tensorflow() -> tuple[Any, Any]:
     """(tensorflow, keras) or a ModelError that says how to install them."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TF's C++ start-up chatter, not our errors
+    # Importing triton (torch._dynamo / the FLOP counter pull it in) *after* TensorFlow segfaults the
+    # process (TF 2.21 + the triton wheel of torch 2.14); triton first is fine, so load it before TF.
+    try:
+        import triton  # noqa: F401
+    except Exception:  # no triton (CPU-only torch builds): nothing to order
+        pass
     try:
         import tensorflow as tf
     except ImportError as exc:

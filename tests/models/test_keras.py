@@ -223,3 +223,22 @@ def test_registry_lists_it_without_importing_tensorflow() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.stdout.strip() == "ok", out.stderr
+
+
+def test_building_the_keras_adapter_does_not_break_torch_dynamo_later() -> None:
+    """TF 2.21 + torch's triton segfault when triton is imported after TensorFlow; the adapter orders them."""
+    import subprocess
+    import sys
+
+    code = (
+        "from srbench.registry import get_model\n"
+        "get_model('keras-srresnet', 4)\n"
+        "import torch\n"
+        "from torch.utils.flop_counter import FlopCounterMode\n"
+        "with FlopCounterMode(display=False) as f:\n"
+        "    torch.nn.Conv2d(3, 3, 3)(torch.rand(1, 3, 8, 8))\n"
+        "print('flops', f.get_total_flops())\n"
+    )
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stderr[-2000:]
+    assert "flops 5832" in p.stdout
