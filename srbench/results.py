@@ -81,14 +81,6 @@ def read_rows(path: Path) -> list[ResultRow]:
     return rows
 
 
-def write_rows(path: Path, rows: Iterable[ResultRow]) -> None:
-    """Write a complete results.csv atomically (used after resume/gather to normalise the file)."""
-    atomic_write_text(
-        path,
-        _csv_text(RESULT_COLUMNS, ([r.model, r.dataset, r.scale, r.image, r.metric, format_value(r.value)] for r in rows)),
-    )
-
-
 def summarise(rows: Iterable[ResultRow]) -> list[dict[str, Any]]:
     """Mean over images per (model, dataset, scale, metric), in first-seen order."""
     groups: dict[tuple[str, str, int, str], list[float]] = {}
@@ -153,17 +145,13 @@ def load_results(run_dir: str | os.PathLike[str], *, summary: bool = False) -> p
     """The tidy rows of a run as a pandas DataFrame (``summary=True``: the per-dataset means).
 
     Columns: ``model, dataset, scale, image, metric, value`` (results) or ``model, dataset, scale,
-    metric, value, n_images`` (summary), plus ``run_id``.
+    metric, value, n_images`` (summary), plus ``run_id``. Read by the same validated reader as the report.
     """
-    import pandas as pd
+    from srbench.report.rundir import load_run_dir
 
-    run_dir = Path(run_dir)
-    run = load_run(run_dir)
-    name = "summary.csv" if summary else "results.csv"
-    df = pd.read_csv(run_dir / name, dtype={"model": str, "dataset": str, "image": str, "metric": str},
-                     keep_default_na=False, na_values=["nan"])
-    df["value"] = df["value"].astype(float)
-    df["run_id"] = run.get("run_id", run_dir.name)
+    run = load_run_dir(run_dir)
+    df = (run.summary if summary else run.results).copy()
+    df["run_id"] = run.run_id
     return df
 
 
