@@ -298,6 +298,7 @@ class _Runner:
 
     def __init__(self, config: RunConfig, run_dir: Path, dist: Any, resume: bool, progress: bool,
                  command: str | None, say: Any) -> None:
+        from srbench.distributed import barrier
         from srbench.metrics import SPECS
 
         self.config, self.run_dir, self.dist, self.progress, self.say = config, run_dir, dist, progress, say
@@ -341,8 +342,6 @@ class _Runner:
         self.models: dict[int, dict[str, SRModel]] = {}
         self.timing_images: dict[str, list[np.ndarray]] = {}  # "<dataset>@x<scale>" -> LR for the timed pass
         self.writer: res.ResultsWriter | None = None
-        from srbench.distributed import barrier
-
         barrier(dist)  # every rank has checked and read results.csv before rank 0 starts writing it
 
     def run(self) -> RunOutcome:
@@ -423,7 +422,7 @@ class _Runner:
             hr_full = image.load()
             result.hr_sha256 = pixel_sha256(hr_full)
             pair = make_pair(image, scale, lr_source=self.config.lr_source, lr_root=source.lr_root,
-                             load=lambda _image: hr_full)
+                             hr=hr_full)
         except (SRBenchError, ValueError) as exc:
             result.errors.append(_error("*", source.name, scale, image.id, str(exc)))
             self.say(f"error: {exc}")
@@ -583,10 +582,9 @@ def _throughput(
 
 
 def _finish(run_dir: Path, run: dict[str, Any], outcome: RunOutcome, seconds: float) -> None:
-    rows = res.read_rows(run_dir / "results.csv")
-    res.write_summary(run_dir / "summary.csv", res.summarise(rows))
+    res.write_summary(run_dir / "summary.csv", res.summarise(outcome.rows))  # rows == results.csv
     if outcome.status == "complete" and outcome.errors:
-        outcome.status = "failed" if not rows else "complete-with-errors"
+        outcome.status = "failed" if not outcome.rows else "complete-with-errors"
     run["status"] = outcome.status
     run["seconds"] = round(seconds, 3)
     res.write_run_json(run_dir / "run.json", run)

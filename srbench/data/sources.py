@@ -15,7 +15,6 @@ asks for the dataset's official LR (``lr_source="official"``, read from ``LR_bic
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -106,25 +105,21 @@ def resolve_dataset(
     return _from_folder(manifest.name, root / "HR", root, manifest.name)
 
 
-def modcrop(image: np.ndarray, scale: int) -> np.ndarray:
-    """Crop to multiples of ``scale`` (top-left anchored), as the protocol prepares HR images."""
-    from srbench.data.imresize import modcrop as _modcrop
-
-    return _modcrop(image, scale)
-
-
 def make_pair(
     image: HRImage,
     scale: int,
     *,
     lr_source: str = "matlab",
     lr_root: Path | None = None,
-    load: Callable[[HRImage], np.ndarray] | None = None,
+    hr: np.ndarray | None = None,
 ) -> ImagePair:
-    """HR -> modcrop -> LR (MATLAB bicubic, or the official file). Raises ImageError naming the file."""
-    from srbench.data.imresize import bicubic_lr
+    """HR -> modcrop -> LR (MATLAB bicubic, or the official file). Raises ImageError naming the file.
 
-    hr_full = (load or HRImage.load)(image)
+    ``hr`` is the already loaded full-size HR image, when the caller has it (else it is read).
+    """
+    from srbench.data.imresize import bicubic_lr, modcrop
+
+    hr_full = image.load() if hr is None else hr
     h, w = hr_full.shape[:2]
     if h < scale or w < scale:
         raise ImageError(image.origin, f"image {w}x{h} is smaller than the scale {scale}")
