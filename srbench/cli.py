@@ -149,11 +149,11 @@ def _run_config(opts: dict[str, Any]) -> Any:
     return RunConfig.from_json(base)
 
 
-def _key_value(text: str) -> tuple[str, str]:
+def _key_value(text: str, form: str = "MODEL=PATH") -> tuple[str, str]:
     key, sep, value = text.partition("=")
-    if not sep or not key or not value:
-        raise click.BadParameter(f"expected MODEL=PATH, got {text!r}")
-    return key, value
+    if not sep or not key.strip() or not value:
+        raise click.BadParameter(f"expected {form}, got {text!r}")
+    return key.strip(), value
 
 
 def _crop_box(text: str | None) -> tuple[int, int, int, int] | None:
@@ -346,15 +346,14 @@ def bench(**opts: Any) -> None:
 
 
 def _tolerances(items: tuple[str, ...]) -> dict[str, float]:
+    form = "METRIC=NUMBER, e.g. psnr=0.1"
     out: dict[str, float] = {}
     for item in items:
-        key, sep, value = item.partition("=")
+        key, value = _key_value(item, form)
         try:
-            out[key.strip().lower()] = float(value)
+            out[key.lower()] = float(value)
         except ValueError:
-            raise click.BadParameter(f"expected METRIC=NUMBER, e.g. psnr=0.1, got {item!r}") from None
-        if not sep or not key.strip():
-            raise click.BadParameter(f"expected METRIC=NUMBER, e.g. psnr=0.1, got {item!r}")
+            raise click.BadParameter(f"expected {form}, got {item!r}") from None
     return out
 
 
