@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 from scipy.ndimage import correlate1d
 
-from srbench.metrics.colour import Y_WEIGHTS
+from srbench.metrics.colour import rgb_to_y
 
 DATA_RANGE = 255.0
 _K1, _K2 = 0.01, 0.03
@@ -56,20 +56,15 @@ def to_chw255(image: Any, name: str = "image") -> np.ndarray:
 def _planes(arr: np.ndarray, crop_border: int, y_channel: bool) -> np.ndarray:
     """Cropped (C, H, W) float64 planes on the 0..255 scale; MATLAB Y for RGB when ``y_channel``.
 
-    Works on the uint8/float input directly (crop first, one pass per channel) because this is on the
-    hot path of every evaluation.
+    Works on the uint8/float input directly (crop first, then convert) because this is on the hot path of
+    every evaluation.
     """
     c = crop_border
     if c:
         arr = arr[:, c:-c, c:-c]
     unit = 1.0 if arr.dtype == np.uint8 else DATA_RANGE
     if y_channel and arr.shape[0] == 3:  # grayscale stays raw: MATLAB scripts convert only 3-channel images
-        w = Y_WEIGHTS * (unit / 255.0)
-        y = arr[0] * w[0]
-        y += arr[1] * w[1]
-        y += arr[2] * w[2]
-        y += 16.0
-        return y[None]
+        return rgb_to_y(arr, unit)[None]
     return arr.astype(np.float64) * unit
 
 
