@@ -28,23 +28,11 @@ def _pairs() -> list[ImagePair]:
 
 
 def _rows_for(model: object, pair: ImagePair) -> list[ResultRow]:
-    """What an evaluate loop does per image: upscale, quantise to uint8, PSNR/SSIM on Y (crop = scale)."""
-    import torch
+    """What the evaluate loop does per image: upscale, quantise to uint8, PSNR/SSIM on Y (crop = scale)."""
+    from srbench.evaluate import run_model, score
 
-    from srbench.metrics import psnr, ssim
-
-    lr = torch.from_numpy(pair.lr.transpose(2, 0, 1).copy()).float().div(255).unsqueeze(0)
-    if lr.shape[1] == 1:
-        lr = lr.expand(-1, 3, -1, -1).contiguous()
-    with torch.inference_mode():
-        sr = model.upscale(lr)  # type: ignore[attr-defined]
-    x = sr[0].double().numpy()
-    if pair.hr.shape[2] == 1:
-        x = x.mean(axis=0, keepdims=True)
-    sr8 = np.floor(np.clip(x, 0, 1) * 255 + 0.5).astype(np.uint8)
-    hr = pair.hr.transpose(2, 0, 1)
-    return [ResultRow("bicubic", "synthetic", SCALE, pair.id, "psnr", psnr(sr8, hr, crop_border=SCALE)),
-            ResultRow("bicubic", "synthetic", SCALE, pair.id, "ssim", ssim(sr8, hr, crop_border=SCALE))]
+    values = score(run_model(model, pair), pair.hr, SCALE, ("psnr", "ssim"), "y", None)  # type: ignore[arg-type]
+    return [ResultRow("bicubic", "synthetic", SCALE, pair.id, m, v) for m, v in values.items()]
 
 
 def _evaluate(info: DistInfo) -> list[ResultRow]:
