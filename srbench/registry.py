@@ -3,6 +3,10 @@
 Listing imports nothing: entries are lazy ``"module:attr"`` strings naming a factory with the signature
 ``build(scale: int, *, device: str = "cpu", weights: str | None = None, tile: int | None = None,
 **options) -> SRModel``. A plugin never shadows a built-in: a clash is reported and the built-in wins.
+
+Models a user brings as a file are named ``KIND:PATH`` (``file:esrgan.pth``, ``onnx:model.onnx``,
+``keras:gen.keras``): ``PATH_KINDS`` maps each kind to a factory called as
+``build(scale, *, path: str, device: str = "cpu", **options) -> SRModel``.
 """
 
 from __future__ import annotations
@@ -23,6 +27,17 @@ BUILTIN: dict[str, tuple[str, str]] = {
     "srgan": ("srbench.models.srresnet:build_srgan", "SRGAN generator (Ledig et al. 2017), PyTorch"),
     "keras-srresnet": ("srbench.models.keras:build", "SRResNet in TensorFlow/Keras (needs the tensorflow extra)"),
 }
+
+# KIND -> "module:attr" of the factory for ``KIND:PATH`` model names (a model file the user brings).
+PATH_KINDS: dict[str, tuple[str, str]] = {}
+
+
+def split_path_kind(name: str) -> tuple[str, str] | None:
+    """``("file", "x.pth")`` for ``"file:x.pth"``; None when ``name`` is not of a known ``KIND:PATH`` form."""
+    kind, sep, path = name.partition(":")
+    if sep and kind in PATH_KINDS and path:
+        return kind, path
+    return None
 
 
 def _plugins() -> dict[str, str]:
@@ -57,9 +72,13 @@ def resolve(name: str) -> str:
     table = list_models()
     if name in table:
         return table[name]
+    kinded = split_path_kind(name)
+    if kinded is not None:
+        return PATH_KINDS[kinded[0]][0]
     close = difflib.get_close_matches(name, table, n=1)
     hint = f" Did you mean {close[0]!r}?" if close else ""
-    raise ModelError(f"unknown model {name!r}.{hint} Known models: {', '.join(sorted(table))}.")
+    kinds = "".join(f", {kind}:PATH" for kind in sorted(PATH_KINDS))
+    raise ModelError(f"unknown model {name!r}.{hint} Known models: {', '.join(sorted(table))}{kinds}.")
 
 
 def load_factory(name: str) -> Any:
@@ -77,6 +96,9 @@ def load_factory(name: str) -> Any:
 def get_model(name: str, scale: int, device: str = "cpu", **options: Any) -> SRModel:
     """Build the adapter ``name`` for ``scale`` on ``device``; ``options`` go to its factory."""
     factory = load_factory(name)
+    kinded = split_path_kind(name)
+    if kinded is not None and name not in list_models():
+        options = {**options, "path": kinded[1]}
     model = factory(scale, device=device, **options)
     if not isinstance(model, SRModel):
         raise ModelError(f"model {name!r}: factory returned {type(model).__name__}, which is not an SRModel")
