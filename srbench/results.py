@@ -11,11 +11,11 @@ import csv
 import json
 import math
 import os
-import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from srbench.files import atomic_write_text
 from srbench.interfaces import RESULT_COLUMNS, RESULTS_SCHEMA_VERSION, SUMMARY_COLUMNS, ResultRow
 
 if TYPE_CHECKING:
@@ -111,18 +111,6 @@ def _csv_text(header: Iterable[str], records: Iterable[Iterable[Any]]) -> str:
     w.writerow(list(header))
     w.writerows(records)
     return buf.getvalue()
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def write_run_json(path: Path, run: dict[str, Any]) -> None:

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from srbench.files import atomic_write
 from srbench.interfaces import ModelError, SRModel
 
 if TYPE_CHECKING:
@@ -640,10 +641,7 @@ def write_throughput_csv(rows: Sequence[ThroughputRow] | pd.DataFrame, out_dir: 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     path = out / "throughput.csv"
-    tmp = path.with_suffix(".csv.tmp")
-    frame.to_csv(tmp, index=False)
-    os.replace(tmp, path)
-    return path
+    return atomic_write(path, lambda tmp: frame.to_csv(tmp, index=False))
 
 
 def run_bench(models: Sequence[str | SRModel | Any] | Mapping[int, Mapping[str, Any]],

@@ -29,6 +29,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Literal
 
+from srbench.files import atomic_write_text
 from srbench.interfaces import DatasetError
 
 if sys.version_info >= (3, 11):
@@ -490,15 +491,10 @@ def _write_stamp(target: Path, manifest: Manifest, parts: Iterable[str], sources
         "sources": dict(sorted(sources.items())),
         "verified_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
-    tmp: str | None = None
     try:
-        fd, tmp = tempfile.mkstemp(dir=target, prefix=f"{STAMP}.")
-        with os.fdopen(fd, "w") as f:
-            json.dump(stamp, f, indent=1)
-        os.replace(tmp, target / STAMP)
+        atomic_write_text(target / STAMP, json.dumps(stamp, indent=1))
     except OSError:
-        if tmp is not None:
-            Path(tmp).unlink(missing_ok=True)
+        pass
 
 
 def _part_dir(target: Path, part: str) -> Path:

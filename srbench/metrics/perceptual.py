@@ -8,12 +8,12 @@ goes on with PSNR/SSIM.
 
 from __future__ import annotations
 
-import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from srbench.files import file_sha256
 from srbench.metrics.fidelity import to_chw255
 
 if TYPE_CHECKING:
@@ -66,14 +66,6 @@ def find_backbone(net: str, path: str | os.PathLike[str] | None = None) -> Path:
     )
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 class LPIPSMetric:
     """A loaded LPIPS network. ``backbone='random'`` builds an untrained backbone: plumbing tests only."""
 
@@ -97,7 +89,7 @@ class LPIPSMetric:
                 weights_path, digest = None, None
             else:
                 weights_path = find_backbone(net, backbone)
-                digest = _sha256(weights_path)
+                digest = file_sha256(weights_path)
             self.model = lpips.LPIPS(net=net, version="0.1", pretrained=True, pnet_rand=True, verbose=False)
             if weights_path is not None:
                 tv = torchvision.models.alexnet() if net == "alex" else torchvision.models.vgg16()

@@ -18,7 +18,6 @@ TensorFlow is optional (``pip install srbench[tensorflow]``) and imported only i
 
 from __future__ import annotations
 
-import hashlib
 import math
 import os
 import warnings
@@ -28,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from srbench.files import file_sha256
 from srbench.interfaces import ModelError, ModelInfo
 
 if TYPE_CHECKING:
@@ -227,14 +227,6 @@ def _is_packaged_demo(path: Path) -> bool:
     return path.resolve().parent == demo_dir
 
 
-def _file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def _tf_device(device: str, tf: Any) -> str:
     """srbench/torch device string -> TensorFlow device name; a GPU TF cannot see is an error."""
     kind, _, index = str(device).partition(":")
@@ -401,7 +393,7 @@ def build(
         name=NAME,
         description=f"SRResNet x{scale} in Keras from {path}",
         weights=str(path),
-        weights_sha256=_file_sha256(path),
+        weights_sha256=file_sha256(path),
         params=_count_trainable(model),
         demo=_is_packaged_demo(path),
         extra=extra,

@@ -11,7 +11,6 @@ overlapping tiles (``tile``, ``tile_overlap`` in LR pixels) for images too large
 
 from __future__ import annotations
 
-import hashlib
 import importlib.resources
 import os
 from pathlib import Path
@@ -20,6 +19,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from srbench.files import file_sha256
 from srbench.interfaces import ModelError, ModelInfo
 from srbench.models.fast import prepare_for_inference, tiled_forward
 from srbench.models.networks import SUPPORTED_SCALES, SRResNet, count_parameters
@@ -29,15 +29,6 @@ DEMO_DESCRIPTION = "DEMO weights (trained offline on T91+BSD200 for {steps} step
 
 # Keys that may hold the generator inside a training checkpoint / state file.
 _NESTED_KEYS = ("generator", "g", "model", "state_dict", "params")
-
-
-def file_sha256(path: str | os.PathLike[str]) -> str:
-    """sha256 of a file's bytes, streamed."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def demo_weights_path(name: str) -> Path:

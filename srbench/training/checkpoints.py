@@ -11,7 +11,6 @@ checkpoint or the new one, never a torn one. ``<tag>.safetensors`` alone is load
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +18,7 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
 
+from srbench.files import atomic_write
 from srbench.interfaces import SRBenchError
 
 
@@ -27,18 +27,7 @@ class CheckpointError(SRBenchError):
 
 
 def _atomic(path: Path, write: Any) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        write(tmp)
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600; checkpoints and exported weights are ordinary files
-        with open(tmp, "rb") as f:
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write(path, write, fsync=True)
 
 
 def _tensors(prefix: str, module: nn.Module) -> dict[str, torch.Tensor]:

@@ -10,10 +10,11 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
+from srbench.files import file_sha256
 from srbench.interfaces import ModelError, SRModel
 from srbench.models.fast import fold_batchnorm, tiled_forward
 from srbench.models.networks import SRResNet
-from srbench.models.srresnet import build_srgan, build_srresnet, demo_weights_path, file_sha256
+from srbench.models.srresnet import build_srgan, build_srresnet, demo_weights_path
 
 
 def trained_like_net(scale: int = 4, seed: int = 0) -> SRResNet:
