@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from srbench.interfaces import SRBenchError
+from srbench.markup import md_escape
 from srbench.report.rundir import RunData, load_run_dir
 
 BASELINE_SCHEMA_VERSION = 1
@@ -122,13 +123,13 @@ class CheckResult:
         out.append("")
         if self.mismatches:
             out.append("**Protocol mismatch** (no value compared):")
-            out += [f"- {_md(m)}" for m in self.mismatches]
+            out += [f"- {md_escape(m)}" for m in self.mismatches]
             out.append("")
         head, body = self._table()
 
         def table(rows: list[list[str]]) -> list[str]:
             t = ["| " + " | ".join(head) + " |", "|" + "|".join("---:" if 4 <= i <= 7 else ":---" for i in range(len(head))) + "|"]
-            return t + ["| " + " | ".join(_md(x) for x in r) + " |" for r in rows]
+            return t + ["| " + " | ".join(md_escape(x) for x in r) + " |" for r in rows]
 
         bad = [b for b, r in zip(body, self.rows, strict=True) if r.status not in ("ok", "improved", "new")]
         if bad:
@@ -179,11 +180,6 @@ def _num(v: float | None, signed: bool = False) -> str:
     if math.isinf(v):
         return ("+inf" if signed else "inf") if v > 0 else "-inf"
     return f"{v:+.4f}" if signed else f"{v:.4f}"
-
-
-def _md(text: str) -> str:
-    return (str(text).replace("\\", "\\\\").replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;")
-            .replace("*", "\\*").replace("_", "\\_"))
 
 
 # ------------------------------------------------------------------------------------------- baselines

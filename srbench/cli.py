@@ -16,11 +16,11 @@ from typing import Any
 import click
 
 from srbench import __version__
+from srbench.cli_common import csv_list as _csv_list
+from srbench.cli_common import data_dir_option, fail, key_value, key_values, library_errors
 from srbench.training.cli import train_command  # click only: no torch at start-up
 
-
-def _csv_list(value: str | None) -> tuple[str, ...]:
-    return tuple(v.strip() for v in (value or "").split(",") if v.strip())
+_fail = fail  # for commands that stop with a sentence themselves (srbench.cli_common.fail)
 
 
 def _scales(values: tuple[str, ...]) -> tuple[int, ...]:
@@ -32,11 +32,6 @@ def _scales(values: tuple[str, ...]) -> tuple[int, ...]:
             except ValueError:
                 raise click.BadParameter(f"scale must be an integer, got {part!r}") from None
     return tuple(out)
-
-
-def _fail(message: str, code: int = 2) -> None:
-    click.secho(f"error: {message}", fg="red", err=True)
-    sys.exit(code)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -54,8 +49,7 @@ def cli() -> None:
               help="Comma-separated datasets: samples, set5, set14, b100, urban100, div2k-valid, folder:PATH "
                    "[default: samples].")
 @click.option("--scale", "-s", "scale", multiple=True, help="Scale factor(s), e.g. -s 2 -s 4 or -s 2,3,4 [default: 4].")
-@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Local folder in the benchmark layout (Set5/HR, Set14/HR, ...). Also $SRBENCH_DATA_DIR.")
+@data_dir_option()
 @click.option("--out", "-o", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Run directory [default: reports/<run-id>].")
 @click.option("--resume", "resume_dir", type=click.Path(file_okay=False, exists=True, path_type=Path), default=None,
@@ -77,6 +71,7 @@ def cli() -> None:
 @click.option("--no-progress", is_flag=True, help="No progress bars.")
 @click.option("--bless", "bless", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Also save the results as a regression baseline to this file (see `srbench check`).")
+@library_errors()
 def run(**opts: Any) -> None:
     """Evaluate models on datasets and write results.csv, summary.csv, run.json and report.html.
 
@@ -84,21 +79,16 @@ def run(**opts: Any) -> None:
     `samples` set at x4. The exit code is 1 when any model, dataset or image failed (the rest still ran).
     """
     from srbench.evaluate import RunConfig, evaluate
-    from srbench.interfaces import SRBenchError
     from srbench.results import load_run
 
-    try:
-        if opts["resume_dir"]:
-            run_dir = opts["resume_dir"]
-            config = RunConfig.from_json(load_run(run_dir)["config"])
-        else:
-            run_dir = opts["out"]
-            config = _run_config(opts)
-        outcome = evaluate(config, run_dir, resume=bool(opts["resume_dir"]), progress=not opts["no_progress"],
-                           command=" ".join(["srbench", *map(shlex.quote, sys.argv[1:])]))
-    except (SRBenchError, ValueError) as exc:
-        _fail(str(exc))
-        return
+    if opts["resume_dir"]:
+        run_dir = opts["resume_dir"]
+        config = RunConfig.from_json(load_run(run_dir)["config"])
+    else:
+        run_dir = opts["out"]
+        config = _run_config(opts)
+    outcome = evaluate(config, run_dir, resume=bool(opts["resume_dir"]), progress=not opts["no_progress"],
+                       command=" ".join(["srbench", *map(shlex.quote, sys.argv[1:])]))
     if os.environ.get("RANK", "0") != "0":  # under torchrun, rank 0 reports for everyone
         sys.exit(0 if outcome.ok else 1)
     _print_summary(outcome.run_dir)
@@ -142,18 +132,11 @@ def _run_config(opts: dict[str, Any]) -> Any:
         "crop_box": _crop_box(opts["crop_box"]),
     }
     if opts["weights"]:
-        flags["weights"] = dict(_key_value(w) for w in opts["weights"])
+        flags["weights"] = key_values(opts["weights"], "MODEL=PATH", param_hint="--weights")
     if opts["no_throughput"]:
         flags["throughput"] = False
     base.update({k: v for k, v in flags.items() if v is not None})
     return RunConfig.from_json(base)
-
-
-def _key_value(text: str, form: str = "MODEL=PATH") -> tuple[str, str]:
-    key, sep, value = text.partition("=")
-    if not sep or not key.strip() or not value:
-        raise click.BadParameter(f"expected {form}, got {text!r}")
-    return key.strip(), value
 
 
 def _crop_box(text: str | None) -> tuple[int, int, int, int] | None:
@@ -219,20 +202,15 @@ def datasets_list() -> None:
 @datasets.command("fetch")
 @click.argument("names", nargs=-1, required=True)
 @click.option("--official-lr", is_flag=True, help="Also fetch the official MATLAB-made LR (to check srbench's imresize).")
-@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Root folder (default: $SRBENCH_DATA_DIR or the user cache).")
+@data_dir_option("Root folder (default: $SRBENCH_DATA_DIR or the user cache).")
 @click.option("--no-progress", is_flag=True, help="No progress bars.")
+@library_errors()
 def datasets_fetch(names: tuple[str, ...], official_lr: bool, data_dir: Path | None, no_progress: bool) -> None:
     """Download, extract and verify NAMES (e.g. set5 set14 b100) into the data dir."""
     from srbench.data.catalogue import fetch
-    from srbench.interfaces import SRBenchError
 
     for name in names:
-        try:
-            path = fetch(name, root=data_dir, official_lr=official_lr, progress=not no_progress)
-        except SRBenchError as exc:
-            _fail(str(exc))
-            return
+        path = fetch(name, root=data_dir, official_lr=official_lr, progress=not no_progress)
         click.echo(f"{name}: {path}")
 
 
@@ -240,21 +218,16 @@ def datasets_fetch(names: tuple[str, ...], official_lr: bool, data_dir: Path | N
 @click.argument("name")
 @click.option("--scale", "-s", type=int, required=True, help="Scale factor.")
 @click.option("--out", "-o", type=click.Path(file_okay=False, path_type=Path), required=True, help="Output folder.")
-@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Local folder in the benchmark layout.")
+@data_dir_option("Local folder in the benchmark layout.")
+@library_errors()
 def datasets_export(name: str, scale: int, out: Path, data_dir: Path | None) -> None:
     """Write modcropped HR and srbench's MATLAB-bicubic LR in the benchmark layout, for other tools.
 
     Layout: OUT/HR/<name>.png and OUT/LR_bicubic/X<S>/<name>x<S>.png.
     """
     from srbench.data.sources import export_dataset
-    from srbench.interfaces import SRBenchError
 
-    try:
-        n, errors = export_dataset(name, scale, out, data_dir=data_dir)
-    except SRBenchError as exc:
-        _fail(str(exc))
-        return
+    n, errors = export_dataset(name, scale, out, data_dir=data_dir)
     for e in errors:
         click.secho(f"error: {e}", fg="red", err=True)
     click.echo(f"exported {n} images to {out}")
@@ -286,7 +259,7 @@ def models_list() -> None:
 @click.option("--scale", "-s", "scale", multiple=True, help="Scale factor(s), e.g. -s 2 -s 4 or -s 2,4 [default: 4].")
 @click.option("--sizes", default="64,128,256", show_default=True, help="LR sizes to time: N (square) or HxW, comma-separated.")
 @click.option("--datasets", "-d", default=None, help="Also time over these datasets' real LR images (batch 1).")
-@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None, help="Folder holding the datasets.")
+@data_dir_option("Folder holding the datasets.")
 @click.option("--device", default="cpu", show_default=True, help="cpu, cuda, cuda:1, ...")
 @click.option("--dtype", type=click.Choice(["fp32", "fp16", "bf16"]), default="fp32", show_default=True,
               help="fp16/bf16 run under autocast (the fused plan runs in that dtype).")
@@ -300,12 +273,12 @@ def models_list() -> None:
 @click.option("--min-time", type=float, default=1.0, show_default=True, help="Seconds of timed calls per size.")
 @click.option("--weights", "weights", multiple=True, metavar="MODEL=PATH", help="Checkpoint for a model (repeatable).")
 @click.option("--out", "-o", type=click.Path(file_okay=False, path_type=Path), default=None, help="Write OUT/throughput.csv.")
+@library_errors()
 def bench(**opts: Any) -> None:
     """Time models: ms/image (median, p90), images/s, output MP/s, parameters, GFLOPs at a 256x256 LR
     input, peak memory, and achieved FLOP/s as a fraction of the device's dense matmul peak, measured in
     the same run. Forward pass only, input already on the device, warm-up excluded; CUDA events on GPU.
     """
-    from srbench.interfaces import SRBenchError
     from srbench.throughput import run_bench, summary_table
 
     try:
@@ -316,25 +289,21 @@ def bench(**opts: Any) -> None:
     except ValueError:
         raise click.BadParameter(f"sizes must be N or HxW, got {opts['sizes']!r}") from None
     scales = _scales(opts["scale"]) or (4,)
-    weights = dict(_key_value(w) for w in opts["weights"])
+    weights = key_values(opts["weights"], "MODEL=PATH", param_hint="--weights")
     datasets = {}
-    try:
-        if opts["datasets"]:
-            from srbench.data.sources import make_pair, resolve_dataset
+    if opts["datasets"]:
+        from srbench.data.sources import make_pair, resolve_dataset
 
-            for spec in _csv_list(opts["datasets"]):
-                src = resolve_dataset(spec, data_dir=opts["data_dir"])
-                for s in scales:
-                    datasets[f"{src.name}@x{s}"] = [make_pair(im, s).lr for im in src.images]
-        frame = run_bench(
-            _csv_list(opts["models"]), scales, sizes=tuple(sizes), batch=opts["batch"], dtype=opts["dtype"],
-            device=opts["device"], channels_last=opts["channels_last"], compile=opts["compile_"],
-            fused=opts["fused"], warmup=opts["warmup"], iters=opts["iters"], min_time_s=opts["min_time"],
-            datasets=datasets or None, batches=tuple(int(b) for b in _csv_list(opts["batch_sweep"])) or None,
-            model_options={m: {"weights": p} for m, p in weights.items()}, out_dir=opts["out"])
-    except (SRBenchError, ValueError) as exc:
-        _fail(str(exc))
-        return
+        for spec in _csv_list(opts["datasets"]):
+            src = resolve_dataset(spec, data_dir=opts["data_dir"])
+            for s in scales:
+                datasets[f"{src.name}@x{s}"] = [make_pair(im, s).lr for im in src.images]
+    frame = run_bench(
+        _csv_list(opts["models"]), scales, sizes=tuple(sizes), batch=opts["batch"], dtype=opts["dtype"],
+        device=opts["device"], channels_last=opts["channels_last"], compile=opts["compile_"],
+        fused=opts["fused"], warmup=opts["warmup"], iters=opts["iters"], min_time_s=opts["min_time"],
+        datasets=datasets or None, batches=tuple(int(b) for b in _csv_list(opts["batch_sweep"])) or None,
+        model_options={m: {"weights": p} for m, p in weights.items()}, out_dir=opts["out"])
     click.echo(summary_table(frame))
     for err in frame.attrs.get("errors", []):
         click.secho(f"warning: {err['model']} x{err['scale']}: {err['error']}", fg="yellow", err=True)
@@ -349,7 +318,7 @@ def _tolerances(items: tuple[str, ...]) -> dict[str, float]:
     form = "METRIC=NUMBER, e.g. psnr=0.1"
     out: dict[str, float] = {}
     for item in items:
-        key, value = _key_value(item, form)
+        key, value = key_value(item, form)
         try:
             out[key.lower()] = float(value)
         except ValueError:
@@ -371,19 +340,15 @@ _RUN_DIR = click.Path(file_okay=False, exists=True, path_type=Path)
 @click.option("--scale", "-s", type=int, default=None, help="Only this scale [default: all].")
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write to this file instead of stdout.")
+@library_errors(FileNotFoundError)
 def table(run_dirs: tuple[Path, ...], fmt: str, transpose: bool, published: bool, sources: tuple[str, ...],
           metrics: str, scale: int | None, output: Path | None) -> None:
     """Render runs as a paper table: the SRGAN paper's Table 2 layout (datasets as row groups, metrics as
     rows, models as columns), best values in bold; LaTeX needs \\usepackage{booktabs}."""
-    from srbench.interfaces import SRBenchError
     from srbench.report.tables import render_table
 
-    try:
-        text = render_table(list(run_dirs), fmt=fmt, transpose=transpose, published=published,
-                            metrics=_csv_list(metrics), scale=scale, sources=sources or None)
-    except (SRBenchError, ValueError, FileNotFoundError) as exc:
-        _fail(str(exc))
-        return
+    text = render_table(list(run_dirs), fmt=fmt, transpose=transpose, published=published,
+                        metrics=_csv_list(metrics), scale=scale, sources=sources or None)
     if output is None:
         click.echo(text, nl=False)
     else:
@@ -401,6 +366,7 @@ def table(run_dirs: tuple[Path, ...], fmt: str, transpose: bool, published: bool
 @click.option("--junit", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Also write JUnit XML here.")
 @click.option("--markdown", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Also append a Markdown summary here (e.g. \"$GITHUB_STEP_SUMMARY\").")
+@library_errors()
 def check(run_dir: Path, baseline_file: Path, tolerances: tuple[str, ...], junit: Path | None,
           markdown: Path | None) -> None:
     """Compare a run with a baseline, per model, dataset, scale and metric, in each metric's direction.
@@ -410,13 +376,8 @@ def check(run_dir: Path, baseline_file: Path, tolerances: tuple[str, ...], junit
     protocol mismatch such as crop, colour space, LR source, LPIPS net/version).
     """
     from srbench.check import check as run_check
-    from srbench.interfaces import SRBenchError
 
-    try:
-        result = run_check(run_dir, baseline_file, tolerances=_tolerances(tolerances))
-    except (SRBenchError, ValueError) as exc:
-        _fail(str(exc))
-        return
+    result = run_check(run_dir, baseline_file, tolerances=_tolerances(tolerances))
     click.echo(result.to_text(), nl=False)
     if junit is not None:
         junit.parent.mkdir(parents=True, exist_ok=True)
@@ -438,16 +399,12 @@ def baseline() -> None:
               help="Baseline file [default: baselines/<models>_<datasets>_x<scales>.json].")
 @click.option("--tolerance", "-t", "tolerances", multiple=True, metavar="METRIC=VALUE",
               help="Tolerance stored in the baseline (repeatable), e.g. -t psnr=0.1.")
+@library_errors()
 def baseline_save(run_dir: Path, out: Path | None, tolerances: tuple[str, ...]) -> None:
     """Bless a complete run: save its summary, protocol and tolerances as a baseline file."""
     from srbench.check import default_baseline_path, save_baseline
-    from srbench.interfaces import SRBenchError
 
-    try:
-        path = save_baseline(run_dir, out or default_baseline_path(run_dir), tolerances=_tolerances(tolerances))
-    except (SRBenchError, ValueError) as exc:
-        _fail(str(exc))
-        return
+    path = save_baseline(run_dir, out or default_baseline_path(run_dir), tolerances=_tolerances(tolerances))
     click.echo(f"baseline: {path}")
 
 
@@ -456,15 +413,12 @@ def baseline_save(run_dir: Path, out: Path | None, tolerances: tuple[str, ...]) 
 @click.option("--crop-box", default=None, metavar="X,Y,W,H", help="Region (HR pixels) of the zoomed comparison crops.")
 @click.option("--out", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Output file [default: RUN_DIR/report.html].")
+@library_errors()
 def report(run_dir: Path, crop_box: str | None, out: Path | None) -> None:
     """(Re)write a run's self-contained report.html, e.g. with another crop region."""
-    from srbench.interfaces import SRBenchError
     from srbench.report.html import write_report
 
-    try:
-        click.echo(f"report: {write_report(run_dir, out=out, crop_box=crop_box)}")
-    except (SRBenchError, ValueError) as exc:
-        _fail(str(exc))
+    click.echo(f"report: {write_report(run_dir, out=out, crop_box=crop_box)}")
 
 
 cli.add_command(train_command)

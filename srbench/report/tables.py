@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from srbench.markup import md_escape
 from srbench.report.format import (
     TABLE_DECIMALS,
     arrow,
@@ -203,15 +204,6 @@ class _Spec:
 
 
 # ----------------------------------------------------------------------------------------------- markdown
-
-_MD_SPECIAL = {"\\": "\\\\", "|": "\\|", "*": "\\*", "_": "\\_", "`": "\\`", "[": "\\[", "]": "\\]",
-               "<": "&lt;", ">": "&gt;", "&": "&amp;", "#": "\\#"}
-
-
-def md_escape(text: str) -> str:
-    """Text for a Markdown table cell: pipes, emphasis and HTML characters neutralised."""
-    return "".join(_MD_SPECIAL.get(ch, ch) for ch in str(text)).replace("\n", " ")
-
 
 def _md_cell(v: float | None, metric: str, bold: bool) -> str:
     if v is None or (isinstance(v, float) and math.isnan(v)):

@@ -8,15 +8,12 @@ from typing import Any
 
 import click
 
+from srbench.cli_common import data_dir_option, key_value
+
 
 def _pairs(values: tuple[str, ...]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for item in values:
-        key, sep, value = item.partition("=")
-        if not sep:
-            raise click.BadParameter(f"{item!r}: expected KEY=VALUE", param_hint="--set")
-        out[key.strip().replace("-", "_")] = value
-    return out
+    pairs = (key_value(item, "KEY=VALUE", param_hint="--set", allow_empty=True) for item in values)
+    return {key.replace("-", "_"): value for key, value in pairs}
 
 
 @click.command("train")
@@ -26,7 +23,7 @@ def _pairs(values: tuple[str, ...]) -> dict[str, Any]:
 @click.option("--scale", type=int, default=None, help="Upscaling factor: 2, 3 or 4 (default 4).")
 @click.option("--data", "train_data", multiple=True,
               help="Training HR images: dataset name (div2k-train, default), folder:PATH or PATH. Repeatable.")
-@click.option("--data-dir", default=None, help="Where dataset names are looked up (benchmark layout).")
+@data_dir_option("Where dataset names are looked up (benchmark layout).")
 @click.option("--val", "val_data", default=None, help="Validation dataset (default set5); 'none' disables.")
 @click.option("--val-every", type=int, default=None, help="Steps between validations (default 1000).")
 @click.option("--steps", type=int, default=None, help="Total steps (default 10^6 SRResNet, 2x10^5 SRGAN).")
@@ -67,6 +64,8 @@ def train_command(model: str, config_path: str | None, extra: tuple[str, ...], c
 
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     overrides: dict[str, Any] = {k: v for k, v in flags.items() if v is not None}
+    if flags.get("data_dir") is not None:
+        overrides["data_dir"] = str(flags["data_dir"])
     if flags.get("train_data"):
         overrides["train_data"] = list(flags["train_data"])
     else:
