@@ -173,8 +173,9 @@ def _finite(*values: torch.Tensor) -> bool:
 def train(config: TrainConfig, *, on_step: Callable[[int, dict[str, float]], None] | None = None) -> Path:
     """Train SRResNet-MSE or SRGAN as ``config`` says; returns the run folder.
 
-    The run folder holds ``last.safetensors``/``last.state.pt`` (every ``ckpt_every`` steps, at the end and on
-    Ctrl-C), ``best.*`` (by validation PSNR), ``log.csv``, ``config.json``, ``samples/`` and ``tb/``.
+    The run folder holds the ``last`` checkpoint (every ``ckpt_every`` steps, at the end and on Ctrl-C) and
+    ``best`` (by validation PSNR), each committed atomically under ``checkpoints/`` with the previous one kept
+    as a fallback and published as ``<tag>.safetensors``/``<tag>.state.pt`` (see :mod:`.checkpoints`), ``log.csv``, ``config.json``, ``samples/`` and ``tb/``.
     ``on_step(step, losses)`` is called after every completed step (tests use it to inject interrupts).
     Raises TrainingInterrupted (SIGINT/SIGTERM, after saving), TrainingDiverged (NaN loss), VGGWeightsMissing.
     """
@@ -211,10 +212,10 @@ def _train(cfg: TrainConfig, rank: int, world: int, device: torch.device,
 
     start, best_psnr, elapsed_before = 0, -math.inf, 0.0
     g_opt_state = d_opt_state = None
-    last_w, _ = ckpt.paths(run_dir, "last")
     if cfg.resume:
-        if not last_w.is_file():
-            raise ckpt.CheckpointError(f"--resume: no checkpoint in {run_dir} (expected {last_w.name})")
+        if not ckpt.has_checkpoint(run_dir, "last"):
+            raise ckpt.CheckpointError(f"--resume: no checkpoint in {run_dir} (expected "
+                                       f"{ckpt.CHECKPOINT_DIR}/last-<step>/ or last.safetensors)")
         g_sd, d_sd, state = ckpt.load_checkpoint(run_dir, "last")
         G.load_state_dict(g_sd)
         if D is not None:
@@ -226,7 +227,13 @@ def _train(cfg: TrainConfig, rank: int, world: int, device: torch.device,
         if state.get("model") != cfg.model or state.get("scale") != cfg.scale:
             raise ckpt.CheckpointError(f"{run_dir}: checkpoint is {state.get('model')} x{state.get('scale')}, "
                                        f"config asks for {cfg.model} x{cfg.scale}")
-    elif last_w.is_file():
+        if cfg.steps is not None and cfg.steps < start:
+            raise ckpt.CheckpointError(f"{run_dir}: steps={cfg.steps} is below the checkpoint's step {start}; "
+                                       f"resuming cannot go back (give steps >= {start}, or start a new run)")
+        if rank == 0:  # a save killed after its commit but before publishing: finish publishing now
+            ckpt.publish(run_dir, "last")
+            ckpt.publish(run_dir, "best")
+    elif ckpt.has_checkpoint(run_dir, "last"):
         raise ckpt.CheckpointError(f"{run_dir} already holds a checkpoint: pass --resume to continue it, "
                                    "or choose another --out")
 
@@ -310,7 +317,7 @@ def _train(cfg: TrainConfig, rank: int, world: int, device: torch.device,
                     losses = dict(zip(keys, packed / world, strict=True))
                 if not _finite(*losses.values()):  # identical on all ranks after the all-reduce
                     have = ckpt.paths(run_dir, "last")[0]
-                    where = (f"the last good checkpoint is {have}" if have.is_file()
+                    where = (f"the last good checkpoint is {have}" if ckpt.has_checkpoint(run_dir, "last")
                              else "no checkpoint was written yet")
                     vals = ", ".join(f"{k}={float(v):.4g}" for k, v in losses.items())
                     raise TrainingDiverged(
