@@ -38,7 +38,10 @@ def _pairs(values: tuple[str, ...]) -> dict[str, Any]:
 @click.option("--init", default=None, type=click.Path(exists=True, dir_okay=False),
               help="Generator weights to start from (SRGAN: the trained SRResNet-MSE checkpoint).")
 @click.option("--out", "out_dir", default=None, help="Run folder (default runs/<model>_x<scale>).")
-@click.option("--resume", is_flag=True, default=None, help="Continue from <out>/last.* exactly.")
+@click.option("--resume", is_flag=True, default=None,
+              help="Continue the run in <out> exactly, with its recorded settings (config.json).")
+@click.option("--override", "allow_changes", is_flag=True,
+              help="With --resume: allow options that differ from the run's recorded settings (crop, batch, ...).")
 @click.option("--seed", type=int, default=None)
 @click.option("--workers", type=int, default=None, help="DataLoader worker processes (default 2).")
 @click.option("--device", default=None, help="auto (default), cpu, cuda, cuda:N.")
@@ -48,7 +51,7 @@ def _pairs(values: tuple[str, ...]) -> dict[str, Any]:
 @click.option("--threads", type=int, default=None, help="CPU threads for torch.")
 @click.option("--set", "extra", multiple=True, metavar="KEY=VALUE", help="Any other TrainConfig key.")
 def train_command(model: str, config_path: str | None, extra: tuple[str, ...], compile_: bool | None,
-                  **flags: Any) -> None:
+                  allow_changes: bool, **flags: Any) -> None:
     """Train SRResNet-MSE or SRGAN (Ledig et al. 2017) as srbench's recipe says; resumable, DDP-ready.
 
     \b
@@ -74,7 +77,7 @@ def train_command(model: str, config_path: str | None, extra: tuple[str, ...], c
     overrides.update(_pairs(extra))
     overrides["model"] = model
     try:
-        cfg = load_config(config_path, overrides)
+        cfg = load_config(config_path, overrides, allow_changes=allow_changes)
         run_dir = train(cfg)
     except TrainingInterrupted as exc:
         click.echo(str(exc), err=True)
