@@ -22,6 +22,7 @@ import numpy as np
 
 from srbench import results as res
 from srbench.interfaces import ImagePair, ModelInfo, ResultRow, SRBenchError, SRModel
+from srbench.quantise import quantise_sr
 
 if TYPE_CHECKING:
     import torch
@@ -147,14 +148,12 @@ def to_tensor(image: np.ndarray, device: str) -> torch.Tensor:
 
 
 def quantise(sr: torch.Tensor, channels: int) -> np.ndarray:
-    """Adapter output -> uint8 (C, H, W): clamp to [0, 1], round half up on the 0..255 scale.
+    """Adapter output -> uint8 (C, H, W): clamp to [0, 1], round half up on the 0..255 scale
+    (:func:`srbench.quantise.quantise_sr`, the quantiser training validation uses too).
 
     For a grayscale input (``channels == 1``) the output's three channels are averaged first.
     """
-    x = sr.detach().float().cpu().numpy()[0].astype(np.float64)
-    if channels == 1:
-        x = x.mean(axis=0, keepdims=True)
-    return np.floor(np.clip(x, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+    return quantise_sr(sr, channels)
 
 
 def run_model(model: SRModel, pair: ImagePair) -> np.ndarray:

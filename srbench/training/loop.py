@@ -119,9 +119,11 @@ def load_validation(cfg: TrainConfig) -> list[Any]:
 @torch.no_grad()
 def validate(net: nn.Module, pairs: list[Any], scale: int, device: torch.device, sample_dir: Path | None,
              n_samples: int, step: int) -> tuple[float, float]:
-    """Mean PSNR / SSIM (Y channel, crop = scale) through srbench.metrics, on 8-bit-rounded output."""
+    """Mean PSNR / SSIM (Y channel, crop = scale) through srbench.metrics, on output quantised to 8 bits by
+    srbench's one quantiser (:func:`srbench.quantise.quantise_sr`, as in ``srbench run``)."""
     from srbench.data.io import write_image
     from srbench.metrics import psnr, ssim
+    from srbench.quantise import quantise_sr
 
     was_training = net.training
     net.eval()
@@ -131,15 +133,13 @@ def validate(net: nn.Module, pairs: list[Any], scale: int, device: torch.device,
             lr = torch.from_numpy(np.array(pair.lr)).permute(2, 0, 1)[None].float().div(255)
             if lr.shape[1] == 1:
                 lr = lr.expand(-1, 3, -1, -1)
-            sr = (net(lr.to(device)).float().add(1).mul(127.5)).clamp(0, 255).round().cpu()[0]
-            if pair.hr.shape[2] == 1:
-                sr = sr.mean(0, keepdim=True).round()
-            sr_u8 = sr.to(torch.uint8)
-            hr = torch.from_numpy(np.array(pair.hr)).permute(2, 0, 1)
-            ps.append(psnr(sr_u8.numpy(), hr.numpy(), crop_border=scale))
-            ss.append(ssim(sr_u8.numpy(), hr.numpy(), crop_border=scale))
+            sr01 = (net(lr.to(device)).float() + 1.0) * 0.5  # tanh range -> [0, 1], as the adapters do
+            sr_u8 = quantise_sr(sr01, pair.hr.shape[2])  # (C, H, W)
+            hr = np.ascontiguousarray(np.asarray(pair.hr).transpose(2, 0, 1))
+            ps.append(psnr(sr_u8, hr, crop_border=scale))
+            ss.append(ssim(sr_u8, hr, crop_border=scale))
             if sample_dir is not None and i < n_samples:
-                write_image(sample_dir / f"step{step:08d}_{pair.id}.png", sr_u8.permute(1, 2, 0).numpy())
+                write_image(sample_dir / f"step{step:08d}_{pair.id}.png", sr_u8.transpose(1, 2, 0))
     finally:
         net.train(was_training)
     return float(np.mean(ps)), float(np.mean(ss))
