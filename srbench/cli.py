@@ -16,8 +16,8 @@ from typing import Any
 import click
 
 from srbench import __version__
+from srbench.cli_common import check_device, data_dir_option, fail, key_value, key_values, library_errors
 from srbench.cli_common import csv_list as _csv_list
-from srbench.cli_common import data_dir_option, fail, key_value, key_values, library_errors
 from srbench.training.cli import train_command  # click only: no torch at start-up
 
 _fail = fail  # for commands that stop with a sentence themselves (srbench.cli_common.fail)
@@ -87,6 +87,7 @@ def run(**opts: Any) -> None:
     else:
         run_dir = opts["out"]
         config = _run_config(opts)
+    _check_run(config)
     outcome = evaluate(config, run_dir, resume=bool(opts["resume_dir"]), progress=not opts["no_progress"],
                        command=" ".join(["srbench", *map(shlex.quote, sys.argv[1:])]))
     if os.environ.get("RANK", "0") != "0":  # under torchrun, rank 0 reports for everyone
@@ -113,9 +114,14 @@ def _run_config(opts: dict[str, Any]) -> Any:
 
     base: dict[str, Any] = {}
     if opts["config_file"]:
-        import tomllib
+        from srbench.configfile import check_fields, read_toml
 
-        base = tomllib.loads(opts["config_file"].read_text())
+        base = read_toml(opts["config_file"])
+        check_fields(base, RunConfig, str(opts["config_file"]))
+    for name in ("models", "datasets", "metrics"):  # an empty list is a mistake, not "the defaults"
+        if opts[name] is not None and not _csv_list(opts[name]):
+            raise click.BadParameter(f"{opts[name]!r} names nothing: give one or more, comma-separated "
+                                     "(or leave the option out for the defaults)", param_hint=f"--{name}")
     flags: dict[str, Any] = {
         "models": _csv_list(opts["models"]) or None,
         "datasets": _csv_list(opts["datasets"]) or None,
@@ -147,7 +153,64 @@ def _crop_box(text: str | None) -> tuple[int, int, int, int] | None:
         x, y, w, h = (int(p) for p in parts)
     except ValueError:
         raise click.BadParameter(f"--crop-box expects X,Y,W,H integers, got {text!r}") from None
+    if x < 0 or y < 0 or w <= 0 or h <= 0:
+        raise click.BadParameter(f"{text!r}: X and Y must be >= 0 and W, H > 0 (HR pixels)", param_hint="--crop-box")
     return (x, y, w, h)
+
+
+def _check_run(config: Any) -> None:
+    """Usage errors (exit 2) that the run would otherwise find late, or not at all: unknown models, weights
+    for a model that is not run, an impossible device, missing LPIPS weights, unknown --compare ids; and
+    a per-image warning where --crop-box does not fit a comparison image."""
+    from srbench.interfaces import ModelError
+    from srbench.registry import resolve
+
+    for name in config.models:
+        resolve(name)  # ModelError: the known models and a did-you-mean (exit 2)
+    for name, _ in config.weights:
+        if name in config.models:
+            continue
+        try:
+            resolve(name)
+        except ModelError as exc:
+            raise click.BadParameter(f"{name}=...: {exc}", param_hint="--weights") from None
+        raise click.BadParameter(f"{name}=...: {name!r} is not among the models of this run "
+                                 f"({', '.join(config.models)}); its weights would be ignored", param_hint="--weights")
+    check_device(config.device)
+    lw = config.lpips_weights
+    if "lpips" in config.metrics and lw not in (None, "random") and not Path(lw).is_file():
+        raise click.BadParameter(f"LPIPS backbone weights {lw} not found (LPIPS is among the metrics)",
+                                 param_hint="--lpips-weights")
+    if config.compare is None and config.crop_box is None:
+        return
+    from srbench.data.sources import resolve_dataset
+
+    sources = []
+    for spec in config.datasets:
+        try:
+            sources.append(resolve_dataset(spec, data_dir=config.data_dir))
+        except Exception:  # the run reports it, per dataset, and runs the others
+            return
+    ids = {im.id for src in sources for im in src.images}
+    unknown = [i for i in config.compare or () if i not in ids]
+    if unknown:
+        shown = ", ".join(sorted(ids)[:12]) + (", ..." if len(ids) > 12 else "")
+        raise click.BadParameter(f"no image {', '.join(map(repr, unknown))} in {', '.join(config.datasets)} "
+                                 f"(image ids: {shown})", param_hint="--compare")
+    if config.crop_box is not None:
+        x, y, w, h = config.crop_box
+        for src in sources:
+            picks = set(config.compare) if config.compare else set(sorted(im.id for im in src.images)[: config.n_compare])
+            for im in src.images:
+                if im.id not in picks:
+                    continue
+                height, width = im.load().shape[:2]
+                for sc in config.scales:
+                    mh, mw = height - height % sc, width - width % sc
+                    if x + w > mw or y + h > mh:
+                        click.secho(f"warning: --crop-box {x},{y},{w},{h} lies outside {src.name}/{im.id} at x{sc} "
+                                    f"({mw}x{mh} HR pixels): its comparison crop is picked automatically",
+                                    fg="yellow", err=True)
 
 
 def _print_summary(run_dir: Path) -> None:
@@ -280,6 +343,8 @@ def bench(**opts: Any) -> None:
     the same run. Forward pass only, input already on the device, warm-up excluded; CUDA events on GPU.
     """
     from srbench.throughput import run_bench, summary_table
+
+    check_device(opts["device"])
 
     try:
         sizes = []

@@ -48,6 +48,26 @@ def fail(message: str, code: int = USAGE_ERROR) -> None:
     sys.exit(code)
 
 
+def check_device(name: str) -> None:
+    """A usage error (exit 2) unless ``name`` is a device torch can use here: cpu, cuda, cuda:N, mps."""
+    import torch
+
+    try:
+        dev = torch.device(name)
+    except (RuntimeError, ValueError, TypeError):
+        raise click.BadParameter(f"{name!r} is not a device: use cpu, cuda or cuda:N", param_hint="--device") from None
+    if dev.type not in ("cpu", "cuda", "mps"):
+        raise click.BadParameter(f"{name!r}: srbench runs on cpu, cuda or cuda:N", param_hint="--device")
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            raise click.BadParameter(f"{name!r}: CUDA is not available on this machine", param_hint="--device")
+        if dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise click.BadParameter(f"{name!r}: this machine has {torch.cuda.device_count()} CUDA device(s)",
+                                     param_hint="--device")
+    if dev.type == "mps" and not torch.backends.mps.is_available():
+        raise click.BadParameter(f"{name!r}: MPS is not available on this machine", param_hint="--device")
+
+
 def data_dir_option(help: str = "Local folder in the benchmark layout (Set5/HR, Set14/HR, ...). "  # noqa: A002
                     "Also $SRBENCH_DATA_DIR.") -> Callable[[F], F]:
     """The ``--data-dir DIR`` option (a Path, or None when not given), shared by every command with data."""
