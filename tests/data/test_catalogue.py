@@ -19,8 +19,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from srbench.data import catalogue as cat
 from srbench.data import download as dl
+from srbench.data import fetch as fetch_module
 from srbench.data.catalogue import (
     cache_dir,
     fetch,
@@ -575,8 +575,8 @@ def test_fetch_unknown_name_and_missing_official_lr(tmp_path):
 
 def test_benchmark_tar_is_kept_for_the_other_sets():
     m = load_manifest("set5")
-    assert cat._shared_elsewhere(m, m.files[0])
-    assert not cat._shared_elsewhere(load_manifest("div2k-valid"), load_manifest("div2k-valid").files[0])
+    assert fetch_module._shared_elsewhere(m, m.files[0])
+    assert not fetch_module._shared_elsewhere(load_manifest("div2k-valid"), load_manifest("div2k-valid").files[0])
 
 
 def test_fetch_keeps_lr_put_there_by_hand_and_checks_it_against_the_downloaded_hr(http_dir, tmp_path):
