@@ -51,9 +51,10 @@ OFFLINE_HINT = (
 class OfflineError(DatasetError):
     """No connection to the server could be made at all (DNS failure, refused, connect timeout)."""
 
-    def __init__(self, message: str, *, url: str, reason: str, dest: Path) -> None:
+    def __init__(self, message: str, *, url: str, reason: str, dest: Path, aside: str = "") -> None:
         super().__init__(message)
         self.url, self.reason, self.dest = url, reason, dest
+        self.aside = aside  # the sentence saying where a non-matching file found at ``dest`` was kept
 
 
 class _Retryable(Exception):
@@ -309,6 +310,7 @@ def _give_up(
             url=url,
             reason=reason,
             dest=dest,
+            aside=aside,
         )
     kept = f" The partial file {part} is kept: run again to resume." if part.exists() else ""
     return DatasetError(

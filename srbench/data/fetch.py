@@ -240,9 +240,10 @@ def _fetch_error(manifest: Manifest, part: str, errors: list[DatasetError]) -> D
     if all(isinstance(e, OfflineError) for e in errors):
         offline = [e for e in errors if isinstance(e, OfflineError)]
         tried = "; ".join(f"{e.url}: {e.reason}" for e in offline)
+        asides = "".join(f" {e.aside}" for e in offline if e.aside)
         return DatasetError(
             f"{head}: this machine seems to be offline ({tried}). {OFFLINE_HINT} Or download "
-            f"{offline[0].url} by hand and put it at {offline[0].dest}: it is verified and used."
+            f"{offline[0].url} by hand and put it at {offline[0].dest}: it is verified and used.{asides}"
         )
     return DatasetError(f"{head}: " + " | ".join(map(str, errors)))
 
@@ -272,6 +273,7 @@ def _install(
     from srbench.data.download import download, extract
 
     archive = root / DOWNLOADS / spec.filename
+    by_hand = not spec.pinned and archive.is_file()  # put there by the user (e.g. as the offline hint says)
     download(spec.url, archive, sha256=spec.sha256, md5=spec.md5, size=spec.bytes, progress=progress)
     include: list[str] | None = []  # extract only the folders needed (benchmark.tar holds four sets)
     for part in parts:
@@ -302,6 +304,12 @@ def _install(
             final.parent.mkdir(parents=True, exist_ok=True)
             os.rename(built, final)
             installed.append(part)
+    except DatasetError as exc:
+        if by_hand and archive.is_file():  # never delete what the user brought: keep it aside, say where
+            bad = archive.with_name(archive.name + ".bad")
+            os.replace(archive, bad)
+            raise DatasetError(f"{exc} The archive {archive} (put there by hand) was kept aside as {bad}.") from exc
+        raise
     finally:
         shutil.rmtree(staging, ignore_errors=True)
         if not spec.pinned:  # else a later download() would accept the same unverifiable bytes again

@@ -598,3 +598,29 @@ def test_fetch_keeps_lr_put_there_by_hand_and_checks_it_against_the_downloaded_h
     (out / ".verified").unlink()
     with pytest.raises(DatasetError, match=r"X2 exists but does not match.*missing LR image for 'g'"):
         fetch(m, root=tmp_path / "data", official_lr=True, progress=False)
+
+
+def test_a_wrong_archive_put_there_by_hand_is_kept_aside_and_the_message_says_so(tmp_path):
+    """Issue 14.10: the offline message says to put the archive in the downloads folder, and a wrong one
+    put there was deleted without a word."""
+    images = toy_images()
+    url = _closed_port_url()
+    archive = toy_tar(tmp_path / "pkg.tar.gz", images)
+    m = read_manifest(write_manifest(tmp_path / "toy.toml", url=url, md5=md5(archive), hr=pins(images)))
+    downloads = tmp_path / "data/.downloads"
+    downloads.mkdir(parents=True)
+    (downloads / "pkg.tar.gz").write_bytes(b"some other file")
+    with pytest.raises(DatasetError) as err:
+        fetch(m, root=tmp_path / "data", progress=False)
+    bad = downloads / "pkg.tar.gz.bad"
+    assert bad.read_bytes() == b"some other file"
+    assert "seems to be offline" in str(err.value) and f"kept aside as {bad}" in str(err.value)
+
+    # an unpinned mirror archive (only pixel hashes can verify it) that fails: kept aside too
+    mirrors = f'[[mirrors]]\nurl = "{url}/m.tar.gz"\nfilename = "m.tar.gz"\ncontains = ["hr"]\nhr_dir = "*"\n'
+    m2 = read_manifest(write_manifest(tmp_path / "toy2.toml", url=url, hr=pins(images), mirrors=mirrors))
+    (downloads / "m.tar.gz").write_bytes(b"not a tar")
+    with pytest.raises(DatasetError) as err:
+        fetch(m2, root=tmp_path / "data", progress=False)
+    assert (downloads / "m.tar.gz.bad").read_bytes() == b"not a tar"
+    assert f"kept aside as {downloads / 'm.tar.gz.bad'}" in str(err.value)
