@@ -1,6 +1,6 @@
 """The timed pass: how fast a model runs, measured the way the field's efficiency challenges do.
 
-PROTOCOL.md section 6: time the forward pass only, with the input already on the device, after warm-up;
+docs/protocol.md, "Throughput measurement": time the forward pass only, with the input already on the device, after warm-up;
 on a GPU with CUDA events and ``torch.cuda.synchronize()`` (host timers would measure kernel launches
 only), on a CPU with ``time.perf_counter``. Host<->device transfers are timed separately (``h2d_ms``,
 ``d2h_ms``) and never enter ``ms_median``. FLOPs are counted with ``torch.utils.flop_counter``
@@ -202,7 +202,7 @@ def measure_peak(device: str = "cpu", dtype: str = "fp32", *, n: int | None = No
 
     The roofline of SR inference (convolutions are GEMMs underneath). ``n`` x ``n`` by ``n`` x ``n``
     products (default 2048 on CPU, 8192 on GPU), 2 n^3 FLOPs each; the best repeat is the peak (other
-    processes can only slow a repeat down). Same method as ``../shared/bench/machine_peak.py``.
+    processes can only slow a repeat down). Same method as the shared bench's ``machine_peak.py`` ($SRBENCH_SHARED_BENCH).
     """
     import torch
 

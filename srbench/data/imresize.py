@@ -2,7 +2,7 @@
 
 The benchmark LR images of the field (Set5/Set14/B100/Urban100 ``LR_bicubic``, DIV2K) were made with
 MATLAB ``imresize(hr, 1/s, 'bicubic')`` on uint8. Every other resizer (PIL, OpenCV, torch, TF) differs
-from it, by up to several dB of PSNR (PROTOCOL.md section 1), so srbench carries its own port.
+from it, by up to several dB of PSNR (docs/protocol.md, "Steps"), so srbench carries its own port.
 
 What MATLAB does, and so what this module does (``imresize.m`` / ``contributions`` / ``imresizemex``):
 

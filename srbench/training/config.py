@@ -1,6 +1,6 @@
 """Training configuration: one frozen dataclass, loaded from TOML and/or overrides (CLI flags).
 
-Defaults are the paper's recipe (PROTOCOL.md section 3). Fields left unset take per-model defaults
+Defaults are the paper's recipe (docs/protocol.md, "Training recipe"). Fields left unset take per-model defaults
 (``MODEL_DEFAULTS``): SRResNet-MSE trains 10^6 steps with the MSE loss at lr 1e-4; SRGAN trains 2 x 10^5
 steps with the VGG54 content loss, lr 1e-4 dropped to 1e-5 after 10^5 steps. Every deviation is a field.
 Unknown keys are errors; values are type-checked; the object is never mutated.

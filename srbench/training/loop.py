@@ -1,4 +1,4 @@
-"""The training loop for SRResNet-MSE and SRGAN (PROTOCOL.md section 3), single process or DDP.
+"""The training loop for SRResNet-MSE and SRGAN (docs/protocol.md, "Training recipe"), single process or DDP.
 
 The step itself is :class:`srbench.training.step.StepRunner` (shared with the benchmarks). This module
 adds data, schedule, validation, logging, checkpoints, Ctrl-C and NaN handling.

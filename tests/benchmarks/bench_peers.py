@@ -2,9 +2,9 @@
 
 In one run, on this machine's CPU:
 
-1. ``../shared/bench/machine_peak.py`` (subprocess): the fp32 GEMM / conv peaks as the shared script
+1. ``$SRBENCH_SHARED_BENCH/machine_peak.py`` (subprocess): the fp32 GEMM / conv peaks as the shared script
    measures them;
-2. ``../shared/bench/keras_srgan_peer.py`` (subprocess, as is; it times a training step first): its own
+2. ``$SRBENCH_SHARED_BENCH/keras_srgan_peer.py`` (subprocess, as is; it times a training step first): its own
    printed SRResNet x4 128x128 inference time;
 3. interleaved rounds in this process, each timing back to back: the dense fp32 matmul peak
    (``srbench.throughput.measure_peak``, best of 5), srbench's SRResNet x4 on a 128x128 LR input
@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[2]
-SHARED_BENCH = Path(os.environ.get("SRBENCH_SHARED_BENCH") or REPO.parent / "shared" / "bench")
+SHARED_BENCH = Path(os.environ.get("SRBENCH_SHARED_BENCH") or ".")  # "." holds no peer scripts: skipped
 sys.path.insert(0, str(REPO))
 
 

@@ -34,7 +34,7 @@ from srbench.data.io import pixel_sha256, read_image
 from srbench.interfaces import DatasetError
 
 EDSR_BENCHMARK_MD5 = "4ace41d33c2384b97e6b320cd0afd6ba"
-# PROTOCOL.md section 4 (the official DIV2K site): file -> (bytes, sha256)
+# docs/protocol.md, "Dataset sources" (the official DIV2K site): file -> (bytes, sha256)
 DIV2K = {
     "DIV2K_train_HR.zip": (3530603713, "9d0b9c463f6e35b6c62cc6a930ee2224f670b34c1df841a57670f9acf0f6c335"),
     "DIV2K_train_LR_bicubic_X2.zip": (
