@@ -30,7 +30,7 @@ from typing import Any
 
 from srbench.interfaces import SRBenchError
 from srbench.markup import md_escape
-from srbench.report.rundir import RunData, load_run_dir
+from srbench.report.rundir import RunData, RunLike, as_run_data, load_run_dir
 
 BASELINE_SCHEMA_VERSION = 1
 BASELINE_KIND = "srbench-baseline"
@@ -247,15 +247,20 @@ def _from_json_float(v: Any) -> float:
     return float(v)  # float("inf") and float("nan") parse the strings written above
 
 
-def load_baseline(path: Path) -> dict[str, Any]:
-    """Read and validate a baseline file written by ``save_baseline``."""
-    path = Path(path)
-    try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise BaselineError(f"{path}: baseline file not found (write one with `srbench baseline save`)") from None
-    except (OSError, json.JSONDecodeError) as exc:
-        raise BaselineError(f"{path}: unreadable baseline ({exc})") from None
+def load_baseline(path: Path | dict[str, Any]) -> dict[str, Any]:
+    """Read and validate a baseline file written by ``save_baseline`` (or validate its content, a dict
+    already in memory)."""
+    if isinstance(path, dict):
+        doc: Any = path
+        path = Path("<baseline in memory>")
+    else:
+        path = Path(path)
+        try:
+            doc = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise BaselineError(f"{path}: baseline file not found (write one with `srbench baseline save`)") from None
+        except (OSError, json.JSONDecodeError) as exc:
+            raise BaselineError(f"{path}: unreadable baseline ({exc})") from None
     if not isinstance(doc, dict) or doc.get("kind") != BASELINE_KIND:
         raise BaselineError(f"{path}: not an srbench baseline (missing \"kind\": \"{BASELINE_KIND}\")")
     if doc.get("schema_version") != BASELINE_SCHEMA_VERSION:
@@ -318,11 +323,16 @@ def _protocol_mismatches(base: dict[str, Any], run: RunData, doc: dict[str, Any]
     return out
 
 
-def check(run_dir: Path, baseline: Path, *, tolerances: dict[str, float] | None = None) -> CheckResult:
-    """Compare the run in ``run_dir`` with the baseline file ``baseline`` (see the module docstring for
-    the exit codes). ``tolerances`` overrides per metric, e.g. {"psnr": 0.1}."""
+def check(run_dir: RunLike, baseline: Path | dict[str, Any], *,
+          tolerances: dict[str, float] | None = None) -> CheckResult:
+    """Compare a run with a baseline (see the module docstring for the exit codes). ``tolerances``
+    overrides per metric, e.g. {"psnr": 0.1}.
+
+    The run is a run directory, a loaded RunData or a DataFrame in memory (see
+    :func:`srbench.report.rundir.as_run_data`); the baseline a file or its content as a dict, so a Python
+    user can gate without files."""
     doc = load_baseline(baseline)
-    run = load_run_dir(run_dir)
+    run = as_run_data(run_dir)
     mismatches = _protocol_mismatches(doc["protocol"], run, doc)
     tol = {m: _default_tolerance(run, m) for m in doc["metrics"]}
     tol.update(_validated(doc["tolerances"], str(baseline)))
