@@ -1,5 +1,6 @@
 """Property-based checks (hypothesis): imresize against the slow reference of tests/data/test_imresize.py
-on random shapes and scales, and the metrics' symmetries, identities and analytic anchors. Small
+on random shapes and scales, the metrics' symmetries, identities and analytic anchors, and the results /
+baseline parsers (round trip; any JSON either loads or fails with a BaselineError naming the file). Small
 max_examples and no deadline: the CI budget, and no wall-clock bounds."""
 
 from __future__ import annotations
@@ -87,3 +88,52 @@ def test_psnr_of_a_constant_offset_is_analytic(p: tuple[np.ndarray, np.ndarray, 
 def test_results_csv_numbers_round_trip(v: float) -> None:
     back = float(csv_number(v))
     assert (math.isnan(v) and math.isnan(back)) or back == v
+
+
+NAMES = st.text(alphabet=st.sampled_from(list("abcXYZ019 _.,\"'-")), min_size=1, max_size=12).filter(
+    lambda s: s[0] not in "=+-@" and s.strip() == s)
+ROWS = st.lists(st.tuples(NAMES, NAMES, st.integers(1, 8), NAMES, st.sampled_from(["psnr", "ssim", "lpips"]),
+                          st.floats(allow_nan=False)), max_size=12)
+
+
+@settings(max_examples=30, deadline=None)
+@given(rows=ROWS)
+def test_results_csv_round_trips_through_writer_and_reader(rows: list) -> None:
+    import tempfile
+    from pathlib import Path
+
+    from srbench.interfaces import ResultRow
+    from srbench.results import ResultsWriter, read_rows
+
+    records = [ResultRow(*r) for r in rows]
+    with tempfile.TemporaryDirectory() as d:
+        path = Path(d) / "results.csv"
+        with ResultsWriter(path) as w:
+            w.write(records)
+        assert read_rows(path) == records
+
+
+JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=5),
+                    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+                    max_leaves=12)
+
+
+@settings(max_examples=60, deadline=None)
+@given(doc=JSON | st.fixed_dictionaries({"kind": st.just("srbench-baseline")}, optional={
+    "schema_version": st.integers(0, 2), "protocol": JSON, "values": JSON, "tolerances": JSON, "metrics": JSON}))
+def test_the_baseline_parser_loads_or_says_why(doc: object) -> None:
+    import json
+    import tempfile
+    from pathlib import Path
+
+    from srbench.check import BaselineError, load_baseline
+
+    with tempfile.TemporaryDirectory() as d:
+        path = Path(d) / "b.json"
+        path.write_text(json.dumps(doc))
+        try:
+            out = load_baseline(path)
+        except BaselineError as exc:
+            assert str(path) in str(exc)
+        else:
+            assert isinstance(out, dict)
