@@ -16,22 +16,22 @@ from typing import Any
 import click
 
 from srbench import __version__
-from srbench.cli_common import check_device, data_dir_option, fail, key_value, key_values, library_errors
+from srbench.cli_common import (
+    check_device,
+    data_dir_option,
+    fail,
+    key_value,
+    key_values,
+    library_errors,
+    progress_option,
+    scales_option,
+    weights_option,
+)
 from srbench.cli_common import csv_list as _csv_list
+from srbench.cli_common import scales as _scales
 from srbench.training.cli import train_command  # click only: no torch at start-up
 
 _fail = fail  # for commands that stop with a sentence themselves (srbench.cli_common.fail)
-
-
-def _scales(values: tuple[str, ...]) -> tuple[int, ...]:
-    out: list[int] = []
-    for v in values:
-        for part in _csv_list(v):
-            try:
-                out.append(int(part))
-            except ValueError:
-                raise click.BadParameter(f"scale must be an integer, got {part!r}") from None
-    return tuple(out)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -48,7 +48,7 @@ def cli() -> None:
 @click.option("--datasets", "-d", default=None,
               help="Comma-separated datasets: samples, set5, set14, b100, urban100, div2k-valid, folder:PATH "
                    "[default: samples].")
-@click.option("--scale", "-s", "scale", multiple=True, help="Scale factor(s), e.g. -s 2 -s 4 or -s 2,3,4 [default: 4].")
+@scales_option()
 @data_dir_option()
 @click.option("--out", "-o", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Run directory [default: reports/<run-id>].")
@@ -63,12 +63,12 @@ def cli() -> None:
 @click.option("--colour", type=click.Choice(["y", "rgb"]), default=None, help="PSNR/SSIM on MATLAB Y (default) or RGB.")
 @click.option("--lpips-net", type=click.Choice(["alex", "vgg"]), default=None, help="LPIPS backbone [default: alex].")
 @click.option("--lpips-weights", default=None, help="Path of the LPIPS backbone ImageNet weights (else torch hub cache).")
-@click.option("--weights", "weights", multiple=True, metavar="MODEL=PATH", help="Checkpoint for a model (repeatable).")
+@weights_option()
 @click.option("--tile", type=int, default=None, help="Process large images in tiles of this LR size.")
 @click.option("--compare", default=None, help="Comma-separated image ids for visual comparisons [default: first 2].")
 @click.option("--crop-box", default=None, metavar="X,Y,W,H", help="Region (HR pixels) for zoomed comparison crops.")
 @click.option("--no-throughput", is_flag=True, help="Skip the timed throughput pass.")
-@click.option("--no-progress", is_flag=True, help="No progress bars.")
+@progress_option()
 @click.option("--bless", "bless", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Also save the results as a regression baseline to this file (see `srbench check`).")
 @library_errors()
@@ -266,7 +266,7 @@ def datasets_list() -> None:
 @click.argument("names", nargs=-1, required=True)
 @click.option("--official-lr", is_flag=True, help="Also fetch the official MATLAB-made LR (to check srbench's imresize).")
 @data_dir_option("Root folder (default: $SRBENCH_DATA_DIR or the user cache).")
-@click.option("--no-progress", is_flag=True, help="No progress bars.")
+@progress_option()
 @library_errors()
 def datasets_fetch(names: tuple[str, ...], official_lr: bool, data_dir: Path | None, no_progress: bool) -> None:
     """Download, extract and verify NAMES (e.g. set5 set14 b100) into the data dir."""
@@ -319,7 +319,7 @@ def models_list() -> None:
 
 @cli.command()
 @click.option("--models", "-m", default="bicubic,srresnet", show_default=True, help="Comma-separated model names.")
-@click.option("--scale", "-s", "scale", multiple=True, help="Scale factor(s), e.g. -s 2 -s 4 or -s 2,4 [default: 4].")
+@scales_option()
 @click.option("--sizes", default="64,128,256", show_default=True, help="LR sizes to time: N (square) or HxW, comma-separated.")
 @click.option("--datasets", "-d", default=None, help="Also time over these datasets' real LR images (batch 1).")
 @data_dir_option("Folder holding the datasets.")
@@ -334,7 +334,7 @@ def models_list() -> None:
 @click.option("--warmup", type=int, default=3, show_default=True, help="Untimed calls first.")
 @click.option("--iters", type=int, default=None, help="Timed calls [default: as many as fit in --min-time, >= 5].")
 @click.option("--min-time", type=float, default=1.0, show_default=True, help="Seconds of timed calls per size.")
-@click.option("--weights", "weights", multiple=True, metavar="MODEL=PATH", help="Checkpoint for a model (repeatable).")
+@weights_option()
 @click.option("--out", "-o", type=click.Path(file_okay=False, path_type=Path), default=None, help="Write OUT/throughput.csv.")
 @library_errors()
 def bench(**opts: Any) -> None:

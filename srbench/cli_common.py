@@ -74,6 +74,35 @@ def data_dir_option(help: str = "Local folder in the benchmark layout (Set5/HR, 
     return click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None, help=help)
 
 
+def scales_option() -> Callable[[F], F]:
+    """``-s/--scale``, repeatable or comma-separated (parse with :func:`scales`)."""
+    return click.option("--scale", "-s", "scale", multiple=True,
+                        help="Scale factor(s), e.g. -s 2 -s 4 or -s 2,3,4 [default: 4].")
+
+
+def scales(values: Iterable[str]) -> tuple[int, ...]:
+    """The integers of repeated, comma-separated ``--scale`` values (a usage error names a bad one)."""
+    out: list[int] = []
+    for v in values:
+        for part in csv_list(v):
+            try:
+                out.append(int(part))
+            except ValueError:
+                raise click.BadParameter(f"scale must be an integer, got {part!r}", param_hint="--scale") from None
+    return tuple(out)
+
+
+def weights_option() -> Callable[[F], F]:
+    """``--weights MODEL=PATH``, repeatable (parse with :func:`key_values`)."""
+    return click.option("--weights", "weights", multiple=True, metavar="MODEL=PATH",
+                        help="Checkpoint for a model (repeatable).")
+
+
+def progress_option() -> Callable[[F], F]:
+    """``--no-progress``."""
+    return click.option("--no-progress", is_flag=True, help="No progress bars.")
+
+
 def library_errors(*extra: type[BaseException]) -> Callable[[F], F]:
     """Decorator for a command body: srbench's errors (and ValueError, and ``extra``) become ``error: ...``
     on stderr with exit code 2 instead of a traceback. Exit codes a command sets itself pass through."""
