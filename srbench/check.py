@@ -13,9 +13,10 @@ code of ``srbench check``:
   no regression found, a baseline entry is missing from the run or was computed on a different number
   of images.
 
-Default tolerances (metric units): PSNR 0.05 dB, SSIM 0.001, LPIPS 0.005; precedence: the ``tolerances``
-argument (the CLI's ``--tolerance psnr=0.1``), then the baseline file's, then the run's metric
-``default_tolerance``, then ``DEFAULT_TOLERANCES``; a metric with none of these gets 0.
+Default tolerances (metric units, from the metric table): PSNR 0.05 dB, SSIM 0.001, LPIPS 0.005, NIQE 0.01;
+precedence: the ``tolerances`` argument (the CLI's ``--tolerance psnr=0.1``), then the baseline file's, then
+the run's metric ``default_tolerance``, then ``DEFAULT_TOLERANCES``; a metric with none of these gets 0.
+Directions come from the metric metadata (lower is better for LPIPS and NIQE).
 """
 
 from __future__ import annotations
@@ -29,11 +30,12 @@ from pathlib import Path
 from typing import Any
 
 from srbench.interfaces import SRBenchError
+from srbench.metrics.table import default_tolerances
 from srbench.report.rundir import RunData, load_run_dir
 
 BASELINE_SCHEMA_VERSION = 1
 BASELINE_KIND = "srbench-baseline"
-DEFAULT_TOLERANCES: dict[str, float] = {"psnr": 0.05, "ssim": 0.001, "lpips": 0.005}
+DEFAULT_TOLERANCES: dict[str, float] = default_tolerances()  # from the metric table
 
 PASS, REGRESSION, CANNOT_COMPARE = 0, 1, 2
 

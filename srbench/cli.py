@@ -65,7 +65,7 @@ def cli() -> None:
 @click.option("--device", default=None, help="cpu, cuda, cuda:1, ... [default: cpu].")
 @click.option("--lr-source", type=click.Choice(["matlab", "official"]), default=None,
               help="Regenerate LR with srbench's MATLAB imresize (default) or use the dataset's official LR files.")
-@click.option("--metrics", default=None, help="Comma-separated subset of psnr,ssim,lpips.")
+@click.option("--metrics", default=None, help="Comma-separated subset of psnr,ssim,lpips,niqe [default: psnr,ssim,lpips].")
 @click.option("--colour", type=click.Choice(["y", "rgb"]), default=None, help="PSNR/SSIM on MATLAB Y (default) or RGB.")
 @click.option("--lpips-net", type=click.Choice(["alex", "vgg"]), default=None, help="LPIPS backbone [default: alex].")
 @click.option("--lpips-weights", default=None, help="Path of the LPIPS backbone ImageNet weights (else torch hub cache).")
