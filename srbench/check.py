@@ -31,6 +31,7 @@ from typing import Any
 
 from srbench.interfaces import SRBenchError
 from srbench.metrics.table import default_tolerances
+from srbench.protocol import LPIPS_KEYS, PROTOCOL_KEYS, Protocol  # noqa: F401  (names check exported before)
 from srbench.report.rundir import RunData, load_run_dir
 
 BASELINE_SCHEMA_VERSION = 1
@@ -39,10 +40,7 @@ DEFAULT_TOLERANCES: dict[str, float] = default_tolerances()  # from the metric t
 
 PASS, REGRESSION, CANNOT_COMPARE = 0, 1, 2
 
-# Protocol fields whose difference makes numbers incomparable. Free-text descriptions are compared
-# verbatim: a changed description *is* a changed protocol until someone re-blesses the baseline.
-PROTOCOL_KEYS = ("modcrop", "lr", "quantisation", "crop_border", "colour", "grayscale", "psnr", "ssim")
-LPIPS_KEYS = ("net", "version", "range")
+# Protocol fields whose difference makes numbers incomparable: srbench.protocol (PROTOCOL_KEYS, LPIPS_KEYS).
 
 # Rows statuses. "ok"/"improved"/"new" pass; "regression" fails (1); the others cannot compare (2).
 ROW_FAILING = {"regression"}
@@ -193,14 +191,7 @@ def _md(text: str) -> str:
 
 def protocol_of(run: RunData) -> dict[str, Any]:
     """What must match between a baseline and a run for their numbers to be comparable."""
-    m = run.meta
-    proto = m.get("protocol") or {}
-    cfg = m.get("config") or {}
-    out: dict[str, Any] = {k: proto.get(k) for k in PROTOCOL_KEYS}
-    out["lr_source"] = cfg.get("lr_source")
-    lp = proto.get("lpips")
-    out["lpips"] = {k: lp.get(k) for k in LPIPS_KEYS} if isinstance(lp, dict) else lp
-    return out
+    return Protocol.from_run(run.meta).comparable()
 
 
 def save_baseline(run_dir: Path, out: Path, *, tolerances: dict[str, float] | None = None) -> Path:

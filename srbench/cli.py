@@ -467,6 +467,20 @@ def report(run_dir: Path, crop_box: str | None, out: Path | None) -> None:
         _fail(str(exc))
 
 
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def doctor(as_json: bool) -> None:
+    """List the optional weights and extras srbench can use (LPIPS backbones, NIQE model, VGG19 for
+    training, tensorflow, onnxruntime, spandrel, numba, CUDA): present or not, and where each is looked for."""
+    from srbench.doctor import diagnose, render
+
+    findings = diagnose()
+    if as_json:
+        click.echo(json.dumps([f.to_json() for f in findings], indent=2))
+    else:
+        click.echo(render(findings))
+
+
 cli.add_command(train_command)
 
 

@@ -97,21 +97,10 @@ class RunConfig:
 
 
 def protocol(config: RunConfig, lpips_info: dict[str, Any]) -> dict[str, Any]:
-    """The protocol record written into run.json (and compared by ``srbench check``)."""
-    return {
-        "modcrop": "scale",
-        "lr": "MATLAB imresize bicubic (Keys a=-0.5, antialias, uint8)"
-        if config.lr_source == "matlab"
-        else "official LR files of the dataset",
-        "lr_source": config.lr_source,
-        "quantisation": "clamp [0,255] + round to uint8",
-        "crop_border": "scale",
-        "colour": "y-matlab" if config.colour == "y" else "rgb",
-        "grayscale": "raw values, no Y transform",
-        "psnr": "10 log10(255^2/MSE), float64, mean over images",
-        "ssim": "Wang et al. ssim_index.m: gaussian 11x11 sigma 1.5, valid, K1 .01 K2 .03",
-        "lpips": lpips_info,
-    }
+    """The protocol record written into run.json (and compared by ``srbench check``): ``srbench.protocol``."""
+    from srbench.protocol import Protocol
+
+    return Protocol.from_config(config, lpips_info).to_json()
 
 
 @dataclass

@@ -405,7 +405,11 @@ def _provenance(run: RunData) -> dict[str, Any]:
             protocol["lpips"] = f"unavailable: {lp.get('reason') or 'no reason recorded'}"
         else:
             protocol["lpips"] = (f"net {lp.get('net')}, version {lp.get('version')}, input range "
-                                 f"{lp.get('range')}")
+                                 f"{lp.get('range')}"
+                                 + (f", backbone {lp.get('backbone')} (sha256 {lp.get('backbone_sha256')})"
+                                    if lp.get("backbone_sha256") else "")
+                                 + (f", lpips package {lp.get('package_version')}" if lp.get("package_version")
+                                    else ""))
     models = []
     for name, info in (m.get("models") or {}).items():
         info = info if isinstance(info, dict) else {}
