@@ -304,9 +304,11 @@ PERCEPTUAL_AXES = ("lpips", "niqe")  # the plane's y axis: the first of these th
 def _perceptual_axis(run: RunData, notes: list[str]) -> str | None:
     """The metric on the plane's perceptual axis: LPIPS when the run has it, else NIQE; None (with a note
     saying why) when it has neither."""
+    from srbench.protocol import Protocol
+
     present = set(run.summary["metric"])
-    lp = (run.meta.get("protocol") or {}).get("lpips")
-    lpips_reason = lp.get("reason") if isinstance(lp, dict) and lp.get("available") is False else None
+    proto = Protocol.from_run(run.meta)
+    lpips_reason = None if proto.lpips_available or not isinstance(proto.lpips, dict) else proto.lpips.get("reason")
     for metric in PERCEPTUAL_AXES:
         if metric in present:
             if metric != "lpips" and lpips_reason:
