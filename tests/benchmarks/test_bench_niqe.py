@@ -8,26 +8,17 @@ NIQE under 2x the time of PSNR+SSIM.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 
-from srbench.data.imresize import bicubic_lr, imresize, modcrop
-from srbench.data.io import list_images, read_image
 from srbench.evaluate import score
-
-SCALE = 4
+from tests.benchmarks.test_bench_metrics import SCALE, set14_pairs  # noqa: F401  (the same 14 images)
 
 
 @pytest.fixture(scope="module")
-def set14_sr(shared_datasets: Path) -> list[tuple[np.ndarray, np.ndarray]]:
-    """(sr (C, H, W), hr HWC) uint8: bicubic x4 outputs of Set14 and their modcropped HR."""
-    out = []
-    for path in list_images(shared_datasets / "Set14" / "HR"):
-        hr = np.ascontiguousarray(modcrop(read_image(path), SCALE))
-        out.append((np.ascontiguousarray(imresize(bicubic_lr(hr, SCALE), SCALE).transpose(2, 0, 1)), hr))
-    return out
+def set14_sr(set14_pairs: list[tuple[np.ndarray, np.ndarray]]) -> list[tuple[np.ndarray, np.ndarray]]:  # noqa: F811
+    """(sr (C, H, W), hr HWC) uint8, as a run hands them to ``score``."""
+    return [(np.ascontiguousarray(sr.transpose(2, 0, 1)), hr) for sr, hr in set14_pairs]
 
 
 def _score(pairs: list[tuple[np.ndarray, np.ndarray]], metrics: tuple[str, ...]) -> list[dict[str, float]]:
