@@ -13,9 +13,10 @@ code of ``srbench check``:
   no regression found, a baseline entry is missing from the run or was computed on a different number
   of images.
 
-Default tolerances (metric units): PSNR 0.05 dB, SSIM 0.001, LPIPS 0.005; precedence: the ``tolerances``
-argument (the CLI's ``--tolerance psnr=0.1``), then the baseline file's, then the run's metric
-``default_tolerance``, then ``DEFAULT_TOLERANCES``; a metric with none of these gets 0.
+Default tolerances (metric units, from the metric table): PSNR 0.05 dB, SSIM 0.001, LPIPS 0.005, NIQE 0.01;
+precedence: the ``tolerances`` argument (the CLI's ``--tolerance psnr=0.1``), then the baseline file's, then
+the run's metric ``default_tolerance``, then ``DEFAULT_TOLERANCES``; a metric with none of these gets 0.
+Directions come from the metric metadata (lower is better for LPIPS and NIQE).
 """
 
 from __future__ import annotations
@@ -30,18 +31,17 @@ from typing import Any
 
 from srbench.interfaces import SRBenchError
 from srbench.markup import md_escape
+from srbench.metrics.table import default_tolerances
+from srbench.protocol import LPIPS_KEYS, PROTOCOL_KEYS, Protocol  # noqa: F401  (names check exported before)
 from srbench.report.rundir import RunData, RunLike, as_run_data, load_run_dir
 
 BASELINE_SCHEMA_VERSION = 1
 BASELINE_KIND = "srbench-baseline"
-DEFAULT_TOLERANCES: dict[str, float] = {"psnr": 0.05, "ssim": 0.001, "lpips": 0.005}
+DEFAULT_TOLERANCES: dict[str, float] = default_tolerances()  # from the metric table
 
 PASS, REGRESSION, CANNOT_COMPARE = 0, 1, 2
 
-# Protocol fields whose difference makes numbers incomparable. Free-text descriptions are compared
-# verbatim: a changed description *is* a changed protocol until someone re-blesses the baseline.
-PROTOCOL_KEYS = ("modcrop", "lr", "quantisation", "crop_border", "colour", "grayscale", "psnr", "ssim")
-LPIPS_KEYS = ("net", "version", "range")
+# Protocol fields whose difference makes numbers incomparable: srbench.protocol (PROTOCOL_KEYS, LPIPS_KEYS).
 
 # Rows statuses. "ok"/"improved"/"new" pass; "regression" fails (1); the others cannot compare (2).
 ROW_FAILING = {"regression"}
@@ -187,14 +187,7 @@ def _num(v: float | None, signed: bool = False) -> str:
 
 def protocol_of(run: RunData) -> dict[str, Any]:
     """What must match between a baseline and a run for their numbers to be comparable."""
-    m = run.meta
-    proto = m.get("protocol") or {}
-    cfg = m.get("config") or {}
-    out: dict[str, Any] = {k: proto.get(k) for k in PROTOCOL_KEYS}
-    out["lr_source"] = cfg.get("lr_source")
-    lp = proto.get("lpips")
-    out["lpips"] = {k: lp.get(k) for k in LPIPS_KEYS} if isinstance(lp, dict) else lp
-    return out
+    return Protocol.from_run(run.meta).comparable()
 
 
 def save_baseline(run_dir: Path, out: Path, *, tolerances: dict[str, float] | None = None) -> Path:

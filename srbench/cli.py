@@ -59,7 +59,7 @@ def cli() -> None:
 @click.option("--device", default=None, help="cpu, cuda, cuda:1, ... [default: cpu].")
 @click.option("--lr-source", type=click.Choice(["matlab", "official"]), default=None,
               help="Regenerate LR with srbench's MATLAB imresize (default) or use the dataset's official LR files.")
-@click.option("--metrics", default=None, help="Comma-separated subset of psnr,ssim,lpips.")
+@click.option("--metrics", default=None, help="Comma-separated subset of psnr,ssim,lpips,niqe [default: psnr,ssim,lpips].")
 @click.option("--colour", type=click.Choice(["y", "rgb"]), default=None, help="PSNR/SSIM on MATLAB Y (default) or RGB.")
 @click.option("--lpips-net", type=click.Choice(["alex", "vgg"]), default=None, help="LPIPS backbone [default: alex].")
 @click.option("--lpips-weights", default=None, help="Path of the LPIPS backbone ImageNet weights (else torch hub cache).")
@@ -484,6 +484,20 @@ def report(run_dir: Path, crop_box: str | None, out: Path | None) -> None:
     from srbench.report.html import write_report
 
     click.echo(f"report: {write_report(run_dir, out=out, crop_box=crop_box)}")
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def doctor(as_json: bool) -> None:
+    """List the optional weights and extras srbench can use (LPIPS backbones, NIQE model, VGG19 for
+    training, tensorflow, onnxruntime, spandrel, numba, CUDA): present or not, and where each is looked for."""
+    from srbench.doctor import diagnose, render
+
+    findings = diagnose()
+    if as_json:
+        click.echo(json.dumps([f.to_json() for f in findings], indent=2))
+    else:
+        click.echo(render(findings))
 
 
 cli.add_command(train_command)

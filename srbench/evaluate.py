@@ -22,6 +22,7 @@ import numpy as np
 
 from srbench import results as res
 from srbench.interfaces import ImagePair, ModelInfo, ResultRow, SRBenchError, SRModel
+from srbench.metrics.table import DEFAULT_METRICS, METRIC_TABLE, computed_metrics
 from srbench.quantise import quantise_sr
 
 if TYPE_CHECKING:
@@ -30,7 +31,7 @@ if TYPE_CHECKING:
     from srbench.data.sources import DatasetSource
     from srbench.metrics.perceptual import LPIPSMetric
 
-METRICS = ("psnr", "ssim", "lpips")
+METRICS = computed_metrics()  # every metric srbench computes: the metric table's rows with a scorer
 TIMING_IMAGES = 20  # real LR images per dataset and scale in the timed pass
 COLOURS = ("y", "rgb")
 
@@ -44,7 +45,7 @@ class RunConfig:
     scales: tuple[int, ...] = (4,)
     device: str = "cpu"
     lr_source: str = "matlab"  # "matlab": regenerate LR with srbench's imresize; "official": the dataset's files
-    metrics: tuple[str, ...] = METRICS
+    metrics: tuple[str, ...] = DEFAULT_METRICS
     colour: str = "y"  # PSNR/SSIM on MATLAB Y ("y") or on RGB ("rgb")
     lpips_net: str = "alex"
     lpips_weights: str | None = None  # backbone path; "random" only for tests
@@ -97,21 +98,10 @@ class RunConfig:
 
 
 def protocol(config: RunConfig, lpips_info: dict[str, Any]) -> dict[str, Any]:
-    """The protocol record written into run.json (and compared by ``srbench check``)."""
-    return {
-        "modcrop": "scale",
-        "lr": "MATLAB imresize bicubic (Keys a=-0.5, antialias, uint8)"
-        if config.lr_source == "matlab"
-        else "official LR files of the dataset",
-        "lr_source": config.lr_source,
-        "quantisation": "clamp [0,255] + round to uint8",
-        "crop_border": "scale",
-        "colour": "y-matlab" if config.colour == "y" else "rgb",
-        "grayscale": "raw values, no Y transform",
-        "psnr": "10 log10(255^2/MSE), float64, mean over images",
-        "ssim": "Wang et al. ssim_index.m: gaussian 11x11 sigma 1.5, valid, K1 .01 K2 .03",
-        "lpips": lpips_info,
-    }
+    """The protocol record written into run.json (and compared by ``srbench check``): ``srbench.protocol``."""
+    from srbench.protocol import Protocol
+
+    return Protocol.from_config(config, lpips_info).to_json()
 
 
 @dataclass
@@ -182,23 +172,32 @@ def score(
     metrics: tuple[str, ...],
     colour: str,
     lpips_metric: LPIPSMetric | None,
+    *,
+    states: dict[str, Any] | None = None,
 ) -> dict[str, float]:
-    """Metric values for one uint8 (C, H, W) SR image against uint8 HWC HR, per the protocol."""
-    from srbench.metrics import psnr, ssim
-    from srbench.metrics.fidelity import psnr_ssim
+    """Metric values for one uint8 (C, H, W) SR image against uint8 HWC HR, per the protocol.
 
+    Each requested metric's scorer comes from the metric table; a scorer shared by several requested
+    metrics (PSNR and SSIM) runs once for all of them. ``states`` holds the loaded objects of stateful
+    metrics (``lpips_metric`` is LPIPS's); a stateful metric without one is skipped.
+    """
+    states = dict(states or {})
+    if lpips_metric is not None:
+        states.setdefault("lpips", lpips_metric)
     hr_chw = hr.transpose(2, 0, 1)
-    y = colour == "y"
     out: dict[str, float] = {}
-    if "psnr" in metrics and "ssim" in metrics:
-        out["psnr"], out["ssim"] = psnr_ssim(sr, hr_chw, crop_border=scale, y_channel=y)
-    elif "psnr" in metrics:
-        out["psnr"] = psnr(sr, hr_chw, crop_border=scale, y_channel=y)
-    elif "ssim" in metrics:
-        out["ssim"] = ssim(sr, hr_chw, crop_border=scale, y_channel=y)
-    if "lpips" in metrics and lpips_metric is not None:
-        out["lpips"] = lpips_metric(sr, hr_chw, crop_border=scale)
-    return out
+    calls: dict[str, list[str]] = {}  # scorer -> the requested metrics it computes, in request order
+    for name in metrics:
+        spec = METRIC_TABLE[name]
+        if spec.stateful and states.get(name) is None:
+            continue
+        calls.setdefault(spec.function, []).append(name)
+    for wanted in calls.values():
+        scorer = METRIC_TABLE[wanted[0]].load()
+        state = next((states[m] for m in wanted if m in states), None)
+        values = scorer(sr, hr_chw, scale=scale, colour=colour, wanted=tuple(wanted), state=state)
+        out.update({m: values[m] for m in wanted if m in values})
+    return {m: out[m] for m in metrics if m in out}
 
 
 def _load_lpips(config: RunConfig) -> tuple[LPIPSMetric | None, dict[str, Any]]:
@@ -298,7 +297,6 @@ class _Runner:
     def __init__(self, config: RunConfig, run_dir: Path, dist: Any, resume: bool, progress: bool,
                  command: str | None, say: Any) -> None:
         from srbench.distributed import barrier
-        from srbench.metrics import SPECS
 
         self.config, self.run_dir, self.dist, self.progress, self.say = config, run_dir, dist, progress, say
         self.device = dist.device if dist.backend == "nccl" else config.device
@@ -325,8 +323,7 @@ class _Runner:
             "environment": {**res.environment(self.device), "world_size": dist.world_size},
             "models": {},
             "datasets": {},
-            "metrics": {k: {kk: vv for kk, vv in asdict(v).items() if kk != "name"} for k, v in SPECS.items()
-                        if k in config.metrics},
+            "metrics": {k: v.record() for k, v in METRIC_TABLE.items() if k in config.metrics},
             "comparisons": [],
             "errors": self.outcome.errors,
             "warnings": self.outcome.warnings,

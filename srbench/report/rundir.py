@@ -16,17 +16,13 @@ from typing import Any
 import pandas as pd
 
 from srbench.interfaces import RESULT_COLUMNS, RESULTS_SCHEMA_VERSION, SUMMARY_COLUMNS, SRBenchError
+from srbench.metrics.table import fallback_records
 
 SUPPORTED_SCHEMA_VERSIONS = (1,)
 
 # Used only when run.json lacks a metric's metadata (older or hand-made runs). The run's own
 # ``metrics`` block always wins: reports derive arrows and "best" from the run, not from this table.
-FALLBACK_METRICS: dict[str, dict[str, Any]] = {
-    "psnr": {"higher_is_better": True, "unit": "dB", "version": "1", "default_tolerance": 0.05},
-    "ssim": {"higher_is_better": True, "unit": "", "version": "1", "default_tolerance": 0.001},
-    "lpips": {"higher_is_better": False, "unit": "", "version": "0.1", "default_tolerance": 0.005},
-    "mos": {"higher_is_better": True, "unit": "", "version": "paper", "default_tolerance": 0.0},
-}
+FALLBACK_METRICS: dict[str, dict[str, Any]] = fallback_records()  # derived from the metric table
 
 _TEXT_COLUMNS = {"model": str, "dataset": str, "image": str, "metric": str}
 
