@@ -52,7 +52,9 @@ class Checkpoint:
 
     @property
     def dtypes(self) -> list[str]:
-        return sorted({str(v.dtype).removeprefix("torch.") for v in self.state_dict.values()})
+        """The floating-point dtypes of the weights (index buffers such as SwinIR's are int64: not listed)."""
+        floats = {str(v.dtype).removeprefix("torch.") for v in self.state_dict.values() if v.is_floating_point()}
+        return sorted(floats or {str(v.dtype).removeprefix("torch.") for v in self.state_dict.values()})
 
 
 def read_checkpoint(path: str | Path) -> Checkpoint:

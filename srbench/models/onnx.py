@@ -96,24 +96,8 @@ def _params(path: Path) -> tuple[int | None, dict[str, Any]]:
     return n, {"opset": opset, "producer": f"{m.producer_name} {m.producer_version}".strip()}
 
 
-def build(scale: int, *, path: str, device: str = "cpu", weights: str | None = None, tile: int | None = None,
-          tile_overlap: int | None = None, input_range: str | float = "1", **options: Any) -> ONNXModel:
-    """The ``onnx:PATH`` adapter; option ``input_range`` = ``1`` (default) or ``255`` (``onnx:m.onnx?input_range=255``).
-
-    ``tile`` is accepted and ignored (an ONNX graph runs whole images). Raises ModelError naming the file.
-    """
-    name = f"onnx:{path}"
-    if options:
-        raise ModelError(f"{name}: unknown options {sorted(options)} (known: input_range=1|255)")
-    if weights is not None:
-        raise ModelError(f"{name}: the file is the model; --weights does not apply to onnx: models")
-    key = str(input_range).removesuffix(".0")
-    if key not in RANGES:
-        raise ModelError(f"{name}: input_range must be 1 (values in [0, 1]) or 255 ([0, 255]), got {input_range!r}")
-    rng = RANGES[key]
-    file = Path(path)
-    if not file.is_file():
-        raise ModelError(f"{name}: file {file} not found")
+def _open(name: str, file: Path, device: str, rng: float) -> tuple[Any, int]:
+    """An InferenceSession for ``file`` on ``device`` and the scale it upscales by (one probe run)."""
     ort = _ort()
     providers = ["CPUExecutionProvider"]
     if str(device).startswith("cuda"):
@@ -145,10 +129,49 @@ def build(scale: int, *, path: str, device: str = "cpu", weights: str | None = N
     if out.ndim != 4 or out.shape[1] != 3 or out.shape[2] % h or out.shape[3] % w or out.shape[2] // h != out.shape[3] // w:
         raise ModelError(f"{name}: a (N, 3, {h}, {w}) input gave an output of shape {out.shape}, not an RGB image "
                          "an integer factor larger")
-    file_scale = out.shape[2] // h
+    return session, out.shape[2] // h
+
+
+def describe(path: str | Path) -> dict[str, Any]:
+    """What srbench detects in an ONNX file (``srbench models inspect``): one probe run on a small input."""
+    file = Path(path)
+    name = f"onnx:{path}"
+    if not file.is_file():
+        raise ModelError(f"{name}: file {file} not found")
+    session, file_scale = _open(name, file, "cpu", 1.0)
+    inp = session.get_inputs()[0]
+    params, meta = _params(file)
+    fixed = [d for d in inp.shape[2:] if isinstance(d, int)]
+    return {"file": str(file), "sha256": file_sha256(file), "architecture": "ONNX", "scale": file_scale,
+            "params": params, "input_channels": 3, "output_channels": 3,
+            "size_requirements": {"fixed_size": "x".join(map(str, fixed))} if len(fixed) == 2 else {},
+            "weights_dtype": inp.type, "input_shape": [str(d) for d in inp.shape], **meta}
+
+
+def build(scale: int, *, path: str, device: str = "cpu", weights: str | None = None, tile: int | None = None,
+          tile_overlap: int | None = None, input_range: str | float = "1", **options: Any) -> ONNXModel:
+    """The ``onnx:PATH`` adapter; option ``input_range`` = ``1`` (default) or ``255`` (``onnx:m.onnx?input_range=255``).
+
+    ``tile`` is accepted and ignored (an ONNX graph runs whole images). Raises ModelError naming the file.
+    """
+    name = f"onnx:{path}"
+    if options:
+        raise ModelError(f"{name}: unknown options {sorted(options)} (known: input_range=1|255)")
+    if weights is not None:
+        raise ModelError(f"{name}: the file is the model; --weights does not apply to onnx: models")
+    key = str(input_range).removesuffix(".0")
+    if key not in RANGES:
+        raise ModelError(f"{name}: input_range must be 1 (values in [0, 1]) or 255 ([0, 255]), got {input_range!r}")
+    rng = RANGES[key]
+    file = Path(path)
+    if not file.is_file():
+        raise ModelError(f"{name}: file {file} not found")
+    ort = _ort()
+    session, file_scale = _open(name, file, device, rng)
     if file_scale != scale:
         raise ModelError(f"{name}: the file is a x{file_scale} model, it cannot be evaluated at scale {scale} "
                          f"(use --scale {file_scale})")
+    inp = session.get_inputs()[0]
     params, meta = _params(file)
     info = ModelInfo(
         name=name, description=f"ONNX model x{scale} from {file.name} (onnxruntime {ort.__version__})",
