@@ -270,3 +270,16 @@ def test_models_inspect_cli(files: dict[str, Path], tmp_path: Path) -> None:
     assert facts["architecture"] == "ESRGAN" and facts["checkpoint_wrapper"] == "params_ema"
     res = CliRunner().invoke(cli, ["models", "inspect", str(tmp_path / "nope.pth")])
     assert res.exit_code == 2 and "not found" in res.output
+
+
+@pytest.mark.parametrize("name", sorted(tiny_nets.ARCHS))
+def test_file_models_pass_the_contract_kit(files: dict[str, Path], name: str) -> None:
+    import functools
+
+    from srbench.contract import ADAPTER_CHECKS, check_adapter, check_scale_handling
+    from srbench.models.file import build
+
+    model = get_model(f"file:{files[name + '.pth']}", 4)
+    # random weights can leave [0, 1] far behind: every check but the output range
+    assert check_adapter(model, checks=tuple(c for c in ADAPTER_CHECKS if c != "range")) == []
+    assert check_scale_handling(functools.partial(build, path=str(files[name + ".pth"])), scales=(2, 4)) == []
