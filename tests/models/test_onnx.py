@@ -117,3 +117,19 @@ def test_inspect_an_onnx_file(onnx_file: Path, demo: object) -> None:
     facts = describe(onnx_file)
     assert facts["scale"] == 4 and facts["architecture"] == "ONNX" and facts["weights_dtype"] == "tensor(float)"
     assert facts["params"] == sum(p.numel() for p in demo.module.parameters())
+
+
+def test_throughput_is_measured_like_the_others(onnx_file: Path, tmp_path: Path) -> None:
+    import pandas as pd
+    import skimage.data
+
+    d = tmp_path / "imgs"
+    d.mkdir()
+    Image.fromarray(skimage.data.astronaut()[100:132, 150:178].copy()).save(d / "a.png")
+    name = f"onnx:{onnx_file}"
+    out = evaluate(RunConfig(models=(name,), datasets=(f"folder:{d}",), metrics=("psnr",), throughput_sizes=(8,)),
+                   tmp_path / "run", progress=False)
+    assert out.errors == [] and not [w for w in out.warnings if "throughput" in w]
+    t = pd.read_csv(tmp_path / "run" / "throughput.csv")
+    got = t[t["model"] == name]  # a fixed size and the real LR image, timed through upscale
+    assert set(got["input"]) == {"8x8", "imgs"} and (got["ms_median"] > 0).all(), got
