@@ -287,3 +287,15 @@ def test_file_models_pass_the_contract_kit(files: dict[str, Path], name: str) ->
     # random weights can leave [0, 1] far behind: every check but the output range
     assert check_adapter(model, checks=tuple(c for c in ADAPTER_CHECKS if c != "range")) == []
     assert check_scale_handling(functools.partial(build, path=str(files[name + ".pth"])), scales=(2, 4)) == []
+
+
+def test_builtin_names_still_take_weights(folder: Path, tmp_path: Path) -> None:
+    import shutil
+
+    from srbench.models.srresnet import demo_weights_path
+
+    own = Path(shutil.copy(demo_weights_path("srresnet"), tmp_path / "mine.safetensors"))
+    evaluate(RunConfig(models=("srresnet",), datasets=(f"folder:{folder}",), weights=(("srresnet", str(own)),),
+                       **FAST), tmp_path / "run", progress=False)
+    rec = json.loads((tmp_path / "run" / "run.json").read_text())["models"]["srresnet"]
+    assert rec["weights"] == str(own) and rec["demo"] is False

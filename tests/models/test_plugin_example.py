@@ -42,6 +42,7 @@ def test_the_plugin_appears_in_models_list(env: dict[str, str]) -> None:
     line = next(ln for ln in res.stdout.splitlines() if ln.startswith("example-bilinear"))
     assert "plugin: srbench_example_plugin.adapter:build" in line
     assert "bicubic" in res.stdout  # the built-ins are still there
+    assert "file:PATH" in res.stdout and "onnx:PATH" in res.stdout  # and the model-file kinds
 
 
 def test_srbench_run_evaluates_the_plugin(env: dict[str, str], tmp_path: Path) -> None:
