@@ -312,6 +312,43 @@ def models_list() -> None:
 
     for name, desc in describe_models().items():
         click.echo(f"{name:<16} {desc}")
+    from srbench.registry import PATH_KINDS
+
+    for kind, (_, desc) in sorted(PATH_KINDS.items()):
+        click.echo(f"{kind + ':PATH':<16} {desc}")
+
+
+@models.command("inspect")
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print the facts as JSON.")
+def models_inspect(path: Path, as_json: bool) -> None:
+    """What srbench detects in a model file (.pth/.pt/.ckpt/.safetensors, or .onnx), without running it:
+    architecture, scale, parameters, channels, input-size requirements, dtype, checkpoint wrapper."""
+    from srbench.interfaces import SRBenchError
+
+    try:
+        if path.suffix.lower() == ".onnx":
+            from srbench.models.onnx import describe
+        else:
+            from srbench.models.file import describe
+        facts = describe(path)
+    except SRBenchError as exc:
+        _fail(str(exc))
+        return
+    if as_json:
+        click.echo(json.dumps(facts, indent=2))
+        return
+    req = facts.get("size_requirements") or {}
+    needs = ", ".join(f"{k} {v}" for k, v in req.items() if v not in (0, 1, False)) or "none"
+    lines = [("file", facts["file"]), ("sha256", facts["sha256"]), ("architecture", facts["architecture"]),
+             ("scale", f"x{facts['scale']}"), ("parameters", f"{facts['params']:,}" if facts["params"] is not None
+                                                else "unknown"),
+             ("channels", f"{facts['input_channels']} in, {facts['output_channels']} out"),
+             ("size requirements", needs), ("dtype", facts["weights_dtype"])]
+    lines += [(k.replace("_", " "), facts[k]) for k in ("checkpoint_wrapper", "tags", "input_shape", "opset")
+              if facts.get(k)]
+    for key, value in lines:
+        click.echo(f"{key:<18} {value}")
 
 
 # ------------------------------------------------------------------------------------------------- bench

@@ -417,7 +417,9 @@ def _provenance(run: RunData) -> dict[str, Any]:
         info = info if isinstance(info, dict) else {}
         models.append({"name": str(name), "description": _text(info.get("description")),
                        "weights": _text(info.get("weights")), "sha256": _text(info.get("weights_sha256")),
-                       "params": _text(info.get("params")), "demo": bool(info.get("demo"))})
+                       "params": _text(info.get("params")), "demo": bool(info.get("demo")),
+                       "architecture": _text((info.get("extra") or {}).get("architecture")
+                                             if isinstance(info.get("extra"), dict) else None)})
     datasets = []
     for name, info in (m.get("datasets") or {}).items():
         info = info if isinstance(info, dict) else {}
