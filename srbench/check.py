@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from srbench.interfaces import SRBenchError
-from srbench.report.rundir import RunData, load_run_dir
+from srbench.rundir import RunData, load_run_dir
 
 BASELINE_SCHEMA_VERSION = 1
 BASELINE_KIND = "srbench-baseline"

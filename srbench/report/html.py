@@ -28,7 +28,7 @@ from srbench.report.format import (
     format_value,
     metric_label,
 )
-from srbench.report.rundir import RunData, load_run_dir
+from srbench.rundir import RunData, load_run_dir
 
 TEMPLATES = Path(__file__).with_name("templates")
 

@@ -29,7 +29,7 @@ from srbench.report.format import (
     format_value,
     metric_label,
 )
-from srbench.report.rundir import FALLBACK_METRICS, RunData, load_run_dir
+from srbench.rundir import FALLBACK_METRICS, RunData, load_run_dir
 
 FORMATS = ("markdown", "latex", "csv")
 PUBLISHED_COLUMNS = ("model", "dataset", "scale", "metric", "value", "source", "reference")

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from srbench.report.rundir import RunDirError, aggregate, load_run_dir
+from srbench.rundir import RunDirError, aggregate, load_run_dir
 from tests.report.fakerun import write_run
 
 ROWS = [
