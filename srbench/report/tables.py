@@ -73,7 +73,7 @@ def _directions(runs: Sequence[RunData], metrics: Sequence[str]) -> dict[str, bo
     for m in metrics:
         hib = None
         for run in runs:
-            if m in (run.meta.get("metrics") or {}):
+            if m in run.record.metrics:
                 hib = run.higher_is_better(m)
                 break
         if hib is None and m in FALLBACK_METRICS:
