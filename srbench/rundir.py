@@ -181,7 +181,8 @@ def _records(text: str) -> Iterator[tuple[list[str] | None, int, bool]]:
         except csv.Error:
             yield None, len(text), False
             return
-        yield rec, pos, text[:pos].endswith(("\n", "\r"))
+        # a record ends with "\n" ("\r\n" as written); a lone "\r" at the very end is a cut "\r\n"
+        yield rec, pos, text[:pos].endswith("\n") or (text[:pos].endswith("\r") and pos < len(text))
 
 
 def repair_results(path: Path) -> int:
