@@ -63,6 +63,8 @@ class RunConfig:
     def __post_init__(self) -> None:
         for key in ("models", "datasets", "scales", "metrics"):  # "-s 4,4" or "-d set5,set5" run once
             object.__setattr__(self, key, tuple(dict.fromkeys(getattr(self, key))))
+        if self.max_pixels == 0:  # as on the command line: 0 = no limit
+            object.__setattr__(self, "max_pixels", None)
         if self.max_pixels is not None and (isinstance(self.max_pixels, bool) or int(self.max_pixels) != self.max_pixels
                                             or self.max_pixels < 1):
             raise ValueError(f"max_pixels must be a positive integer or None, got {self.max_pixels!r}")

@@ -291,9 +291,15 @@ def summarise(rows: Iterable[ResultRow]) -> list[SummaryRow]:
         finite = [v for v in values if math.isfinite(v)]
         n_inf = sum(1 for v in values if math.isinf(v))
         finite_mean = (math.fsum(finite) / len(finite) if finite else None) if n_inf else None
-        out.append(SummaryRow(model, dataset, scale, metric, math.fsum(values) / len(values), len(values), n_inf,
-                              finite_mean))
+        out.append(SummaryRow(model, dataset, scale, metric, _mean(values), len(values), n_inf, finite_mean))
     return out
+
+
+def _mean(values: list[float]) -> float:
+    try:
+        return math.fsum(values) / len(values)
+    except ValueError:  # inf and -inf together: no mean
+        return math.nan
 
 
 def infinity_notes(summary: Iterable[SummaryRow]) -> list[str]:
