@@ -112,8 +112,8 @@ def run(**opts: Any) -> None:
         for e in outcome.errors:
             click.secho(f"  {e['model']} / {e['dataset']} x{e['scale']} / {e['image']}: {e['error']}", fg="red", err=True)
     if outcome.status == "failed":
-        click.secho(f"run failed: run.json in {outcome.run_dir} says \"failed\"; what was computed is kept "
-                    "(continue with --resume)", fg="red", err=True)
+        click.secho(f"run failed (see the errors above); {outcome.run_dir / 'run.json'} says \"failed\", the rows "
+                    "computed are kept: fix the cause and continue with --resume", fg="red", err=True)
     click.echo(f"results: {outcome.run_dir}")
     if opts.get("bless") and outcome.ok:
         from srbench.check import save_baseline

@@ -331,7 +331,7 @@ class _Runner:
 
         self.config, self.run_dir, self.dist, self.progress, self.say = config, run_dir, dist, progress, say
         self.device = dist.device if dist.backend == "nccl" else config.device
-        results = run_dir / "results.csv"
+        results = run_dir / rundir.RESULTS_CSV
         if not resume and results.exists() and results.stat().st_size:
             raise SRBenchError(f"{run_dir} already holds results: pass --resume to continue it, or choose another --out")
         self.lpips, lpips_info = _load_lpips(config)
@@ -376,7 +376,7 @@ class _Runner:
         try:
             if self.dist.is_main:
                 _write_record(self.run_dir, self.record)
-                self.writer = rundir.ResultsWriter(self.run_dir / "results.csv")
+                self.writer = rundir.ResultsWriter(self.run_dir / rundir.RESULTS_CSV)
             for spec in self.config.datasets:
                 self._dataset(spec)
             if self.config.throughput and self.dist.is_main:
