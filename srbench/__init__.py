@@ -12,7 +12,7 @@ __all__ = ["__version__", "evaluate", "load_results", "get_model", "list_models"
 
 _LAZY = {
     "evaluate": "srbench.evaluate:evaluate",
-    "load_results": "srbench.results:load_results",
+    "load_results": "srbench.rundir:load_results",
     "get_model": "srbench.registry:get_model",
     "list_models": "srbench.registry:list_models",
 }

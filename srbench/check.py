@@ -33,7 +33,7 @@ from srbench.interfaces import SRBenchError
 from srbench.markup import md_escape
 from srbench.metrics.table import default_tolerances
 from srbench.protocol import LPIPS_KEYS, PROTOCOL_KEYS, Protocol  # noqa: F401  (names check exported before)
-from srbench.report.rundir import RunData, RunLike, as_run_data, load_run_dir
+from srbench.rundir import RunData, RunLike, as_run_data, load_run_dir
 
 BASELINE_SCHEMA_VERSION = 1
 BASELINE_KIND = "srbench-baseline"

@@ -68,6 +68,9 @@ def cli() -> None:
 @click.option("--compare", default=None, help="Comma-separated image ids for visual comparisons [default: first 2].")
 @click.option("--crop-box", default=None, metavar="X,Y,W,H", help="Region (HR pixels) for zoomed comparison crops.")
 @click.option("--no-throughput", is_flag=True, help="Skip the timed throughput pass.")
+@click.option("--max-pixels", type=click.IntRange(min=0), default=None,
+              help="Refuse HR images with more pixels (decompression bombs), checked from the header; 0: no "
+                   "limit [default: 40000000].")
 @progress_option()
 @click.option("--bless", "bless", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Also save the results as a regression baseline to this file (see `srbench check`).")
@@ -76,14 +79,15 @@ def run(**opts: Any) -> None:
     """Evaluate models on datasets and write results.csv, summary.csv, run.json and report.html.
 
     With no arguments: the default models (bicubic and the demo SRResNet/SRGAN) on the built-in offline
-    `samples` set at x4. The exit code is 1 when any model, dataset or image failed (the rest still ran).
+    `samples` set at x4. Exit 0: everything ran; 1: a model, dataset or image failed (the rest still ran),
+    or the run failed part-way (run.json says "failed"); 2: the run could not start (bad option, run
+    directory in use, unwritable, or --resume of a folder without a readable run.json); 130: Ctrl-C.
     """
-    from srbench.evaluate import RunConfig, evaluate
-    from srbench.results import load_run
+    from srbench.evaluate import evaluate
 
     if opts["resume_dir"]:
         run_dir = opts["resume_dir"]
-        config = RunConfig.from_json(load_run(run_dir)["config"])
+        config = _resume_config(opts)
     else:
         run_dir = opts["out"]
         config = _run_config(opts)
@@ -92,13 +96,16 @@ def run(**opts: Any) -> None:
                        command=" ".join(["srbench", *map(shlex.quote, sys.argv[1:])]))
     if os.environ.get("RANK", "0") != "0":  # under torchrun, rank 0 reports for everyone
         sys.exit(0 if outcome.ok else 1)
-    _print_summary(outcome.run_dir)
+    _print_summary(outcome)
     for w in outcome.warnings:
         click.secho(f"warning: {w}", fg="yellow", err=True)
     if outcome.errors:
         click.secho(f"{len(outcome.errors)} error(s):", fg="red", err=True)
         for e in outcome.errors:
             click.secho(f"  {e['model']} / {e['dataset']} x{e['scale']} / {e['image']}: {e['error']}", fg="red", err=True)
+    if outcome.status == "failed":
+        click.secho(f"run failed (see the errors above); {outcome.run_dir / 'run.json'} says \"failed\", the rows "
+                    "computed are kept: fix the cause and continue with --resume", fg="red", err=True)
     click.echo(f"results: {outcome.run_dir}")
     if opts.get("bless") and outcome.ok:
         from srbench.check import save_baseline
@@ -142,7 +149,59 @@ def _run_config(opts: dict[str, Any]) -> Any:
     if opts["no_throughput"]:
         flags["throughput"] = False
     base.update({k: v for k, v in flags.items() if v is not None})
+    if opts.get("max_pixels") is not None:
+        base["max_pixels"] = opts["max_pixels"] or None  # 0: no limit
     return RunConfig.from_json(base)
+
+
+# Flags a resumed run may take although they differ from its recorded config: they change no number.
+_RESUME_SAFE = {"throughput"}
+
+
+def _resume_config(opts: dict[str, Any]) -> Any:
+    """The recorded config of ``--resume DIR``. A flag that would change it (``-m X``, ``-s 2``...) is
+    refused with a usage error, so that a resumed run never mixes two configs; ``--no-throughput``
+    applies (it changes no result)."""
+    from srbench.evaluate import RunConfig
+    from srbench.rundir import read_run_json
+
+    run_dir = opts["resume_dir"]
+    try:
+        recorded = RunConfig.from_json(read_run_json(run_dir).get("config") or {})
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{run_dir / 'run.json'}: its config is not valid ({exc})") from None
+    if opts["config_file"] or opts["out"]:
+        which = "--config" if opts["config_file"] else "--out"
+        raise click.UsageError(f"{which} cannot be combined with --resume {run_dir} (the run keeps its directory "
+                               "and recorded config)")
+    given = _run_config({**opts, "config_file": None})
+    defaults = RunConfig.from_json({})
+    changes = {}
+    for key in RunConfig.__dataclass_fields__:
+        value = getattr(given, key)
+        if value == getattr(defaults, key) and not _flag_given(opts, key):
+            continue  # not given on the command line
+        if value != getattr(recorded, key):
+            changes[key] = value
+    unsafe = sorted(k for k in changes if k not in _RESUME_SAFE)
+    if unsafe:
+        said = "; ".join(f"{k}: run has {getattr(recorded, k)!r}, flags say {changes[k]!r}" for k in unsafe)
+        raise click.UsageError(f"--resume {run_dir} continues the recorded run, but the flags change it ({said}). "
+                               "Drop those flags, or start a new run with --out")
+    import dataclasses
+
+    return dataclasses.replace(recorded, **{k: v for k, v in changes.items() if k in _RESUME_SAFE})
+
+
+_FLAG_OF = {"models": "models", "datasets": "datasets", "scales": "scale", "device": "device", "lr_source": "lr_source",
+            "metrics": "metrics", "colour": "colour", "lpips_net": "lpips_net", "lpips_weights": "lpips_weights",
+            "data_dir": "data_dir", "weights": "weights", "tile": "tile", "compare": "compare",
+            "crop_box": "crop_box", "throughput": "no_throughput", "max_pixels": "max_pixels"}
+
+
+def _flag_given(opts: dict[str, Any], key: str) -> bool:
+    flag = _FLAG_OF.get(key)
+    return flag is not None and opts.get(flag) not in (None, (), False, "")
 
 
 def _crop_box(text: str | None) -> tuple[int, int, int, int] | None:
@@ -213,29 +272,27 @@ def _check_run(config: Any) -> None:
                                     fg="yellow", err=True)
 
 
-def _print_summary(run_dir: Path) -> None:
+def _print_summary(outcome: Any) -> None:
+    """The run's summary table, demo-weight notes and throughput, from what the run returned."""
     import pandas as pd
 
-    path = run_dir / "summary.csv"
-    if not path.exists():
-        return
-    df = pd.read_csv(path)
+    from srbench.rundir import summary_frame
+
+    df = summary_frame(outcome.summary)
     if df.empty:
         click.echo("no results")
         return
     table = df.pivot_table(index=["dataset", "scale", "model"], columns="metric", values="value", sort=False)
     with pd.option_context("display.float_format", "{:.4f}".format, "display.width", 120):
         click.echo(table.to_string())
-    models = json.loads((run_dir / "run.json").read_text()).get("models", {})
-    demo = [name for name, info in models.items() if info.get("demo")]
-    if demo:
-        for name in demo:
-            click.secho(f"{name}: {models[name].get('description', 'DEMO weights, not the paper s')}", fg="yellow")
-    if (run_dir / "throughput.csv").exists():
+    for name, info in outcome.models.items():
+        if info.demo:
+            click.secho(f"{name}: {info.description or 'DEMO weights, not the paper s'}", fg="yellow")
+    if outcome.throughput is not None and len(outcome.throughput):
         from srbench.throughput import summary_table
 
         click.echo("\nthroughput")
-        click.echo(summary_table(pd.read_csv(run_dir / "throughput.csv")))
+        click.echo(summary_table(outcome.throughput))
 
 
 # ----------------------------------------------------------------------------------------------- datasets
@@ -282,15 +339,19 @@ def datasets_fetch(names: tuple[str, ...], official_lr: bool, data_dir: Path | N
 @click.option("--scale", "-s", type=int, required=True, help="Scale factor.")
 @click.option("--out", "-o", type=click.Path(file_okay=False, path_type=Path), required=True, help="Output folder.")
 @data_dir_option("Local folder in the benchmark layout.")
+@click.option("--max-pixels", type=click.IntRange(min=0), default=None,
+              help="Refuse HR images with more pixels (checked from the header); 0: no limit [default: 40000000].")
 @library_errors()
-def datasets_export(name: str, scale: int, out: Path, data_dir: Path | None) -> None:
+def datasets_export(name: str, scale: int, out: Path, data_dir: Path | None, max_pixels: int | None) -> None:
     """Write modcropped HR and srbench's MATLAB-bicubic LR in the benchmark layout, for other tools.
 
     Layout: OUT/HR/<name>.png and OUT/LR_bicubic/X<S>/<name>x<S>.png.
     """
     from srbench.data.sources import export_dataset
+    from srbench.evaluate import DEFAULT_MAX_PIXELS
 
-    n, errors = export_dataset(name, scale, out, data_dir=data_dir)
+    limit = DEFAULT_MAX_PIXELS if max_pixels is None else (max_pixels or None)
+    n, errors = export_dataset(name, scale, out, data_dir=data_dir, max_pixels=limit)
     for e in errors:
         click.secho(f"error: {e}", fg="red", err=True)
     click.echo(f"exported {n} images to {out}")

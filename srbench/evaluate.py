@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from srbench import results as res
+from srbench import rundir
 from srbench.interfaces import ImagePair, ModelInfo, ResultRow, SRBenchError, SRModel
 from srbench.metrics.table import DEFAULT_METRICS, METRIC_TABLE, computed_metrics
 from srbench.quantise import quantise_sr
@@ -34,6 +35,7 @@ if TYPE_CHECKING:
 METRICS = computed_metrics()  # every metric srbench computes: the metric table's rows with a scorer
 TIMING_IMAGES = 20  # real LR images per dataset and scale in the timed pass
 COLOURS = ("y", "rgb")
+DEFAULT_MAX_PIXELS = 40_000_000  # per HR image; ~40 MP needs ~4 GB while evaluated (the largest benchmark image: 3 MP)
 
 
 @dataclass(frozen=True)
@@ -58,8 +60,16 @@ class RunConfig:
     throughput: bool = True
     throughput_sizes: tuple[int, ...] = (64, 128, 256)
     seed: int = 0
+    max_pixels: int | None = DEFAULT_MAX_PIXELS  # larger images are errors (decompression bombs); None: no limit
 
     def __post_init__(self) -> None:
+        for key in ("models", "datasets", "scales", "metrics"):  # "-s 4,4" or "-d set5,set5" run once
+            object.__setattr__(self, key, tuple(dict.fromkeys(getattr(self, key))))
+        if self.max_pixels == 0:  # as on the command line: 0 = no limit
+            object.__setattr__(self, "max_pixels", None)
+        if self.max_pixels is not None and (isinstance(self.max_pixels, bool) or int(self.max_pixels) != self.max_pixels
+                                            or self.max_pixels < 1):
+            raise ValueError(f"max_pixels must be a positive integer or None, got {self.max_pixels!r}")
         if not self.models:
             raise ValueError("no models given")
         if not self.datasets:
@@ -106,11 +116,19 @@ def protocol(config: RunConfig, lpips_info: dict[str, Any]) -> dict[str, Any]:
 
 @dataclass
 class RunOutcome:
+    """What a run returned: its rows (results.csv), summary (summary.csv), errors, warnings and status.
+
+    The CLI prints from this object; it never re-reads the files the run just wrote.
+    """
+
     run_dir: Path
     rows: list[ResultRow]
     errors: list[dict[str, Any]] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     status: str = "complete"
+    summary: list[rundir.SummaryRow] = field(default_factory=list)
+    models: dict[str, rundir.ModelRecord] = field(default_factory=dict)
+    throughput: Any = None  # the timed pass's table (pandas DataFrame), when it ran
 
     @property
     def ok(self) -> bool:
@@ -275,7 +293,17 @@ def evaluate(
     dist = init_from_env(config.device)
     say = log or (lambda msg: print(msg if dist.world_size == 1 else f"[rank {dist.rank}] {msg}", file=sys.stderr))
     try:
-        return _Runner(config, _run_dir(out_dir, config, dist), dist, resume, progress, command, say).run()
+        run_dir = _run_dir(out_dir, config, dist)
+        if not dist.is_main:
+            return _Runner(config, run_dir, dist, resume, progress, command, say).run()
+        if resume:
+            rundir.read_run_json(run_dir)  # a clear error when run.json is missing or corrupt
+        try:
+            run_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise rundir.RunDirError(f"{run_dir}: cannot create the run directory ({exc.strerror or exc})") from None
+        with rundir.RunLock(run_dir):  # one writer per run directory
+            return _Runner(config, run_dir, dist, resume, progress, command, say).run()
     finally:
         shutdown(dist)
 
@@ -300,15 +328,13 @@ class _Runner:
 
         self.config, self.run_dir, self.dist, self.progress, self.say = config, run_dir, dist, progress, say
         self.device = dist.device if dist.backend == "nccl" else config.device
-        results = run_dir / "results.csv"
+        results = run_dir / rundir.RESULTS_CSV
         if not resume and results.exists() and results.stat().st_size:
             raise SRBenchError(f"{run_dir} already holds results: pass --resume to continue it, or choose another --out")
-        if dist.is_main:
-            run_dir.mkdir(parents=True, exist_ok=True)
-        previous = res.read_rows(results) if resume else []
-        self.done = _completed(previous)
         self.lpips, lpips_info = _load_lpips(config)
         self.metrics = tuple(m for m in config.metrics if m != "lpips" or self.lpips is not None)
+        previous = _resumable_rows(results, self.metrics, dist.is_main, say) if resume else []
+        self.done = rundir.completed(previous, self.metrics)
         self.outcome = RunOutcome(run_dir, list(previous))
         if lpips_info.get("reason") and "lpips" in config.metrics:
             self.outcome.warnings.append(lpips_info["reason"])  # the CLI prints warnings at the end
@@ -330,22 +356,23 @@ class _Runner:
             "status": "running",
         }
         if resume and (run_dir / "run.json").exists():
-            before = res.load_run(run_dir)
+            before = rundir.read_run_json(run_dir)
             for key in ("models", "datasets"):
                 self.record[key].update(before.get(key, {}))
             self.record["comparisons"] = before.get("comparisons", [])
             self.record["created"] = before.get("created", self.record["created"])
         self.models: dict[int, dict[str, SRModel]] = {}
         self.timing_images: dict[str, list[np.ndarray]] = {}  # "<dataset>@x<scale>" -> LR for the timed pass
-        self.writer: res.ResultsWriter | None = None
+        self.writer: rundir.ResultsWriter | None = None
+        self.dataset_names: dict[str, str] = {}  # resolved origin -> dataset name used in this run
         barrier(dist)  # every rank has checked and read results.csv before rank 0 starts writing it
 
     def run(self) -> RunOutcome:
         started = time.perf_counter()
-        if self.dist.is_main:
-            res.write_run_json(self.run_dir / "run.json", self.record)
-            self.writer = res.ResultsWriter(self.run_dir / "results.csv")
         try:
+            if self.dist.is_main:
+                _write_record(self.run_dir, self.record)
+                self.writer = rundir.ResultsWriter(self.run_dir / rundir.RESULTS_CSV)
             for spec in self.config.datasets:
                 self._dataset(spec)
             if self.config.throughput and self.dist.is_main:
@@ -354,6 +381,14 @@ class _Runner:
         except KeyboardInterrupt:
             self.outcome.status = "interrupted"
             self.say(f"interrupted: {len(self.outcome.rows)} rows kept in {self.run_dir}; continue with --resume")
+        except Exception as exc:  # anything unexpected: recorded as a failed run, never as a success
+            import traceback
+
+            self.outcome.status = "failed"
+            message = str(exc) if isinstance(exc, SRBenchError) else f"unexpected {type(exc).__name__}: {exc}"
+            self.outcome.errors.append({**_error("*", "*", 0, "*", f"run failed: {message}"),
+                                        "traceback": traceback.format_exc()})
+            self.say(f"error: run failed: {message}; {len(self.outcome.rows)} rows kept in {self.run_dir}")
         finally:
             if self.writer is not None:
                 self.writer.close()
@@ -372,6 +407,9 @@ class _Runner:
         except SRBenchError as exc:
             self.outcome.errors.append(_error("*", spec, 0, "*", str(exc)))
             self.say(f"error: {exc}")
+            return
+        source = self._unique_name(spec, source)
+        if source is None:
             return
         record = self.record["datasets"].setdefault(
             source.name, {"source": source.origin, "n_images": len(source.images), "hr_pixel_sha256": {}}
@@ -398,6 +436,29 @@ class _Runner:
         if self.dist.is_main:
             _verify_dataset(source, record, self.outcome, self.say)
 
+    def _unique_name(self, spec: str, source: DatasetSource) -> DatasetSource | None:
+        """The same data twice (``set5,set5``, ``b100,bsd100``) runs once; two different datasets with one
+        name (``folder:a/imgs,folder:b/imgs``) get ``imgs`` and ``imgs-2``, in the order given (stable)."""
+        import dataclasses
+
+        if source.origin in self.dataset_names:
+            msg = f"dataset {spec!r} is {self.dataset_names[source.origin]!r} again ({source.origin}); evaluated once"
+            self.outcome.warnings.append(msg)
+            self.say(f"warning: {msg}")
+            return None
+        name, n = source.name, 1
+        while name in self.dataset_names.values():
+            n += 1
+            name = f"{source.name}-{n}"
+        if name != source.name:
+            msg = (f"dataset {spec!r} ({source.origin}) has the same name as another dataset of this run; "
+                   f"its results are labelled {name!r}")
+            self.outcome.warnings.append(msg)
+            self.say(f"warning: {msg}")
+            source = dataclasses.replace(source, name=name)
+        self.dataset_names[source.origin] = name
+        return source
+
     def _models(self, scale: int) -> dict[str, SRModel]:
         if scale not in self.models:
             self.models[scale] = _build_models(self.config, scale, self.device, self.outcome.errors)
@@ -415,10 +476,10 @@ class _Runner:
         if not todo:
             return
         try:
-            hr_full = image.load()
+            hr_full = image.load(max_pixels=self.config.max_pixels)
             result.hr_sha256 = pixel_sha256(hr_full)
             pair = make_pair(image, scale, lr_source=self.config.lr_source, lr_root=source.lr_root,
-                             hr=hr_full)
+                             hr=hr_full, max_pixels=self.config.max_pixels)
         except (SRBenchError, ValueError) as exc:
             result.errors.append(_error("*", source.name, scale, image.id, str(exc)))
             self.say(f"error: {exc}")
@@ -456,8 +517,20 @@ def _version() -> str:
     return srbench.__version__
 
 
-def _completed(rows: list[ResultRow]) -> set[tuple[str, str, int, str]]:
-    return {(r.model, r.dataset, r.scale, r.image) for r in rows}
+def _resumable_rows(results: Path, metrics: tuple[str, ...], main: bool, say: Any) -> list[ResultRow]:
+    """The rows a resumed run keeps: a torn last line is cut, and the rows of an image that lacks one of
+    ``metrics`` for a model are dropped (that image is computed again for that model)."""
+    if main:
+        cut = rundir.repair_results(results)
+        if cut:
+            say(f"resume: removed a torn last line ({cut} bytes) from {results}")
+    rows = rundir.read_rows(results)
+    done = rundir.completed(rows, metrics)
+    kept = [r for r in rows if (r.model, r.dataset, r.scale, r.image) in done]
+    if len(kept) != len(rows) and main:
+        say(f"resume: {len(rows) - len(kept)} rows of unfinished images dropped from {results}; recomputing them")
+        rundir.rewrite_results(results, kept)
+    return kept
 
 
 def _picks(config: RunConfig, source: DatasetSource) -> set[str]:
@@ -566,6 +639,7 @@ def _throughput(
         outcome.warnings.append(f"throughput: {err}")
     if table.empty:
         return None
+    outcome.throughput = table
     first = table.iloc[0]
     return {
         "file": "throughput.csv",
@@ -577,13 +651,30 @@ def _throughput(
     }
 
 
+def _write_record(run_dir: Path, run: dict[str, Any]) -> None:
+    """run.json through the run directory's one writer, as a typed record."""
+    rundir.write_run_json(run_dir / rundir.RUN_JSON, rundir.RunRecord.from_json(run, run_id=run_dir.name))
+
+
 def _finish(run_dir: Path, run: dict[str, Any], outcome: RunOutcome, seconds: float) -> None:
-    res.write_summary(run_dir / "summary.csv", res.summarise(outcome.rows))  # rows == results.csv
+    """Write summary.csv, the final run.json and report.html. A write that fails (disk full, read-only)
+    becomes an error of the outcome naming the file; it never hides the run's own status."""
+    outcome.summary = rundir.summarise(outcome.rows)  # rows == results.csv
+    outcome.models = {k: rundir.ModelRecord.from_json(v) for k, v in run.get("models", {}).items()}
+    for note in rundir.infinity_notes(outcome.summary):
+        if note not in outcome.warnings:
+            outcome.warnings.append(note)
     if outcome.status == "complete" and outcome.errors:
         outcome.status = "failed" if not outcome.rows else "complete-with-errors"
     run["status"] = outcome.status
     run["seconds"] = round(seconds, 3)
-    res.write_run_json(run_dir / "run.json", run)
+    try:
+        rundir.write_summary(run_dir / rundir.SUMMARY_CSV, outcome.summary)
+        _write_record(run_dir, run)
+    except SRBenchError as exc:
+        outcome.status = "failed"
+        outcome.errors.append(_error("*", "*", 0, "*", str(exc)))
+        return
     try:
         from srbench.report.html import write_report
     except ImportError:

@@ -33,14 +33,18 @@ class HRImage:
     id: str
     path: Path | None = None
     sample: str | None = None
+    problem: str | None = None  # why this image cannot be used (e.g. files sharing its id): load() raises it
 
     @property
     def origin(self) -> str:
         return str(self.path) if self.path is not None else f"skimage.data.{self.sample}"
 
-    def load(self) -> np.ndarray:
+    def load(self, *, max_pixels: int | None = None) -> np.ndarray:
+        """uint8 HWC; raises ImageError naming the file (``max_pixels``: see ``read_image``)."""
+        if self.problem is not None:
+            raise ImageError(self.origin, self.problem)
         if self.path is not None:
-            return read_image(self.path)
+            return read_image(self.path, max_pixels=max_pixels)
         import skimage.data
 
         image = getattr(skimage.data, str(self.sample))()
@@ -70,8 +74,34 @@ def _from_folder(name: str, hr_dir: Path, lr_root: Path | None, catalogue: str |
     files = list_images(hr_dir)
     if not files:
         raise DatasetError(f"dataset {name!r}: no images in {hr_dir}")
-    images = tuple(HRImage(p.stem, path=p) for p in files)
-    return DatasetSource(name, images, str(hr_dir), lr_root, catalogue)
+    return DatasetSource(name, _unique_images(files), str(hr_dir), lr_root, catalogue)
+
+
+def _unique_images(files: list[Path]) -> tuple[HRImage, ...]:
+    """One HRImage per id (the file stem). Files whose stems are equal ignoring case (``a.png``, ``a.PNG``,
+    ``a.jpg``, ``A.png``) would merge into one image: they become one image with an error naming them all,
+    so no result is silently mixed, and every other image is evaluated."""
+    groups: dict[str, list[Path]] = {}
+    for p in files:
+        groups.setdefault(p.stem.casefold(), []).append(p)
+    images = []
+    for group in groups.values():
+        if len(group) == 1:
+            images.append(HRImage(group[0].stem, path=group[0]))
+        else:
+            names = ", ".join(p.name for p in group)
+            images.append(HRImage(group[0].stem, path=group[0],
+                                  problem=f"{len(group)} files share the image id {group[0].stem!r} ({names}); "
+                                          "rename all but one"))
+    return tuple(images)
+
+
+def _folder_name(folder: Path) -> str:
+    """A folder dataset's name: the folder's, or its parent's for a benchmark-layout ``.../Set5/HR``."""
+    folder = folder.resolve() if folder.name in ("", ".", "..") else folder
+    if folder.name.upper() == "HR" and folder.parent.name:
+        return folder.parent.name
+    return folder.name or str(folder)
 
 
 def resolve_dataset(
@@ -86,7 +116,7 @@ def resolve_dataset(
             raise DatasetError(f"dataset {spec!r}: folder {folder} does not exist")
         hr_dir = folder / "HR" if (folder / "HR").is_dir() else folder
         lr_root = folder if (folder / "LR_bicubic").is_dir() else None
-        return _from_folder(folder.name or str(folder), hr_dir, lr_root, None)
+        return _from_folder(_folder_name(folder), hr_dir, lr_root, None)
     from srbench.data import catalogue
 
     try:
@@ -112,14 +142,16 @@ def make_pair(
     lr_source: str = "matlab",
     lr_root: Path | None = None,
     hr: np.ndarray | None = None,
+    max_pixels: int | None = None,
 ) -> ImagePair:
     """HR -> modcrop -> LR (MATLAB bicubic, or the official file). Raises ImageError naming the file.
 
-    ``hr`` is the already loaded full-size HR image, when the caller has it (else it is read).
+    ``hr`` is the already loaded full-size HR image, when the caller has it (else it is read, refused
+    when it has more than ``max_pixels`` pixels).
     """
     from srbench.data.imresize import bicubic_lr, modcrop
 
-    hr_full = image.load() if hr is None else hr
+    hr_full = image.load(max_pixels=max_pixels) if hr is None else hr
     h, w = hr_full.shape[:2]
     if h < scale or w < scale:
         raise ImageError(image.origin, f"image {w}x{h} is smaller than the scale {scale}")
@@ -130,7 +162,7 @@ def make_pair(
         if lr_root is None:
             raise ImageError(image.origin, "official LR requested but this dataset has no LR_bicubic folder")
         lr_path = lr_root / "LR_bicubic" / f"X{scale}" / f"{image.id}x{scale}.png"
-        lr = read_image(lr_path)
+        lr = read_image(lr_path, max_pixels=max_pixels)
         want = (hr.shape[0] // scale, hr.shape[1] // scale)
         if lr.shape[:2] != want or lr.shape[2] != hr.shape[2]:
             raise ImageError(
@@ -144,11 +176,13 @@ def make_pair(
 
 
 def export_dataset(
-    spec: str, scale: int, out: Path, *, data_dir: str | os.PathLike[str] | None = None
+    spec: str, scale: int, out: Path, *, data_dir: str | os.PathLike[str] | None = None,
+    max_pixels: int | None = None,
 ) -> tuple[int, list[str]]:
     """Write ``out/HR/<id>.png`` (modcropped) and ``out/LR_bicubic/X<s>/<id>x<s>.png`` (srbench's LR).
 
-    Returns the number of images written and the error messages of those that failed.
+    Returns the number of images written and the error messages of those that failed (images sharing
+    an id, images over ``max_pixels``, unreadable files): every written image has its own file.
     """
     from srbench.data.io import write_image
 
@@ -156,7 +190,7 @@ def export_dataset(
     n, errors = 0, []
     for image in source.images:
         try:
-            pair = make_pair(image, scale)
+            pair = make_pair(image, scale, max_pixels=max_pixels)
         except (ImageError, ValueError) as exc:
             errors.append(str(exc))
             continue

@@ -19,7 +19,7 @@ def __getattr__(name: str):  # lazy: `import srbench.report` stays cheap (no pan
 
         return render_table
     if name == "load_run_dir":
-        from srbench.report.rundir import load_run_dir
+        from srbench.rundir import load_run_dir
 
         return load_run_dir
     raise AttributeError(f"module 'srbench.report' has no attribute {name!r}")

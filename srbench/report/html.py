@@ -28,7 +28,7 @@ from srbench.report.format import (
     format_value,
     metric_label,
 )
-from srbench.report.rundir import RunData, load_run_dir
+from srbench.rundir import RunData, load_run_dir
 
 TEMPLATES = Path(__file__).with_name("templates")
 
@@ -82,7 +82,7 @@ def render_report(run: RunData, options: ReportOptions = ReportOptions()) -> str
     notes: list[str] = []
     ctx = {
         "run": _run_header(run),
-        "warnings": [str(w) for w in run.meta.get("warnings") or []],
+        "warnings": list(run.record.warnings),
         "errors": _errors(run),
         "summaries": _summaries(run),
         "per_image": _per_image(run),
@@ -91,8 +91,7 @@ def render_report(run: RunData, options: ReportOptions = ReportOptions()) -> str
         "comparisons": _comparisons(run, options, notes),
         "notes": notes,
         "provenance": _provenance(run),
-        "demo_models": sorted(name for name, info in (run.meta.get("models") or {}).items()
-                              if isinstance(info, dict) and info.get("demo")),
+        "demo_models": sorted(name for name, info in run.record.models.items() if info.demo),
         "style": style,
         "script": script,
         "script_hash": script_hash,
@@ -112,37 +111,29 @@ def _text(value: Any) -> str:
 
 
 def _run_header(run: RunData) -> dict[str, str]:
-    m = run.meta
+    r = run.record
     return {
         "id": run.run_id,
-        "created": _text(m.get("created")),
-        "status": str(m.get("status") or "unknown"),
-        "command": _text(m.get("command")),
-        "version": _text(m.get("srbench_version")),
-        "git_sha": _text(m.get("git_sha")),
-        "device": _text((m.get("environment") or {}).get("device_name")),
+        "created": _text(r.created),
+        "status": r.status,
+        "command": _text(r.command),
+        "version": _text(r.srbench_version),
+        "git_sha": _text(r.git_sha),
+        "device": _text(r.environment.get("device_name")),
     }
 
 
 def _errors(run: RunData) -> list[dict[str, str]]:
-    out = []
-    for e in run.meta.get("errors") or []:
-        if isinstance(e, dict):
-            where = " / ".join(str(e[k]) for k in ("model", "dataset", "scale", "image") if e.get(k) is not None)
-            out.append({"where": where, "error": _text(e.get("error"))})
-        else:
-            out.append({"where": "", "error": _text(e)})
-    return out
+    return [{"where": e.where, "error": e.error} for e in run.record.errors]
 
 
 def _metric_header(run: RunData, metric: str) -> dict[str, Any]:
-    meta = run.metric_meta(metric)
     hib = run.higher_is_better(metric)
     return {
         "name": metric,
         "label": metric_label(metric),
         "arrow": arrow(hib),
-        "unit": str(meta.get("unit") or ""),
+        "unit": run.record.metric(metric).unit or "",
         "title": "higher is better" if hib else ("lower is better" if hib is False else "direction unknown"),
     }
 
@@ -188,8 +179,7 @@ def _per_image(run: RunData) -> dict[str, Any]:
         return {"metrics": [], "rows": []}
     metrics = [m for m in run.metrics() if m in set(r["metric"])] or sorted(set(r["metric"]))
     order = {m: i for i, m in enumerate(run.models())}
-    ds_order = {d: i for i, d in enumerate(dict.fromkeys([*((run.meta.get("config") or {}).get("datasets") or []),
-                                                          *r["dataset"]]))}
+    ds_order = {d: i for i, d in enumerate(dict.fromkeys([*run.record.config_list("datasets"), *r["dataset"]]))}
     wide = r.pivot_table(index=["dataset", "scale", "image", "model"], columns="metric", values="value",
                          aggfunc="last", sort=False)
     rows = []
@@ -230,7 +220,7 @@ def _throughput(run: RunData) -> dict[str, Any] | None:
                 cells.append({"text": str(v), "sort": None, "num": False})
         rows.append(cells)
     numeric = [all(row[i]["num"] for row in rows) for i in range(len(cols))]
-    env = run.meta.get("environment") or {}
+    env = run.record.environment
     names = [str(x) for x in dict.fromkeys(tp["device_name"]) if str(x)] if "device_name" in tp else []
     hw = [", ".join(names) if names else str(env.get("device_name") or "unknown device")]
     if env.get("cuda"):
@@ -335,21 +325,21 @@ def _inside(run_dir: Path, rel: Any) -> Path | None:
 def _comparisons(run: RunData, opt: ReportOptions, notes: list[str]) -> list[dict[str, Any]]:
     from srbench.data.io import read_image
 
-    entries = [c for c in run.meta.get("comparisons") or [] if isinstance(c, dict)]
+    entries = list(run.record.comparisons)
     if len(entries) > opt.max_comparisons:
         notes.append(f"Visual comparisons: showing {opt.max_comparisons} of {len(entries)} saved images.")
         entries = entries[: opt.max_comparisons]
-    box_text = opt.crop_box or (run.meta.get("config") or {}).get("crop_box")
+    box_text = opt.crop_box or run.record.config.get("crop_box")
     if isinstance(box_text, (list, tuple)):  # run.json stores the CLI's --crop-box as [x, y, w, h]
         box_text = ",".join(str(v) for v in box_text)
     user_box = _crops.parse_box(box_text) if box_text else None
     per_image = run.results
     out = []
     for c in entries:
-        hr_path = _inside(run.path, c.get("hr"))
-        label = f"{dataset_label(str(c.get('dataset')))} \u00d7{c.get('scale')} \u00b7 {c.get('image')}"
+        hr_path = _inside(run.path, c.hr)
+        label = f"{dataset_label(c.dataset)} \u00d7{c.scale} \u00b7 {c.image}"
         if hr_path is None:
-            notes.append(f"Visual comparison {label}: HR image {c.get('hr')!r} not found in the run directory.")
+            notes.append(f"Visual comparison {label}: HR image {c.hr!r} not found in the run directory.")
             continue
         hr = read_image(hr_path)
         box, how = None, "auto (highest HR gradient energy)"
@@ -368,7 +358,7 @@ def _comparisons(run: RunData, opt: ReportOptions, notes: list[str]) -> list[dic
         tbox = (int(box[0] * s), int(box[1] * s), max(2, round(box[2] * s)), max(2, round(box[3] * s)))
         panels = [{"label": "HR", "uri": _crops.png_data_uri(_crops.zoom_nearest(_crops.crop(hr, box), zoom)),
                    "caption": "PSNR / SSIM"}]
-        for model, rel in (c.get("models") or {}).items():
+        for model, rel in c.models.items():
             p = _inside(run.path, rel)
             if p is None:
                 panels.append({"label": str(model), "uri": None, "caption": "image missing"})
@@ -378,9 +368,8 @@ def _comparisons(run: RunData, opt: ReportOptions, notes: list[str]) -> list[dic
                 panels.append({"label": str(model), "uri": None,
                                "caption": f"size {sr.shape[1]}x{sr.shape[0]} differs from HR"})
                 continue
-            sel = per_image[(per_image["model"] == str(model)) & (per_image["dataset"] == str(c.get("dataset")))
-                            & (per_image["scale"] == int(c.get("scale") or 0))
-                            & (per_image["image"] == str(c.get("image")))]
+            sel = per_image[(per_image["model"] == str(model)) & (per_image["dataset"] == c.dataset)
+                            & (per_image["scale"] == c.scale) & (per_image["image"] == c.image)]
             vals = dict(zip(sel["metric"], sel["value"], strict=True))
             caption = " / ".join(format_value(float(vals[k]), k, REPORT_DECIMALS) for k in ("psnr", "ssim")
                                  if k in vals)
@@ -399,8 +388,8 @@ def _kv(d: Any) -> list[tuple[str, str]]:
 
 
 def _provenance(run: RunData) -> dict[str, Any]:
-    m = run.meta
-    protocol = dict(m.get("protocol") or {})
+    r = run.record
+    protocol = dict(r.protocol)
     lp = protocol.get("lpips")
     if isinstance(lp, dict):
         if lp.get("available") is False:
@@ -412,31 +401,24 @@ def _provenance(run: RunData) -> dict[str, Any]:
                                     if lp.get("backbone_sha256") else "")
                                  + (f", lpips package {lp.get('package_version')}" if lp.get("package_version")
                                     else ""))
-    models = []
-    for name, info in (m.get("models") or {}).items():
-        info = info if isinstance(info, dict) else {}
-        models.append({"name": str(name), "description": _text(info.get("description")),
-                       "weights": _text(info.get("weights")), "sha256": _text(info.get("weights_sha256")),
-                       "params": _text(info.get("params")), "demo": bool(info.get("demo")),
-                       "architecture": _text((info.get("extra") or {}).get("architecture")
-                                             if isinstance(info.get("extra"), dict) else None)})
-    datasets = []
-    for name, info in (m.get("datasets") or {}).items():
-        info = info if isinstance(info, dict) else {}
-        hashes = info.get("hr_pixel_sha256") or {}
-        datasets.append({"name": str(name), "source": _text(info.get("source")),
-                         "n_images": _text(info.get("n_images")), "verified": _text(info.get("verified")),
-                         "hashes": [(str(k), str(v)) for k, v in hashes.items()] if isinstance(hashes, dict) else []})
-    metrics = [{"name": k, **{kk: _text(vv) for kk, vv in (v if isinstance(v, dict) else {}).items()}}
-               for k, v in (m.get("metrics") or {}).items()]
+    models = [{"name": name, "description": _text(info.description or None), "weights": _text(info.weights),
+               "sha256": _text(info.weights_sha256), "params": _text(info.params), "demo": info.demo,
+               "architecture": _text(info.extra.get("extra", {}).get("architecture")
+                                     if isinstance(info.extra.get("extra"), dict) else None)}
+              for name, info in r.models.items()]
+    datasets = [{"name": name, "source": _text(info.source or None), "n_images": _text(info.n_images),
+                 "verified": _text(info.verified), "hashes": [(k, v) for k, v in info.hr_pixel_sha256.items()]}
+                for name, info in r.datasets.items()]
+    metrics = [(name, ", ".join(f"{k} {_text(v)}" for k, v in info.to_json().items()))
+               for name, info in r.metrics.items()]
     return {
-        "run": [("run id", run.run_id), ("created", _text(m.get("created"))), ("status", _text(m.get("status"))),
-                ("command", _text(m.get("command"))), ("srbench", _text(m.get("srbench_version"))),
-                ("git sha", _text(m.get("git_sha"))), ("schema version", _text(m.get("schema_version")))],
-        "environment": _kv(m.get("environment")),
-        "config": _kv(m.get("config")),
+        "run": [("run id", run.run_id), ("created", _text(r.created)), ("status", _text(r.status)),
+                ("command", _text(r.command)), ("srbench", _text(r.srbench_version)),
+                ("git sha", _text(r.git_sha)), ("schema version", _text(r.schema_version))],
+        "environment": _kv(dict(r.environment)),
+        "config": _kv(dict(r.config)),
         "protocol": _kv(protocol),
-        "metrics": [(x["name"], ", ".join(f"{k} {v}" for k, v in x.items() if k != "name")) for x in metrics],
+        "metrics": metrics,
         "models": models,
         "datasets": datasets,
     }

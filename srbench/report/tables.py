@@ -30,7 +30,7 @@ from srbench.report.format import (
     format_value,
     metric_label,
 )
-from srbench.report.rundir import FALLBACK_METRICS, RunData, RunLike, as_run_data
+from srbench.rundir import FALLBACK_METRICS, RunData, RunLike, as_run_data
 
 FORMATS = ("markdown", "latex", "csv")
 PUBLISHED_COLUMNS = ("model", "dataset", "scale", "metric", "value", "source", "reference")
@@ -74,7 +74,7 @@ def _directions(runs: Sequence[RunData], metrics: Sequence[str]) -> dict[str, bo
     for m in metrics:
         hib = None
         for run in runs:
-            if m in (run.meta.get("metrics") or {}):
+            if m in run.record.metrics:
                 hib = run.higher_is_better(m)
                 break
         if hib is None and m in FALLBACK_METRICS:
