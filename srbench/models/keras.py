@@ -8,7 +8,7 @@ The network is PROTOCOL.md section 3's SRResNet, layer for layer the same as the
 ``srbench.models.networks`` (so weights can be ported, see :func:`port_torch_state_dict`):
 9x9 conv 64 + PReLU; 16 residual blocks (3x3 conv, BN, PReLU, 3x3 conv, BN, skip); 3x3 conv + BN +
 long skip; upsampling x2 = [3x3 conv 64->256, depth_to_space 2, PReLU] (twice for x4), x3 = [3x3
-conv 64->576, depth_to_space 3, PReLU]; 9x9 conv to 3 channels; tanh, mapped back to [0, 1] with
+conv 64->576, depth_to_space 3, PReLU], x8 = three x2 stages; 9x9 conv to 3 channels; tanh, mapped back to [0, 1] with
 ``(y + 1) / 2``. PReLU has one shared slope per layer (init 0.25) and BN uses epsilon 1e-5, both as in
 PyTorch. TensorFlow's ``depth_to_space`` orders channels (row, col, channel) where PyTorch's
 ``PixelShuffle`` orders them (channel, row, col); the porting function permutes accordingly.
@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     import torch
 
 NAME = "keras-srresnet"
-SUPPORTED_SCALES = (2, 3, 4)
+SUPPORTED_SCALES = (2, 3, 4, 8)
 N_BLOCKS = 16
 CHANNELS = 64
 TORCH_SUFFIXES = (".safetensors", ".pt", ".pth")
@@ -45,7 +45,7 @@ UNTRAINED_WARNING = (
 
 
 def _upsample_factors(scale: int) -> tuple[int, ...]:
-    return {2: (2,), 3: (3,), 4: (2, 2)}[scale]
+    return {2: (2,), 3: (3,), 4: (2, 2), 8: (2, 2, 2)}[scale]
 
 
 def receptive_radius(scale: int, n_blocks: int = N_BLOCKS) -> int:

@@ -81,8 +81,10 @@ def test_catalogue_lists_the_six_datasets_with_their_folders():
     }
     for m in list_manifests():
         assert m.title and m.description and m.citation and m.licence and m.lr, m.name
-        assert m.scales == (2, 3, 4) and m.parts == ("hr", "lr_x2", "lr_x3", "lr_x4")
-        assert all(f.pinned for f in m.files), m.name
+        x8 = ("lr_x8",) if m.name.startswith("div2k") else ()  # the NTIRE 2018 bicubic x8 track
+        assert m.scales == (2, 3, 4) + tuple(int(p[4:]) for p in x8)
+        assert m.parts == ("hr", "lr_x2", "lr_x3", "lr_x4") + x8
+        assert all(f.pinned for f in m.files if f.contains != ("lr_x8",)), m.name
         assert m.kind == ("train" if m.name == "div2k-train" else "benchmark")
 
 
@@ -115,8 +117,29 @@ def test_div2k_files_match_the_official_table():
         assert (m.ids[0], m.ids[-1], len(m.ids)) == (first, last, m.count)
         for f in m.files:
             assert f.url == f"https://data.vision.ee.ethz.ch/cvl/DIV2K/{f.filename}"
-            seen[f.filename] = (f.bytes, f.sha256)
+            if f.contains != ("lr_x8",):
+                seen[f.filename] = (f.bytes, f.sha256)
     assert seen == DIV2K
+
+
+def test_div2k_x8_track_is_listed_unpinned_and_says_so():
+    """No hash of the x8 archives was known: the manifest says so instead of inventing one."""
+    for split in ("train", "valid"):
+        m = load_manifest(f"div2k-{split}")
+        (f,) = [f for f in m.files if "lr_x8" in f.contains]
+        assert f.filename == f"DIV2K_{split}_LR_x8.zip" and f.contains == ("lr_x8",)
+        assert f.url == f"https://data.vision.ee.ethz.ch/cvl/DIV2K/DIV2K_{split}_LR_x8.zip"
+        assert not f.pinned and f.bytes is None and "No sha256/size pinned" in f.note
+        assert f.lr_dir.format(scale=8) == f"DIV2K_{split}_LR_x8" and f.lr_name.format(id="0801", scale=8) == "0801x8"
+        assert 8 in m.scales and "x8 LR archive" in m.notes and "NO pinned hash" in m.notes
+
+
+def test_an_unpinned_lr_file_needs_a_note(tmp_path):
+    entry = '[[files]]\nurl = "https://x/y8.zip"\nfilename = "y8.zip"\ncontains = ["lr_x2"]\nlr_dir = "X{scale}"\n'
+    with pytest.raises(DatasetError, match="or for an LR-only file whose note says why"):
+        read_manifest(write_manifest(tmp_path / "a.toml", extra_file=entry))
+    m = read_manifest(write_manifest(tmp_path / "b.toml", extra_file=entry + 'note = "no hash known"\n'))
+    assert [f.pinned for f in m.files] == [True, False]
 
 
 def test_names_folders_and_aliases_resolve():
