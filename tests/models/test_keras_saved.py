@@ -169,3 +169,12 @@ def saved_sha(path: Path) -> str:
     import hashlib
 
     return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_throughput_is_measured_like_any_adapter(saved: dict) -> None:
+    from srbench.registry import get_model
+    from srbench.throughput import benchmark_model
+
+    model = get_model(f"keras:{saved['savedmodel']}", 4)
+    (row,) = benchmark_model(model, scale=4, sizes=((16, 16),), warmup=1, iters=2, measure_roofline=False)
+    assert row.model == f"keras:{saved['savedmodel']}" and row.ms_median > 0 and row.images_per_s > 0
