@@ -473,9 +473,10 @@ def report(run_dir: Path, crop_box: str | None, out: Path | None) -> None:
 def convert(src: Path, dst: Path) -> None:
     """Convert the Keras SRGAN seed generator's weights to PyTorch or back; the suffixes say which way.
 
-    SRC.h5 -> DST.safetensors (for `--models seed-srgan`), or SRC.safetensors -> DST.h5 (loads with the
-    seed scripts' `load_weights` and `--models keras-srgan`). Exact: kernels HWIO <-> OIHW, depth_to_space
-    <-> PixelShuffle channel order, BN statistics, per-channel PReLU slopes. Needs h5py (srbench[tensorflow]).
+    SRC.h5 or SRC.keras -> DST.safetensors (for `--models seed-srgan`), or SRC.safetensors -> DST.h5 (loads
+    with the seed scripts' `load_weights` and `--models keras-srgan`) or DST.keras (a whole model, for
+    `--models keras:DST.keras`). Exact: kernels HWIO <-> OIHW, depth_to_space <-> PixelShuffle channel
+    order, BN statistics, per-channel PReLU slopes. Needs h5py; .keras needs TensorFlow (srbench[tensorflow]).
     """
     from srbench.interfaces import SRBenchError
     from srbench.models.convert import convert_file

@@ -293,11 +293,38 @@ def read_torch_safetensors(path: str | os.PathLike[str]) -> tuple[dict[str, np.n
     return sd, meta
 
 
+def _read_keras_model(path: Path) -> KerasLayers:
+    """Weighted layers of a seed generator saved as ``.keras`` (loaded with TensorFlow, safe mode)."""
+    from srbench.models.keras import _import_tensorflow
+    from srbench.models.keras_seed import get_layer_weights, register_layers
+
+    _, keras = _import_tensorflow("srbench convert")
+    register_layers()
+    try:
+        model = keras.saving.load_model(str(path), compile=False, safe_mode=True)
+    except Exception as exc:
+        raise ModelError(f"{path}: cannot load the Keras model in safe mode ({' '.join(str(exc).splitlines()[:2])[:300]}); "
+                         "save its weights with model.save('gen.h5') and convert that") from exc
+    return get_layer_weights(model)
+
+
+def _write_keras_model(path: Path, layers: KerasLayers, layout: SeedLayout) -> None:
+    """``layers`` as a whole ``.keras`` model of ``keras_seed.build_generator`` (loads with keras:PATH)."""
+    from srbench.files import atomic_write
+    from srbench.models.keras_seed import build_generator, set_layer_weights
+
+    model = build_generator(layout.scale, layout.n_blocks)
+    set_layer_weights(model, layers, str(path))
+    atomic_write(path, lambda tmp: model.save(tmp))  # the temporary name keeps the '.keras' suffix
+
+
 def convert_file(src: str | os.PathLike[str], dst: str | os.PathLike[str]) -> SeedLayout:
     """Convert a seed generator's weights; the direction follows the suffixes.
 
-    ``.h5`` (Keras) -> ``.safetensors`` (PyTorch ``SeedGenerator``, metadata: scale, n_blocks, format,
-    source sha256), or ``.safetensors`` -> ``.h5``. Raises ModelError for any other pair or a bad file.
+    Keras ``.h5`` (HDF5 weights, or a whole model) or ``.keras`` -> ``.safetensors`` (PyTorch
+    ``SeedGenerator``; metadata: scale, n_blocks, format, source sha256); ``.safetensors`` -> ``.h5``
+    (HDF5 weights) or ``.keras`` (a whole model). ``.keras`` needs TensorFlow, the rest only h5py.
+    Raises ModelError for any other pair or a bad file.
     """
     from safetensors.numpy import save as save_safetensors
 
@@ -307,21 +334,25 @@ def convert_file(src: str | os.PathLike[str], dst: str | os.PathLike[str]) -> Se
     pair = (src.suffix.lower(), dst.suffix.lower())
     if src.resolve() == dst.resolve():
         raise ModelError(f"convert: input and output are the same file {src}")
-    if pair == (".h5", ".safetensors"):
+    if pair in ((".h5", ".safetensors"), (".keras", ".safetensors")):
         if src.name.endswith(".weights.h5"):
             raise ModelError(f"{src}: a Keras 3 '.weights.h5' file; convert reads Keras HDF5 weights saved "
-                             "as '.h5' (Keras 2 save_weights or model.save('x.h5'))")
-        sd, layout = keras_to_torch(read_keras_h5(src), str(src))
+                             "as '.h5' (Keras 2 save_weights or model.save('x.h5')) or a '.keras' model")
+        layers = read_keras_h5(src) if pair[0] == ".h5" else _read_keras_model(src)
+        sd, layout = keras_to_torch(layers, str(src))
         meta = {"format": FORMAT, "scale": str(layout.scale), "n_blocks": str(layout.n_blocks),
                 "converted_from": src.name, "source_sha256": file_sha256(src)}
         atomic_write_bytes(dst, save_safetensors(sd, metadata=meta))
         return layout
-    if pair == (".safetensors", ".h5"):
+    if pair in ((".safetensors", ".h5"), (".safetensors", ".keras")):
         sd, _ = read_torch_safetensors(src)
         layers, layout = torch_to_keras(sd, str(src))
-        write_keras_h5(dst, layers)
+        if pair[1] == ".h5":
+            write_keras_h5(dst, layers)
+        else:
+            _write_keras_model(dst, layers, layout)
         return layout
     raise ModelError(
-        f"convert: cannot convert {src.name} to {dst.name}: supported are Keras '.h5' -> '.safetensors' "
-        "and '.safetensors' -> '.h5' (the seed SRGAN generator)"
+        f"convert: cannot convert {src.name} to {dst.name}: supported are Keras '.h5'/'.keras' -> "
+        "'.safetensors' and '.safetensors' -> '.h5'/'.keras' (the seed SRGAN generator)"
     )

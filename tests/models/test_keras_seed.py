@@ -253,3 +253,20 @@ def test_keras_srgan_tiles_exactly(ks: Any, tmp_path: Path) -> None:
     x = to_lr_tensor(photo(19, 23))
     torch.testing.assert_close(tiled.upscale(x), whole.upscale(x), rtol=0, atol=1e-5)
     assert tiled.info().extra["tile_overlap"] == ks.receptive_radius(2, 1) == 10
+
+
+def test_convert_to_and_from_a_whole_keras_model(ks: Any, tmp_path: Path) -> None:
+    """safetensors -> .keras (a whole model for keras:PATH) -> safetensors: identical tensors, same output."""
+    from safetensors.numpy import load_file
+
+    from srbench.models.convert import convert_file
+    from srbench.models.keras_saved import build as build_saved
+
+    _, h5, st = _converted_pair(ks, tmp_path, 8, 1)
+    assert convert_file(st, tmp_path / "gen.keras").scale == 8
+    convert_file(tmp_path / "gen.keras", tmp_path / "again.safetensors")
+    a, b = load_file(str(st)), load_file(str(tmp_path / "again.safetensors"))
+    assert a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a)
+    x = to_lr_tensor(photo(6, 5))
+    torch.testing.assert_close(build_saved(8, path=str(tmp_path / "gen.keras")).upscale(x),
+                               ks.build(8, weights=str(h5)).upscale(x), rtol=0, atol=0)
