@@ -189,12 +189,16 @@ def _load(path: Path, keras: Any, tf: Any, who: str, safe_mode: bool) -> tuple[C
     if path.suffix == ".h5":
         from srbench.models.convert import _h5py
 
-        with _h5py(who).File(path, "r") as f:
-            if "model_config" not in f.attrs:
-                raise ModelError(
-                    f"{who}: {path} holds weights only (no model config). For the seed SRGAN generator use "
-                    "--models keras-srgan --weights keras-srgan=<file>.h5; else save the whole model."
-                )
+        try:
+            with _h5py(who).File(path, "r") as f:
+                whole_model = "model_config" in f.attrs
+        except OSError as exc:
+            raise ModelError(f"{who}: {path} is not a readable HDF5 file ({exc})") from exc
+        if not whole_model:
+            raise ModelError(
+                f"{who}: {path} holds weights only (no model config). For the seed SRGAN generator use "
+                "--models keras-srgan --weights keras-srgan=<file>.h5; else save the whole model."
+            )
     try:
         model = keras.saving.load_model(str(path), compile=False, safe_mode=safe_mode)
     except Exception as exc:

@@ -126,6 +126,9 @@ def test_errors(saved: dict, tmp_path: Path) -> None:
     weights_only = write_keras_h5(tmp_path / "w.h5", get_layer_weights(seed_code_generator(4, 1)))
     with pytest.raises(ModelError, match="holds weights only.*--models keras-srgan"):
         build(4, path=str(weights_only))
+    (tmp_path / "junk.h5").write_bytes(b"not hdf5")
+    with pytest.raises(ModelError, match="junk.h5 is not a readable HDF5 file"):
+        build(4, path=str(tmp_path / "junk.h5"))
 
 
 def test_missing_tensorflow_names_the_extra(saved: dict, monkeypatch: pytest.MonkeyPatch) -> None:
