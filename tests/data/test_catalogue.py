@@ -621,3 +621,43 @@ def test_fetch_keeps_lr_put_there_by_hand_and_checks_it_against_the_downloaded_h
     (out / ".verified").unlink()
     with pytest.raises(DatasetError, match=r"X2 exists but does not match.*missing LR image for 'g'"):
         fetch(m, root=tmp_path / "data", official_lr=True, progress=False)
+
+
+def test_fetch_an_unpinned_lr_archive_checks_it_against_the_hr(http_dir, tmp_path):
+    """The DIV2K x8 case: an LR-only archive without a hash is installed only if its images fit the HR,
+    and is not kept (a later fetch could not tell the same bytes from others)."""
+    url, served, log = http_dir
+    rng = np.random.default_rng(8)
+    hr = {f"{i:04d}": rng.integers(0, 256, (16, 24, 3), dtype=np.uint8) for i in (1, 2)}
+    with zipfile.ZipFile(served / "T_HR.zip", "w") as zf:
+        for k, img in hr.items():
+            zf.writestr(f"T_HR/{k}.png", png_bytes(img))
+
+    def lr_zip(name: str, side: int) -> None:
+        with zipfile.ZipFile(served / name, "w") as zf:
+            for k, img in hr.items():
+                zf.writestr(f"T_LR_x8/{k}x8.png", png_bytes(img[:side, : 3 * side // 2].copy()))
+
+    lr_zip("T_LR_x8.zip", 2)  # 16x24 // 8 = 2x3: fits
+    lr_zip("T_bad_x8.zip", 4)  # 4x6: does not
+    data = (served / "T_HR.zip").read_bytes()
+
+    def manifest(lr_name: str) -> Path:
+        text = (
+            'schema = 1\nname = "tiny8"\nfolder = "TINY8"\ntitle = "t"\nkind = "train"\nscales = [8]\n'
+            'description = "d"\ncitation = "c"\nlicence = "l"\nlr = "r"\n'
+            f'[[files]]\nurl = "{url}/T_HR.zip"\nfilename = "T_HR.zip"\nbytes = {len(data)}\n'
+            f'sha256 = "{hashlib.sha256(data).hexdigest()}"\ncontains = ["hr"]\nhr_dir = "T_HR"\n'
+            f'[[files]]\nurl = "{url}/{lr_name}"\nfilename = "{lr_name}"\ncontains = ["lr_x8"]\n'
+            'lr_dir = "T_LR_x{scale}"\nnote = "no hash known"\n'
+            '[images]\ncount = 2\nids_format = "04d"\nids_first = 1\nids_last = 2\n'
+        )
+        path = tmp_path / f"{lr_name}.toml"
+        path.write_text(text)
+        return path
+
+    with pytest.raises(DatasetError, match=r"lr_x8 images fail verification.*0001x8.png is 6x4, expected 3x2"):
+        fetch(read_manifest(manifest("T_bad_x8.zip")), root=tmp_path / "bad", official_lr=True, progress=False)
+    out = fetch(read_manifest(manifest("T_LR_x8.zip")), root=tmp_path / "data", official_lr=True, progress=False)
+    assert sorted(p.name for p in (out / "LR_bicubic/X8").iterdir()) == ["0001x8.png", "0002x8.png"]
+    assert not (tmp_path / "data" / ".downloads" / "T_LR_x8.zip").exists()

@@ -69,11 +69,18 @@ def test_each_saved_format_gives_the_models_own_output(small_generator: Any, sav
 
 
 def test_unit_range_model(tmp_path: Path) -> None:
-    """A model that works in [0, 1] (srbench's keras-srresnet network) needs input_range='0-1'."""
-    from srbench.models import keras as keras_srresnet
+    """A model that works in [0, 1] (sigmoid output, srbench's registered depth_to_space) needs input_range='0-1'."""
+    import keras
+
+    from srbench.models.keras import _layer_classes
     from srbench.models.keras_saved import build
 
-    net = keras_srresnet.build_network(2, seed=1)
+    inp = keras.Input((None, None, 3))
+    x = keras.layers.Conv2D(12, 3, padding="same", kernel_initializer=keras.initializers.GlorotUniform(seed=1))(inp)
+    x = _layer_classes()(2)(x)
+    out = keras.layers.Conv2D(3, 3, padding="same", activation="sigmoid",
+                              kernel_initializer=keras.initializers.GlorotUniform(seed=2))(x)
+    net = keras.Model(inp, out)
     path = tmp_path / "unit.keras"
     net.save(str(path))
     lr = lr_batch(1)
