@@ -598,6 +598,28 @@ def doctor(as_json: bool) -> None:
         click.echo(render(findings))
 
 
+@cli.command()
+@click.argument("src", type=click.Path(dir_okay=False, exists=True, path_type=Path))
+@click.argument("dst", type=click.Path(dir_okay=False, path_type=Path))
+def convert(src: Path, dst: Path) -> None:
+    """Convert the Keras SRGAN seed generator's weights to PyTorch or back; the suffixes say which way.
+
+    SRC.h5 or SRC.keras -> DST.safetensors (for `--models seed-srgan`), or SRC.safetensors -> DST.h5 (loads
+    with the seed scripts' `load_weights` and `--models keras-srgan`) or DST.keras (a whole model, for
+    `--models keras:DST.keras`). Exact: kernels HWIO <-> OIHW, depth_to_space <-> PixelShuffle channel
+    order, BN statistics, per-channel PReLU slopes. Needs h5py; .keras needs TensorFlow (srbench[tensorflow]).
+    """
+    from srbench.interfaces import SRBenchError
+    from srbench.models.convert import convert_file
+
+    try:
+        layout = convert_file(src, dst)
+    except SRBenchError as exc:
+        _fail(str(exc))
+        return
+    click.echo(f"{src} -> {dst}: seed SRGAN generator x{layout.scale}, {layout.n_blocks} residual blocks")
+
+
 cli.add_command(train_command)
 
 

@@ -268,11 +268,13 @@ def _parse(data: bytes, *, source: str) -> Manifest:
         raise DatasetError(f"{where} [images]: duplicate image ids")
 
     for spec in file_specs + mirror_specs:
-        if not spec.pinned and not (set(spec.contains) == {"hr"} and hr):
-            # srbench only downloads what it can verify: an unpinned archive needs pinned pixels
+        lr_only_with_reason = "hr" not in spec.contains and bool(spec.note)
+        if not spec.pinned and not (set(spec.contains) == {"hr"} and hr) and not lr_only_with_reason:
+            # srbench only downloads what it can verify: an unpinned archive needs pinned pixels, or
+            # (official LR only, checked against the installed HR) a note saying why no hash is pinned
             raise DatasetError(
                 f"{where}: {spec.url} has no sha256/md5; that is allowed only for HR-only mirrors of a "
-                "dataset with pinned pixel hashes ([images.hr])"
+                "dataset with pinned pixel hashes ([images.hr]) or for an LR-only file whose note says why"
             )
         if spec.hr_dir == "*" and not hr:
             raise DatasetError(f"{where}: {spec.url}: hr_dir = '*' (search by pixel hash) needs [images.hr]")

@@ -8,7 +8,7 @@ The network is docs/protocol.md, "Training recipe"'s SRResNet, layer for layer t
 ``srbench.models.networks`` (so weights can be ported, see :func:`port_torch_state_dict`):
 9x9 conv 64 + PReLU; 16 residual blocks (3x3 conv, BN, PReLU, 3x3 conv, BN, skip); 3x3 conv + BN +
 long skip; upsampling x2 = [3x3 conv 64->256, depth_to_space 2, PReLU] (twice for x4), x3 = [3x3
-conv 64->576, depth_to_space 3, PReLU]; 9x9 conv to 3 channels; tanh, mapped back to [0, 1] with
+conv 64->576, depth_to_space 3, PReLU], x8 = three x2 stages; 9x9 conv to 3 channels; tanh, mapped back to [0, 1] with
 ``(y + 1) / 2``. PReLU has one shared slope per layer (init 0.25) and BN uses epsilon 1e-5, both as in
 PyTorch. TensorFlow's ``depth_to_space`` orders channels (row, col, channel) where PyTorch's
 ``PixelShuffle`` orders them (channel, row, col); the porting function permutes accordingly.
@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     import torch
 
 NAME = "keras-srresnet"
-SUPPORTED_SCALES = (2, 3, 4)
+SUPPORTED_SCALES = (2, 3, 4, 8)
 N_BLOCKS = 16
 CHANNELS = 64
 TORCH_SUFFIXES = (".safetensors", ".pt", ".pth")
@@ -45,7 +45,7 @@ UNTRAINED_WARNING = (
 
 
 def _upsample_factors(scale: int) -> tuple[int, ...]:
-    return {2: (2,), 3: (3,), 4: (2, 2)}[scale]
+    return {2: (2,), 3: (3,), 4: (2, 2), 8: (2, 2, 2)}[scale]
 
 
 def receptive_radius(scale: int, n_blocks: int = N_BLOCKS) -> int:
@@ -59,8 +59,10 @@ def receptive_radius(scale: int, n_blocks: int = N_BLOCKS) -> int:
     return math.ceil(reach + 4.0 / res)
 
 
-def _import_tensorflow() -> tuple[Any, Any]:
-    """(tensorflow, keras) or a ModelError that says how to install them."""
+def _import_tensorflow(who: str = NAME) -> tuple[Any, Any]:
+    """(tensorflow, keras) or a ModelError (naming ``who``, the model) that says how to install them.
+
+    The one place srbench imports TensorFlow (every Keras adapter and the converter go through it)."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TF's C++ start-up chatter, not our errors
     # Importing triton (torch._dynamo / the FLOP counter pull it in) *after* TensorFlow segfaults the
     # process (TF 2.21 + the triton wheel of torch 2.14); triton first is fine, so load it before TF.
@@ -72,13 +74,13 @@ def _import_tensorflow() -> tuple[Any, Any]:
         import tensorflow as tf
     except ImportError as exc:
         raise ModelError(
-            f"{NAME} needs TensorFlow, which is not installed ({exc}). Install it with: "
+            f"{who} needs TensorFlow, which is not installed ({exc}). Install it with: "
             "pip install 'srbench[tensorflow]'"
         ) from exc
     import keras
 
     if int(keras.__version__.split(".")[0]) < 3:
-        raise ModelError(f"{NAME} needs Keras 3 (TensorFlow >= 2.16), found Keras {keras.__version__}")
+        raise ModelError(f"{who} needs Keras 3 (TensorFlow >= 2.16), found Keras {keras.__version__}")
     return tf, keras
 
 
@@ -86,6 +88,8 @@ def _import_tensorflow() -> tuple[Any, Any]:
 def _layer_classes() -> Any:
     tf, keras = _import_tensorflow()
 
+    # registered so that a saved ``.keras`` model using it loads without unsafe Lambda deserialisation
+    @keras.saving.register_keras_serializable(package="srbench")
     class DepthToSpace(keras.layers.Layer):  # type: ignore[misc, name-defined]
         """Pixel shuffle in NHWC: ``tf.nn.depth_to_space`` (channel order row, col, channel)."""
 
@@ -227,7 +231,7 @@ def _is_packaged_demo(path: Path) -> bool:
     return path.resolve().parent == demo_dir
 
 
-def _tf_device(device: str, tf: Any) -> str:
+def _tf_device(device: str, tf: Any, who: str = NAME) -> str:
     """srbench/torch device string -> TensorFlow device name; a GPU TF cannot see is an error."""
     kind, _, index = str(device).partition(":")
     if kind == "cpu":
@@ -237,7 +241,7 @@ def _tf_device(device: str, tf: Any) -> str:
         gpus = tf.config.list_physical_devices("GPU")
         if n >= len(gpus):
             raise ModelError(
-                f"{NAME}: device {device!r} requested but TensorFlow sees {len(gpus)} GPU(s) "
+                f"{who}: device {device!r} requested but TensorFlow sees {len(gpus)} GPU(s) "
                 "(tensorflow-cpu installed, or no CUDA build of TensorFlow?)"
             )
         for gpu in gpus:  # share the GPU with PyTorch instead of TF grabbing all of its memory
@@ -246,7 +250,7 @@ def _tf_device(device: str, tf: Any) -> str:
             except RuntimeError:  # already initialised: the setting is fixed for this process
                 pass
         return f"/GPU:{n}"
-    raise ModelError(f"{NAME}: unsupported device {device!r} (use 'cpu' or 'cuda[:N]')")
+    raise ModelError(f"{who}: unsupported device {device!r} (use 'cpu' or 'cuda[:N]')")
 
 
 class KerasSRResNet:

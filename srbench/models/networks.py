@@ -8,7 +8,8 @@ Choices the paper leaves open, fixed here and counted in the tests:
 - PReLU has one shared slope per layer (PyTorch's default ``nn.PReLU()``), as in the common PyTorch
   reproductions; the Keras seed article uses one slope per channel (+63 parameters per PReLU).
 - Convolutions followed by BN keep their bias (as the Keras/TF implementations do); BN folding absorbs it.
-- x3 uses one 64 -> 576 convolution + pixel shuffle x3 (docs/protocol.md, "Training recipe"); x2 one x2 stage; x4 two.
+- x3 uses one 64 -> 576 convolution + pixel shuffle x3 (docs/protocol.md, "Training recipe"); x2 one x2 stage; x4 two;
+  x8 three x2 stages (as the SRGAN Keras seed code and the x8 tracks of EDSR/RCAN).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-SUPPORTED_SCALES = (2, 3, 4)
+SUPPORTED_SCALES = (2, 3, 4, 8)
 
 
 def _upsample_factors(scale: int) -> tuple[int, ...]:
@@ -26,6 +27,8 @@ def _upsample_factors(scale: int) -> tuple[int, ...]:
         return (3,)
     if scale == 4:
         return (2, 2)
+    if scale == 8:
+        return (2, 2, 2)
     raise ValueError(f"SRResNet supports scales {SUPPORTED_SCALES}, got {scale}")
 
 

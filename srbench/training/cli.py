@@ -20,7 +20,7 @@ def _pairs(values: tuple[str, ...]) -> dict[str, Any]:
 @click.argument("model", type=click.Choice(["srresnet", "srgan"]))
 @click.option("--config", "config_path", type=click.Path(exists=True, dir_okay=False), default=None,
               help="TOML file with TrainConfig keys (flags below override it).")
-@click.option("--scale", type=int, default=None, help="Upscaling factor: 2, 3 or 4 (default 4).")
+@click.option("--scale", type=int, default=None, help="Upscaling factor: 2, 3, 4 or 8 (default 4).")
 @click.option("--data", "train_data", multiple=True,
               help="Training HR images: dataset name (div2k-train, default), folder:PATH or PATH. Repeatable.")
 @data_dir_option("Where dataset names are looked up (benchmark layout).")

@@ -155,8 +155,8 @@ def _validate(c: TrainConfig) -> None:
 
     if c.model not in MODELS:
         bad(f"model must be one of {MODELS}, got {c.model!r}")
-    if c.scale not in (2, 3, 4):
-        bad(f"scale must be 2, 3 or 4, got {c.scale}")
+    if c.scale not in (2, 3, 4, 8):
+        bad(f"scale must be 2, 3, 4 or 8, got {c.scale}")
     if c.content_loss not in CONTENT_LOSSES:
         bad(f"content_loss must be one of {CONTENT_LOSSES}, got {c.content_loss!r}")
     if c.amp not in AMP_MODES:

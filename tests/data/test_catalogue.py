@@ -81,8 +81,10 @@ def test_catalogue_lists_the_six_datasets_with_their_folders():
     }
     for m in list_manifests():
         assert m.title and m.description and m.citation and m.licence and m.lr, m.name
-        assert m.scales == (2, 3, 4) and m.parts == ("hr", "lr_x2", "lr_x3", "lr_x4")
-        assert all(f.pinned for f in m.files), m.name
+        x8 = ("lr_x8",) if m.name.startswith("div2k") else ()  # the NTIRE 2018 bicubic x8 track
+        assert m.scales == (2, 3, 4) + tuple(int(p[4:]) for p in x8)
+        assert m.parts == ("hr", "lr_x2", "lr_x3", "lr_x4") + x8
+        assert all(f.pinned for f in m.files if f.contains != ("lr_x8",)), m.name
         assert m.kind == ("train" if m.name == "div2k-train" else "benchmark")
 
 
@@ -115,8 +117,29 @@ def test_div2k_files_match_the_official_table():
         assert (m.ids[0], m.ids[-1], len(m.ids)) == (first, last, m.count)
         for f in m.files:
             assert f.url == f"https://data.vision.ee.ethz.ch/cvl/DIV2K/{f.filename}"
-            seen[f.filename] = (f.bytes, f.sha256)
+            if f.contains != ("lr_x8",):
+                seen[f.filename] = (f.bytes, f.sha256)
     assert seen == DIV2K
+
+
+def test_div2k_x8_track_is_listed_unpinned_and_says_so():
+    """No hash of the x8 archives was known: the manifest says so instead of inventing one."""
+    for split in ("train", "valid"):
+        m = load_manifest(f"div2k-{split}")
+        (f,) = [f for f in m.files if "lr_x8" in f.contains]
+        assert f.filename == f"DIV2K_{split}_LR_x8.zip" and f.contains == ("lr_x8",)
+        assert f.url == f"https://data.vision.ee.ethz.ch/cvl/DIV2K/DIV2K_{split}_LR_x8.zip"
+        assert not f.pinned and f.bytes is None and "No sha256/size pinned" in f.note
+        assert f.lr_dir.format(scale=8) == f"DIV2K_{split}_LR_x8" and f.lr_name.format(id="0801", scale=8) == "0801x8"
+        assert 8 in m.scales and "x8 LR archive" in m.notes and "NO pinned hash" in m.notes
+
+
+def test_an_unpinned_lr_file_needs_a_note(tmp_path):
+    entry = '[[files]]\nurl = "https://x/y8.zip"\nfilename = "y8.zip"\ncontains = ["lr_x2"]\nlr_dir = "X{scale}"\n'
+    with pytest.raises(DatasetError, match="or for an LR-only file whose note says why"):
+        read_manifest(write_manifest(tmp_path / "a.toml", extra_file=entry))
+    m = read_manifest(write_manifest(tmp_path / "b.toml", extra_file=entry + 'note = "no hash known"\n'))
+    assert [f.pinned for f in m.files] == [True, False]
 
 
 def test_names_folders_and_aliases_resolve():
@@ -624,3 +647,43 @@ def test_a_wrong_archive_put_there_by_hand_is_kept_aside_and_the_message_says_so
         fetch(m2, root=tmp_path / "data", progress=False)
     assert (downloads / "m.tar.gz.bad").read_bytes() == b"not a tar"
     assert f"kept aside as {downloads / 'm.tar.gz.bad'}" in str(err.value)
+
+
+def test_fetch_an_unpinned_lr_archive_checks_it_against_the_hr(http_dir, tmp_path):
+    """The DIV2K x8 case: an LR-only archive without a hash is installed only if its images fit the HR,
+    and is not kept (a later fetch could not tell the same bytes from others)."""
+    url, served, log = http_dir
+    rng = np.random.default_rng(8)
+    hr = {f"{i:04d}": rng.integers(0, 256, (16, 24, 3), dtype=np.uint8) for i in (1, 2)}
+    with zipfile.ZipFile(served / "T_HR.zip", "w") as zf:
+        for k, img in hr.items():
+            zf.writestr(f"T_HR/{k}.png", png_bytes(img))
+
+    def lr_zip(name: str, side: int) -> None:
+        with zipfile.ZipFile(served / name, "w") as zf:
+            for k, img in hr.items():
+                zf.writestr(f"T_LR_x8/{k}x8.png", png_bytes(img[:side, : 3 * side // 2].copy()))
+
+    lr_zip("T_LR_x8.zip", 2)  # 16x24 // 8 = 2x3: fits
+    lr_zip("T_bad_x8.zip", 4)  # 4x6: does not
+    data = (served / "T_HR.zip").read_bytes()
+
+    def manifest(lr_name: str) -> Path:
+        text = (
+            'schema = 1\nname = "tiny8"\nfolder = "TINY8"\ntitle = "t"\nkind = "train"\nscales = [8]\n'
+            'description = "d"\ncitation = "c"\nlicence = "l"\nlr = "r"\n'
+            f'[[files]]\nurl = "{url}/T_HR.zip"\nfilename = "T_HR.zip"\nbytes = {len(data)}\n'
+            f'sha256 = "{hashlib.sha256(data).hexdigest()}"\ncontains = ["hr"]\nhr_dir = "T_HR"\n'
+            f'[[files]]\nurl = "{url}/{lr_name}"\nfilename = "{lr_name}"\ncontains = ["lr_x8"]\n'
+            'lr_dir = "T_LR_x{scale}"\nnote = "no hash known"\n'
+            '[images]\ncount = 2\nids_format = "04d"\nids_first = 1\nids_last = 2\n'
+        )
+        path = tmp_path / f"{lr_name}.toml"
+        path.write_text(text)
+        return path
+
+    with pytest.raises(DatasetError, match=r"lr_x8 images fail verification.*0001x8.png is 6x4, expected 3x2"):
+        fetch(read_manifest(manifest("T_bad_x8.zip")), root=tmp_path / "bad", official_lr=True, progress=False)
+    out = fetch(read_manifest(manifest("T_LR_x8.zip")), root=tmp_path / "data", official_lr=True, progress=False)
+    assert sorted(p.name for p in (out / "LR_bicubic/X8").iterdir()) == ["0001x8.png", "0002x8.png"]
+    assert not (tmp_path / "data" / ".downloads" / "T_LR_x8.zip").exists()

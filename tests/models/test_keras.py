@@ -86,7 +86,7 @@ def test_params_match_the_pytorch_srresnet(keras_mod: Any, untrained_x4: Any) ->
     assert untrained_x4.info().params == count_parameters(SRResNet(4)) == 1_549_462
 
 
-@pytest.mark.parametrize("scale", [2, 3, 4])
+@pytest.mark.parametrize("scale", [2, 3, 4, 8])
 def test_same_network_as_pytorch_with_ported_weights(keras_mod: Any, scale: int) -> None:
     """Independent implementation check: PyTorch conv/BN/PixelShuffle vs Keras conv/BN/depth_to_space."""
     net = _torch_net(scale, seed=scale)
@@ -97,7 +97,7 @@ def test_same_network_as_pytorch_with_ported_weights(keras_mod: Any, scale: int)
         ref = ((net(x) + 1) / 2).numpy()
     out = model(x.numpy().transpose(0, 2, 3, 1), training=False).numpy().transpose(0, 3, 1, 2)
     assert out.shape == ref.shape
-    assert float(ref.std()) > 0.01  # the comparison is not between two near-constant images
+    assert float(ref.std()) > 0.005  # the comparison is not between two near-constant images (x8: 0.008)
     np.testing.assert_allclose(out, ref, rtol=0, atol=1e-5)
 
 
@@ -168,7 +168,7 @@ def test_foreign_keras_weights_are_rejected(keras_mod: Any, tmp_path: Path) -> N
 @pytest.mark.parametrize(
     ("kwargs", "match"),
     [
-        ({"scale": 8}, "scale"),
+        ({"scale": 5}, "scale"),
         ({"scale": 4.0}, "scale"),
         ({"scale": 4, "weights": "/nonexistent/w.weights.h5"}, "not found"),
         ({"scale": 4, "colour": "y"}, "unknown options"),

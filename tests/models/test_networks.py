@@ -20,7 +20,8 @@ def expected_generator_params(scale: int) -> int:
     head = conv(3, 64, 9) + PRELU
     block = 2 * (conv(64, 64, 3) + BN) + PRELU
     post = conv(64, 64, 3) + BN
-    ups = {2: conv(64, 256, 3) + PRELU, 3: conv(64, 576, 3) + PRELU, 4: 2 * (conv(64, 256, 3) + PRELU)}[scale]
+    x2_stage = conv(64, 256, 3) + PRELU
+    ups = {2: x2_stage, 3: conv(64, 576, 3) + PRELU, 4: 2 * x2_stage, 8: 3 * x2_stage}[scale]
     tail = conv(64, 3, 9)
     return head + 16 * block + post + ups + tail
 
@@ -30,7 +31,7 @@ def test_hand_count_is_the_papers_size() -> None:
     assert expected_generator_params(4) == 1_549_462
 
 
-@pytest.mark.parametrize("scale", [2, 3, 4])
+@pytest.mark.parametrize("scale", [2, 3, 4, 8])
 def test_generator_shapes_and_params(scale: int) -> None:
     net = SRResNet(scale).eval()
     assert count_parameters(net) == expected_generator_params(scale)
@@ -80,4 +81,25 @@ def test_receptive_radius_is_tight() -> None:
             x2 = x.clone()
             x2[:, :, c + dist, c] += 1.0
             out = net(x2)[0, :, 4 * c:4 * c + 4, 4 * c:4 * c + 4]
+            assert bool((out - base).abs().max() > 0) == should_change
+
+
+def test_x8_is_three_x2_stages_and_its_radius_is_tight() -> None:
+    """x8: (conv 64->256, PixelShuffle 2, PReLU) three times; reach 4 + 32 + 1 + 1 + 1/2 + 1/4 + 4/8 = 39.25."""
+    torch.manual_seed(1)
+    net = SRResNet(8, n_blocks=2).eval()
+    shuffles = [m.upscale_factor for m in net.upsample if isinstance(m, torch.nn.PixelShuffle)]
+    assert shuffles == [2, 2, 2]
+    assert SRResNet(8).receptive_radius == 40
+    r = net.receptive_radius  # 4 + 4 + 1 + 1.75 + 0.5 = 11.25 -> 12
+    assert r == 12
+    size = 2 * r + 5
+    x = torch.rand(1, 3, size, size)
+    c = size // 2
+    with torch.no_grad():
+        base = net(x)[0, :, 8 * c:8 * c + 8, 8 * c:8 * c + 8]
+        for dist, should_change in [(r - 1, True), (r + 1, False)]:
+            x2 = x.clone()
+            x2[:, :, c + dist, c] += 1.0
+            out = net(x2)[0, :, 8 * c:8 * c + 8, 8 * c:8 * c + 8]
             assert bool((out - base).abs().max() > 0) == should_change

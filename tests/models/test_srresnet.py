@@ -164,3 +164,21 @@ def test_demo_srresnet_beats_bicubic_on_a_set5_image(shared_datasets: Path) -> N
     bic = imresize(lr, 4).transpose(2, 0, 1)
     gain = psnr(sr_u8, hr.transpose(2, 0, 1), crop_border=4) - psnr(bic, hr.transpose(2, 0, 1), crop_border=4)
     assert gain > 1.0, gain
+
+
+def test_x8_adapter_runs_the_fused_plan_and_matches_the_network(tmp_path: Path) -> None:
+    """x8 = three x2 stages: the adapter's fused plan (BN folded, shuffles re-ordered) equals the network."""
+    net = trained_like_net(scale=8, seed=5)
+    path = tmp_path / "g8.safetensors"
+    save_file({k: v.contiguous() for k, v in net.state_dict().items()}, str(path))
+    model = build_srresnet(8, weights=str(path))
+    from srbench.perf.fused import FusedSRResNet
+
+    assert isinstance(model._forward, FusedSRResNet)
+    x = torch.rand(1, 3, 9, 7, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        ref = (net(x) + 1) / 2
+    out = model.upscale(x)
+    assert out.shape == (1, 3, 72, 56)
+    assert float(ref.std()) > 0.01
+    torch.testing.assert_close(out, ref, rtol=0, atol=5e-5)

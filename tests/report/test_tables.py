@@ -107,7 +107,7 @@ def test_escaping() -> None:
 
 def test_published_csv_is_complete_and_sourced() -> None:
     pub = load_published()
-    assert set(pub["source"]) == {"SRGAN T2", "SRGAN T1", "MATLAB", "SPSR", "PyTorch repro"}
+    assert set(pub["source"]) == {"SRGAN T2", "SRGAN T1", "MATLAB", "SPSR", "PyTorch repro", "RCAN T3"}
     assert (pub["reference"].str.len() > 20).all()
     t2 = pub[pub["source"] == "SRGAN T2"]
     assert len(t2) == 3 * 3 * 5  # 3 datasets x (PSNR, SSIM, MOS) x (nearest, bicubic, SRResNet, SRGAN, HR)

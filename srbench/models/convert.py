@@ -1,0 +1,358 @@
+"""Weight conversion between the seed's Keras SRGAN generator and its PyTorch twin, both ways, exactly.
+
+Keras side: the layer-by-layer weight lists of ``srbench.models.keras_seed.build_generator`` (and of the
+seed scripts' own generator, layer for layer the same), as stored in a Keras ``.h5`` weights file (the
+legacy HDF5 layout that ``model.save_weights("gen.h5")`` wrote in Keras 2 and ``model.save("gen.h5")``
+still writes: ``layer_names`` in topological order, each layer's arrays in ``weight_names`` order).
+PyTorch side: the state_dict of ``srbench.models.seed_networks.SeedGenerator`` in a ``.safetensors`` file.
+
+What changes between the two, per layer kind:
+- Conv2D kernel: Keras HWIO ``(kh, kw, in, out)`` <-> PyTorch OIHW ``(out, in, kh, kw)``; bias as is.
+- Conv feeding ``tf.nn.depth_to_space(2)``: TensorFlow orders the output channel of sub-pixel ``(i, j)``
+  and feature ``c`` as ``(i * 2 + j) * C + c``, PyTorch's PixelShuffle as ``c * 4 + i * 2 + j``: the
+  conv's output channels (kernel and bias) are permuted accordingly.
+- BatchNormalization ``[gamma, beta, moving_mean, moving_variance]`` <-> ``weight, bias, running_mean,
+  running_var`` (+ ``num_batches_tracked`` = 0 on the PyTorch side); epsilon (1e-3) is part of the twin.
+- PReLU ``alpha`` of shape ``(1, 1, C)`` (``shared_axes=[1, 2]``) <-> ``weight`` of shape ``(C,)``.
+Every op is a transpose or a permutation of float32 values, so a round trip reproduces every array bit
+for bit. Only numpy, h5py and safetensors are needed (no TensorFlow, no graph building): h5py comes with
+the ``srbench[tensorflow]`` extra.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from srbench.interfaces import ModelError
+
+CHANNELS = 64
+FORMAT = "srbench seed-srgan generator (PyTorch twin of the Keras SRGAN seed code)"
+KerasLayers = list[tuple[str, list[np.ndarray]]]  # (layer name, arrays) in topological order
+
+
+@dataclass(frozen=True)
+class SeedLayout:
+    """Structure of a seed generator found in a weights file."""
+
+    scale: int
+    n_blocks: int
+
+
+# ------------------------------------------------------------------------------------------ naming
+
+
+def keras_layer_names(scale: int, n_blocks: int) -> list[str]:
+    """Names of the weighted layers of ``keras_seed.build_generator`` in topological order."""
+    from srbench.models.seed_networks import upsample_stages
+
+    names = ["head_conv", "head_prelu"]
+    for b in range(n_blocks):
+        names += [f"block{b}_conv1", f"block{b}_bn1", f"block{b}_prelu", f"block{b}_conv2", f"block{b}_bn2"]
+    names += ["post_conv", "post_bn"]
+    for u in range(upsample_stages(scale)):
+        names += [f"up{u}_conv", f"up{u}_prelu"]
+    return names + ["tail_conv"]
+
+
+def _torch_prefixes(scale: int, n_blocks: int) -> list[tuple[str, str]]:
+    """(kind, state_dict prefix) of every Keras weighted layer, in the same order as ``keras_layer_names``."""
+    from srbench.models.seed_networks import upsample_stages
+
+    out = [("conv", "head.0"), ("prelu", "head.1")]
+    for b in range(n_blocks):
+        p = f"blocks.{b}.body"
+        out += [("conv", f"{p}.0"), ("bn", f"{p}.1"), ("prelu", f"{p}.2"), ("conv", f"{p}.3"), ("bn", f"{p}.4")]
+    out += [("conv", "post.0"), ("bn", "post.1")]
+    for u in range(upsample_stages(scale)):
+        out += [("shuffle_conv", f"upsample.{3 * u}"), ("prelu", f"upsample.{3 * u + 2}")]
+    return out + [("conv", "tail")]
+
+
+# ------------------------------------------------------------------------------------- permutations
+
+
+def _tf_to_torch_order(c_out: int, r: int = 2) -> np.ndarray:
+    """Index array ``idx`` with ``torch_channel[t] = tf_channel[idx[t]]`` for a conv feeding a shuffle by ``r``."""
+    r2 = r * r
+    return np.arange(c_out).reshape(r2, c_out // r2).T.reshape(-1)
+
+
+def _torch_to_tf_order(c_out: int, r: int = 2) -> np.ndarray:
+    """The inverse of :func:`_tf_to_torch_order`: ``tf_channel[k] = torch_channel[idx[k]]``."""
+    r2 = r * r
+    return np.arange(c_out).reshape(c_out // r2, r2).T.reshape(-1)
+
+
+# ---------------------------------------------------------------------------- structure detection
+
+
+def detect_layout(layers: KerasLayers, where: str) -> SeedLayout:
+    """Scale and number of residual blocks of a seed generator from its weighted layers, shapes checked.
+
+    Raises ModelError naming ``where`` (the file) and the first layer that does not fit.
+    """
+    n_up = sum(1 for _, w in layers if len(w) == 2 and w[0].shape == (3, 3, CHANNELS, 4 * CHANNELS))
+    n_blocks, rest = divmod(len(layers) - 5 - 2 * n_up, 5)
+    scale = {1: 2, 2: 4, 3: 8}.get(n_up)
+    if scale is None or rest or n_blocks < 1:
+        raise ModelError(
+            f"{where}: not a weights file of the seed's Keras SRGAN generator ({len(layers)} layers with "
+            f"weights, {n_up} upsampling convolutions 64->256; expected 16 residual blocks of 5 weighted "
+            "layers and 1, 2 or 3 upsampling blocks for x2, x4, x8)"
+        )
+    layout = SeedLayout(scale, n_blocks)
+    for (name, arrays), (kind, _), want in zip(layers, _torch_prefixes(scale, n_blocks),
+                                               keras_layer_names(scale, n_blocks), strict=True):
+        shapes = [tuple(a.shape) for a in arrays]
+        expected = _keras_shapes(kind, want)
+        if shapes != expected:
+            raise ModelError(
+                f"{where}: layer {name!r} (the seed generator's {want}) has weights of shapes {shapes}, "
+                f"expected {expected}"
+            )
+    return layout
+
+
+def _keras_shapes(kind: str, name: str) -> list[tuple[int, ...]]:
+    c = CHANNELS
+    if kind == "bn":
+        return [(c,)] * 4
+    if kind == "prelu":
+        return [(1, 1, c)]
+    if kind == "shuffle_conv":
+        return [(3, 3, c, 4 * c), (4 * c,)]
+    if name == "head_conv":
+        return [(9, 9, 3, c), (c,)]
+    if name == "tail_conv":
+        return [(9, 9, c, 3), (3,)]
+    return [(3, 3, c, c), (c,)]
+
+
+# ----------------------------------------------------------------------------------- conversions
+
+
+def keras_to_torch(layers: KerasLayers, where: str = "Keras weights") -> tuple[dict[str, np.ndarray], SeedLayout]:
+    """PyTorch ``SeedGenerator`` state_dict (numpy float32 arrays) from the Keras weighted layers."""
+    layout = detect_layout(layers, where)
+    sd: dict[str, np.ndarray] = {}
+    for (_, arrays), (kind, p) in zip(layers, _torch_prefixes(layout.scale, layout.n_blocks), strict=True):
+        a = [np.asarray(x, dtype=np.float32) for x in arrays]
+        if kind in ("conv", "shuffle_conv"):
+            w, b = a[0].transpose(3, 2, 0, 1), a[1]
+            if kind == "shuffle_conv":
+                idx = _tf_to_torch_order(w.shape[0])
+                w, b = w[idx], b[idx]
+            sd[f"{p}.weight"], sd[f"{p}.bias"] = np.ascontiguousarray(w), np.ascontiguousarray(b)
+        elif kind == "bn":
+            for key, v in zip(("weight", "bias", "running_mean", "running_var"), a, strict=True):
+                sd[f"{p}.{key}"] = np.ascontiguousarray(v)
+            sd[f"{p}.num_batches_tracked"] = np.zeros((), dtype=np.int64)
+        else:  # prelu
+            sd[f"{p}.weight"] = np.ascontiguousarray(a[0].reshape(-1))
+    return sd, layout
+
+
+def torch_to_keras(state_dict: dict[str, Any], where: str = "PyTorch weights") -> tuple[KerasLayers, SeedLayout]:
+    """Keras weighted layers (named as ``keras_seed.build_generator`` names them) from a twin state_dict."""
+
+    def get(key: str) -> np.ndarray:
+        if key not in state_dict:
+            raise ModelError(f"{where}: {key!r} is missing; not a seed-srgan (SeedGenerator) state_dict?")
+        v = state_dict[key]
+        v = v.detach().cpu().numpy() if hasattr(v, "detach") else np.asarray(v)
+        return np.asarray(v, dtype=np.float32)
+
+    n_up = sum(1 for k in state_dict if k.startswith("upsample.") and k.endswith(".bias")
+               and np.asarray(get(k)).shape == (4 * CHANNELS,))
+    n_blocks = len({k.split(".")[1] for k in state_dict if k.startswith("blocks.")})
+    scale = {1: 2, 2: 4, 3: 8}.get(n_up)
+    if scale is None or n_blocks < 1:
+        raise ModelError(f"{where}: not a seed-srgan state_dict ({n_up} upsampling convolutions, "
+                         f"{n_blocks} residual blocks)")
+    layout = SeedLayout(scale, n_blocks)
+    layers: KerasLayers = []
+    for (kind, p), name in zip(_torch_prefixes(scale, n_blocks), keras_layer_names(scale, n_blocks), strict=True):
+        if kind in ("conv", "shuffle_conv"):
+            w, b = get(f"{p}.weight"), get(f"{p}.bias")
+            if kind == "shuffle_conv":
+                idx = _torch_to_tf_order(w.shape[0])
+                w, b = w[idx], b[idx]
+            arrays = [np.ascontiguousarray(w.transpose(2, 3, 1, 0)), np.ascontiguousarray(b)]
+        elif kind == "bn":
+            arrays = [get(f"{p}.{k}") for k in ("weight", "bias", "running_mean", "running_var")]
+        else:
+            arrays = [get(f"{p}.weight").reshape(1, 1, -1)]
+        layers.append((name, arrays))
+    expected = {f"{p}.{k}" for kind, p in _torch_prefixes(scale, n_blocks)
+                for k in {"bn": ("weight", "bias", "running_mean", "running_var", "num_batches_tracked"),
+                          "prelu": ("weight",)}.get(kind, ("weight", "bias"))}
+    extra = sorted(set(state_dict) - expected)
+    if extra:
+        raise ModelError(f"{where}: unexpected tensors {extra[:5]} for a x{scale} seed generator with "
+                         f"{n_blocks} blocks")
+    detect_layout(layers, where)  # shapes
+    return layers, layout
+
+
+# ------------------------------------------------------------------------------------------- files
+
+
+def _h5py(where: str) -> Any:
+    try:
+        import h5py
+    except ImportError as exc:
+        raise ModelError(
+            f"{where}: reading/writing Keras .h5 files needs h5py ({exc}); install it with "
+            "pip install 'srbench[tensorflow]'"
+        ) from exc
+    return h5py
+
+
+def _decode(values: Any) -> list[str]:
+    return [v.decode("utf-8") if isinstance(v, bytes) else str(v) for v in values]
+
+
+def read_keras_h5(path: str | os.PathLike[str]) -> KerasLayers:
+    """Weighted layers of a Keras HDF5 file (weights-only or a whole model saved as ``.h5``), in file order.
+
+    Only arrays are read (h5py, no deserialisation of code). Raises ModelError naming the file.
+    """
+    path = Path(path)
+    h5py = _h5py(str(path))
+    if not path.is_file():
+        raise ModelError(f"Keras weights file {path} not found")
+    try:
+        with h5py.File(path, "r") as f:
+            g = f["model_weights"] if "model_weights" in f else f
+            if "layer_names" not in g.attrs:
+                raise ModelError(
+                    f"{path}: no 'layer_names' attribute: not a Keras HDF5 weights file (Keras 3 "
+                    "'.weights.h5' and '.keras' files load through keras-srgan / keras:PATH instead)"
+                )
+            layers: KerasLayers = []
+            for name in _decode(g.attrs["layer_names"]):
+                weight_names = _decode(g[name].attrs.get("weight_names", []))
+                if weight_names:
+                    layers.append((name, [np.asarray(g[name][w]) for w in weight_names]))
+            return layers
+    except ModelError:
+        raise
+    except Exception as exc:  # h5py raises OSError/KeyError/... for corrupt or foreign files
+        raise ModelError(f"{path}: not a readable Keras HDF5 file ({exc})") from exc
+
+
+def write_keras_h5(path: str | os.PathLike[str], layers: KerasLayers) -> Path:
+    """Write ``layers`` as a Keras HDF5 weights file (the layout ``load_weights("x.h5")`` reads in Keras 2
+    and 3: by topological order, so the seed scripts' generators load it whatever their layer names)."""
+    from srbench.files import atomic_write
+
+    path = Path(path)
+    h5py = _h5py(str(path))
+
+    def write(tmp: str) -> None:
+        with h5py.File(tmp, "w") as f:
+            f.attrs["layer_names"] = np.array([n.encode("utf-8") for n, _ in layers])
+            f.attrs["backend"] = b"tensorflow"
+            f.attrs["keras_version"] = b"2.15.0"  # the HDF5 weights layout of Keras 2 (read by Keras 2 and 3)
+            for name, arrays in layers:
+                g = f.create_group(name)
+                weight_names = [f"{name}/{w}:0" for w in _weight_suffixes(len(arrays))]
+                g.attrs["weight_names"] = np.array([w.encode("utf-8") for w in weight_names])
+                for w, a in zip(weight_names, arrays, strict=True):
+                    g.create_dataset(w, data=np.asarray(a, dtype=np.float32))
+
+    return atomic_write(path, write)
+
+
+def _weight_suffixes(n: int) -> Sequence[str]:
+    return {1: ("alpha",), 2: ("kernel", "bias"), 4: ("gamma", "beta", "moving_mean", "moving_variance")}[n]
+
+
+def read_torch_safetensors(path: str | os.PathLike[str]) -> tuple[dict[str, np.ndarray], dict[str, str]]:
+    """Tensors (numpy) and metadata of a ``.safetensors`` file (srbench training checkpoints: the
+    ``generator.`` prefix is removed)."""
+    from safetensors import safe_open
+
+    path = Path(path)
+    if not path.is_file():
+        raise ModelError(f"weights file {path} not found")
+    try:
+        with safe_open(str(path), framework="numpy") as f:
+            meta = dict(f.metadata() or {})
+            sd = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118 (safe_open has no __iter__)
+    except Exception as exc:
+        raise ModelError(f"{path}: not a readable safetensors file ({exc})") from exc
+    if any(k.startswith("generator.") for k in sd):
+        sd = {k[len("generator."):]: v for k, v in sd.items() if k.startswith("generator.")}
+    return sd, meta
+
+
+def _read_keras_model(path: Path) -> KerasLayers:
+    """Weighted layers of a seed generator saved as ``.keras`` (loaded with TensorFlow, safe mode)."""
+    from srbench.models.keras import _import_tensorflow
+    from srbench.models.keras_seed import get_layer_weights, register_layers
+
+    _, keras = _import_tensorflow("srbench convert")
+    register_layers()
+    try:
+        model = keras.saving.load_model(str(path), compile=False, safe_mode=True)
+    except Exception as exc:
+        raise ModelError(f"{path}: cannot load the Keras model in safe mode ({' '.join(str(exc).splitlines()[:2])[:300]}); "
+                         "save its weights with model.save('gen.h5') and convert that") from exc
+    return get_layer_weights(model)
+
+
+def _write_keras_model(path: Path, layers: KerasLayers, layout: SeedLayout) -> None:
+    """``layers`` as a whole ``.keras`` model of ``keras_seed.build_generator`` (loads with keras:PATH)."""
+    from srbench.files import atomic_write
+    from srbench.models.keras_seed import build_generator, set_layer_weights
+
+    model = build_generator(layout.scale, layout.n_blocks)
+    set_layer_weights(model, layers, str(path))
+    atomic_write(path, lambda tmp: model.save(tmp))  # the temporary name keeps the '.keras' suffix
+
+
+def convert_file(src: str | os.PathLike[str], dst: str | os.PathLike[str]) -> SeedLayout:
+    """Convert a seed generator's weights; the direction follows the suffixes.
+
+    Keras ``.h5`` (HDF5 weights, or a whole model) or ``.keras`` -> ``.safetensors`` (PyTorch
+    ``SeedGenerator``; metadata: scale, n_blocks, format, source sha256); ``.safetensors`` -> ``.h5``
+    (HDF5 weights) or ``.keras`` (a whole model). ``.keras`` needs TensorFlow, the rest only h5py.
+    Raises ModelError for any other pair or a bad file.
+    """
+    from safetensors.numpy import save as save_safetensors
+
+    from srbench.files import atomic_write_bytes, file_sha256
+
+    src, dst = Path(src), Path(dst)
+    pair = (src.suffix.lower(), dst.suffix.lower())
+    if src.resolve() == dst.resolve():
+        raise ModelError(f"convert: input and output are the same file {src}")
+    if pair in ((".h5", ".safetensors"), (".keras", ".safetensors")):
+        if src.name.endswith(".weights.h5"):
+            raise ModelError(f"{src}: a Keras 3 '.weights.h5' file; convert reads Keras HDF5 weights saved "
+                             "as '.h5' (Keras 2 save_weights or model.save('x.h5')) or a '.keras' model")
+        layers = read_keras_h5(src) if pair[0] == ".h5" else _read_keras_model(src)
+        sd, layout = keras_to_torch(layers, str(src))
+        meta = {"format": FORMAT, "scale": str(layout.scale), "n_blocks": str(layout.n_blocks),
+                "converted_from": src.name, "source_sha256": file_sha256(src)}
+        atomic_write_bytes(dst, save_safetensors(sd, metadata=meta))
+        return layout
+    if pair in ((".safetensors", ".h5"), (".safetensors", ".keras")):
+        sd, _ = read_torch_safetensors(src)
+        layers, layout = torch_to_keras(sd, str(src))
+        if pair[1] == ".h5":
+            write_keras_h5(dst, layers)
+        else:
+            _write_keras_model(dst, layers, layout)
+        return layout
+    raise ModelError(
+        f"convert: cannot convert {src.name} to {dst.name}: supported are Keras '.h5'/'.keras' -> "
+        "'.safetensors' and '.safetensors' -> '.h5'/'.keras' (the seed SRGAN generator)"
+    )

@@ -1,0 +1,269 @@
+"""``keras:PATH``: any saved Keras SR model (``.keras``, a whole model in ``.h5``, a SavedModel directory),
+behind srbench's SRModel protocol; and the adapter class the Keras SRGAN seed (``keras-srgan``) shares.
+
+The harness speaks float32 RGB NCHW torch tensors in [0, 1]. Inside, the adapter runs one compiled
+``tf.function`` (traced once for any image size) on NHWC float32 in the model's own ``input_range``
+(``[0, 255]`` by default, as the seed SRGAN code and most Keras tutorials use; ``[0, 1]`` possible) and maps
+the output back from ``output_range`` (default: the input range). The first call at build time (an 8x8
+probe) checks that the model really upscales by the requested scale and returns 3 channels.
+
+Loading is safe by default: ``.keras`` / ``.h5`` models are loaded with Keras' ``safe_mode=True``, which
+refuses ``Lambda`` layers (their Python bytecode would run on load). Such a model loads only with
+``safe_mode=False``, an explicit opt-in for files you trust; a SavedModel is a TensorFlow graph and never
+runs Python code. TensorFlow is the optional extra ``srbench[tensorflow]``, imported lazily through
+``srbench.models.keras._import_tensorflow`` (which also orders triton before TensorFlow).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from srbench.files import file_sha256
+from srbench.interfaces import ModelError, ModelInfo
+
+if TYPE_CHECKING:
+    import torch
+
+KIND = "keras"
+RANGES = {"0-255": 255.0, "0-1": 1.0}
+PROBE = 8  # LR side of the build-time probe
+
+
+def parse_range(value: Any, option: str, who: str) -> float:
+    """The top of a value range: ``"0-255"``, ``"[0, 255]"``, ``255``, ``(0, 255)`` -> 255.0; same for 1."""
+    text = value
+    if isinstance(value, (tuple, list)) and len(value) == 2:
+        text = f"{value[0]}-{value[1]}"
+    elif isinstance(value, (int, float)) and not isinstance(value, bool):
+        text = f"0-{value:g}"
+    if isinstance(text, str):
+        key = text.strip().strip("[]()").replace(",", "-").replace(" ", "")
+        key = key.replace("0.0-", "0-").replace("-255.0", "-255").replace("-1.0", "-1")
+        if key in RANGES:
+            return RANGES[key]
+    raise ModelError(f"{who}: {option} must be [0, 255] or [0, 1] (e.g. '0-255', '0-1'), got {value!r}")
+
+
+def _range_label(top: float) -> str:
+    return f"[0, {top:g}]"
+
+
+class KerasAdapter:
+    """SRModel around a callable NHWC Keras/TensorFlow model. ``keras_model`` is exposed for timing."""
+
+    def __init__(self, name: str, scale: int, call: Callable[[Any], Any], *, device: str, info: ModelInfo,
+                 input_max: float = 255.0, output_max: float = 255.0, tile: int | None = None,
+                 tile_overlap: int = 0, keras_model: Any = None) -> None:
+        from srbench.models.keras import _import_tensorflow, _tf_device
+
+        tf, _ = _import_tensorflow(name)
+        if tile is not None and (isinstance(tile, bool) or not isinstance(tile, int) or tile <= 0):
+            raise ModelError(f"{name}: tile must be a positive number of LR pixels, got {tile!r}")
+        self.name = name
+        self.scale = scale
+        self.device = device
+        self.tile = tile
+        self.tile_overlap = tile_overlap
+        self.keras_model = keras_model
+        self._tf = tf
+        self._tf_device = _tf_device(device, tf, who=name)
+        self._in, self._out = float(input_max), float(output_max)
+        self._info = info
+        # one traced graph for every input size (no retracing per image shape)
+        self._forward = tf.function(call, input_signature=[tf.TensorSpec([None, None, None, 3], tf.float32)])
+
+    def _run(self, lr: torch.Tensor) -> torch.Tensor:
+        import torch
+
+        nhwc = np.ascontiguousarray(lr.detach().cpu().numpy().transpose(0, 2, 3, 1))
+        if self._in != 1.0:
+            nhwc = nhwc * np.float32(self._in)
+        with self._tf.device(self._tf_device):
+            out = np.asarray(self._forward(self._tf.constant(nhwc)))
+        if out.ndim != 4 or out.shape[3] != 3 or out.shape[1:3] != (nhwc.shape[1] * self.scale,
+                                                                     nhwc.shape[2] * self.scale):
+            raise ModelError(
+                f"{self.name}: for an LR input of {nhwc.shape[1]}x{nhwc.shape[2]} the model returned shape "
+                f"{tuple(out.shape)}, expected (N, {nhwc.shape[1] * self.scale}, {nhwc.shape[2] * self.scale}, 3) "
+                f"(x{self.scale}, NHWC RGB)"
+            )
+        out = out.astype(np.float32, copy=False)
+        if self._out != 1.0:
+            out = out / np.float32(self._out)
+        return torch.from_numpy(np.ascontiguousarray(out.transpose(0, 3, 1, 2)))
+
+    def upscale(self, lr: torch.Tensor) -> torch.Tensor:
+        """float32 RGB NCHW in [0, 1] (N, 3, h, w) -> float32 (N, 3, h*s, w*s) in about [0, 1].
+
+        Raises ValueError naming the model for a non-tensor, a wrong shape or dtype, or non-finite values.
+        """
+        import torch
+
+        if not isinstance(lr, torch.Tensor):
+            raise ValueError(f"{self.name}: expected a torch.Tensor, got {type(lr).__name__}")
+        if lr.ndim != 4 or lr.shape[1] != 3 or 0 in lr.shape:
+            raise ValueError(f"{self.name}: expected a non-empty RGB NCHW tensor (N, 3, h, w), got {tuple(lr.shape)}")
+        if lr.dtype != torch.float32:
+            raise ValueError(f"{self.name}: expected float32 input in [0, 1], got {lr.dtype}")
+        if not bool(torch.isfinite(lr).all()):
+            raise ValueError(f"{self.name}: the input contains NaN or infinite values")
+        if self.tile:
+            from srbench.models.fast import tiled_forward
+
+            out = tiled_forward(self._run, lr, self.scale, self.tile, self.tile_overlap)
+        else:
+            out = self._run(lr)
+        return out.to(lr.device)
+
+    def probe(self) -> None:
+        """Run an 8x8 input once: a model of another scale or channel count fails here, at build time."""
+        import torch
+
+        try:
+            self._run(torch.zeros(1, 3, PROBE, PROBE))
+        except ModelError:
+            raise
+        except Exception as exc:  # TF raises InvalidArgumentError etc. for fixed or foreign input shapes
+            detail = " ".join(str(exc).splitlines()[:2])[:300]
+            raise ModelError(
+                f"{self.name}: the model does not run on an NHWC RGB float32 input of any size "
+                f"(a {PROBE}x{PROBE} probe failed: {detail})"
+            ) from exc
+
+    def info(self) -> ModelInfo:
+        return self._info
+
+    def __repr__(self) -> str:
+        return f"KerasAdapter({self.name!r}, scale={self.scale}, device={self.device!r})"
+
+
+def path_sha256(path: Path) -> str:
+    """sha256 of a file, or of a directory's files (relative names and contents, sorted)."""
+    if path.is_file():
+        return file_sha256(path)
+    h = hashlib.sha256()
+    for p in sorted(q for q in path.rglob("*") if q.is_file()):
+        h.update(p.relative_to(path).as_posix().encode("utf-8") + b"\0" + file_sha256(p).encode("ascii"))
+    return h.hexdigest()
+
+
+def _load(path: Path, keras: Any, tf: Any, who: str, safe_mode: bool) -> tuple[Callable[[Any], Any], Any, str]:
+    """(call, keras model or None, format) for a saved model at ``path``."""
+    if path.is_dir():
+        if not (path / "saved_model.pb").is_file():
+            raise ModelError(f"{who}: {path} is a directory without saved_model.pb (not a SavedModel)")
+        try:
+            loaded = tf.saved_model.load(str(path))
+        except Exception as exc:
+            raise ModelError(f"{who}: cannot load the SavedModel {path}: {str(exc)[:300]}") from exc
+        sig = loaded.signatures.get("serving_default") if hasattr(loaded, "signatures") else None
+        if sig is None:
+            raise ModelError(f"{who}: SavedModel {path} has no 'serving_default' signature")
+        _, inputs = sig.structured_input_signature
+        if len(inputs) != 1:
+            raise ModelError(f"{who}: SavedModel {path} takes {len(inputs)} inputs {sorted(inputs)}, expected one image")
+        key = next(iter(inputs))
+        outputs = sig.structured_outputs
+        if len(outputs) != 1:
+            raise ModelError(f"{who}: SavedModel {path} has {len(outputs)} outputs {sorted(outputs)}, expected one image")
+        out_key = next(iter(outputs))
+
+        def call(x: Any) -> Any:
+            return sig(**{key: x})[out_key]
+
+        return call, loaded, "tensorflow SavedModel"
+    if path.suffix not in (".keras", ".h5"):
+        raise ModelError(f"{who}: {path} must be a '.keras' file, a whole model saved as '.h5' or a SavedModel directory")
+    from srbench.models.keras import _layer_classes
+    from srbench.models.keras_seed import register_layers
+
+    _layer_classes()
+    register_layers()  # srbench's own layers (depth_to_space) load without Lambda
+    if path.suffix == ".h5":
+        from srbench.models.convert import _h5py
+
+        try:
+            with _h5py(who).File(path, "r") as f:
+                whole_model = "model_config" in f.attrs
+        except OSError as exc:
+            raise ModelError(f"{who}: {path} is not a readable HDF5 file ({exc})") from exc
+        if not whole_model:
+            raise ModelError(
+                f"{who}: {path} holds weights only (no model config). For the seed SRGAN generator use "
+                "--models keras-srgan --weights keras-srgan=<file>.h5; else save the whole model."
+            )
+    try:
+        model = keras.saving.load_model(str(path), compile=False, safe_mode=safe_mode)
+    except Exception as exc:
+        text = str(exc)
+        if safe_mode and "safe_mode" in text:  # Keras' refusal to deserialise a Lambda's bytecode
+            raise ModelError(
+                f"{who}: {path} contains a Lambda layer, whose Python code would run on load; srbench loads "
+                "models with safe_mode. Load it with safe_mode=False only if you trust the file, or replace "
+                "the Lambda layers by serialisable ones (Rescaling, a registered layer)."
+            ) from exc
+        raise ModelError(f"{who}: cannot load Keras model {path}: {' '.join(text.splitlines()[:3])[:400]}") from exc
+
+    def call(x: Any) -> Any:
+        return model(x, training=False)
+
+    return call, model, "keras .keras" if path.suffix == ".keras" else "keras .h5 (whole model)"
+
+
+def _params(obj: Any) -> int | None:
+    variables = getattr(obj, "trainable_weights", None) or getattr(obj, "trainable_variables", None)
+    if not variables:
+        return None
+    return int(sum(math.prod(int(d) for d in v.shape) for v in variables))
+
+
+def build(scale: int, *, path: str | os.PathLike[str], device: str = "cpu", input_range: Any = "0-255",
+          output_range: Any = None, tile: int | None = None, tile_overlap: int = 16, safe_mode: bool = True,
+          **options: Any) -> KerasAdapter:
+    """The ``keras:PATH`` adapter for a saved Keras SR model mapping NHWC LR to NHWC SR ``scale`` times larger.
+
+    ``input_range``: the range the model expects its input in, ``"0-255"`` (default) or ``"0-1"``;
+    ``output_range``: the range of its output (default: same as the input). ``tile``: run on LR tiles of
+    this size with ``tile_overlap`` LR pixels of context (exact only when the overlap covers the model's
+    receptive field, which srbench cannot know for a foreign model). ``safe_mode=False`` allows Lambda
+    layers (runs the file's code: trusted files only). Errors are ModelError naming ``keras:PATH``.
+    """
+    who = f"{KIND}:{path}"
+    if options:
+        raise ModelError(f"{who}: unknown options {sorted(options)} (known: input_range, output_range, tile, "
+                         "tile_overlap, safe_mode; weights are the file itself)")
+    if isinstance(scale, bool) or not isinstance(scale, (int, np.integer)) or scale < 1:
+        raise ModelError(f"{who}: scale must be a positive integer, got {scale!r}")
+    if isinstance(tile_overlap, bool) or not isinstance(tile_overlap, int) or tile_overlap < 0:
+        raise ModelError(f"{who}: tile_overlap must be >= 0 LR pixels, got {tile_overlap!r}")
+    in_max = parse_range(input_range, "input_range", who)
+    out_max = in_max if output_range is None else parse_range(output_range, "output_range", who)
+    p = Path(path)
+    if not p.exists():
+        raise ModelError(f"{who}: {p} not found")
+    from srbench.models.keras import _import_tensorflow
+
+    tf, keras = _import_tensorflow(who)
+    call, model, fmt = _load(p, keras, tf, who, bool(safe_mode))
+    info = ModelInfo(
+        name=who,
+        description=f"Keras model {p.name} ({fmt}) x{int(scale)}",
+        weights=str(p),
+        weights_sha256=path_sha256(p),
+        params=_params(model),
+        extra={"framework": f"tensorflow {tf.__version__}, keras {keras.__version__}", "format": fmt,
+               "layout": "NHWC inside, NCHW at the boundary", "input_range": _range_label(in_max),
+               "output_range": _range_label(out_max), "tile": tile, "tile_overlap": tile_overlap if tile else None,
+               "safe_mode": bool(safe_mode)},
+    )
+    adapter = KerasAdapter(who, int(scale), call, device=device, info=info, input_max=in_max, output_max=out_max,
+                           tile=tile, tile_overlap=tile_overlap, keras_model=model)
+    adapter.probe()
+    return adapter

@@ -1,0 +1,88 @@
+"""PyTorch twin of the seed's Keras SRGAN generator (the TensorFlow/Keras SRGAN of the tutorials).
+
+Same layers, same order, same numbers as ``srbench.models.keras_seed.build_generator``, so weights convert
+both ways (``srbench.models.convert``). It differs from ``srbench.models.networks.SRResNet`` where the
+Keras code differs from the PyTorch reproductions:
+
+- PReLU has one slope **per channel** (Keras ``PReLU(shared_axes=[1, 2])``), initialised to 0 (Keras'
+  default ``alpha_initializer="zeros"``);
+- every BatchNorm has Keras' epsilon 1e-3; the residual blocks' BN use Keras momentum 0.8, which is torch
+  momentum 0.2 (Keras: ``moving = m * moving + (1 - m) * batch``; torch: ``(1 - m) * running + m * batch``),
+  the post-residual BN Keras' default 0.99 (torch 0.01);
+- upsampling is (conv 64 -> 256, PixelShuffle 2, PReLU per channel) once for x2, twice for x4, three times
+  for x8; there is no x3.
+
+Ranges: the Keras model takes LR in [0, 255] and divides by 255 first; this twin takes the [0, 1] LR that
+division produces, and returns the ``tanh`` output in [-1, 1] (the Keras model's ``(t + 1) * 127.5`` is
+left to the adapter, which maps to srbench's [0, 1] with ``(t + 1) / 2``).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+SEED_SCALES = (2, 4, 8)
+KERAS_BN_EPS = 1e-3
+
+
+def upsample_stages(scale: int) -> int:
+    """Number of x2 upsampling blocks of the seed generator (1, 2, 3 for x2, x4, x8)."""
+    stages = {2: 1, 4: 2, 8: 3}
+    if isinstance(scale, bool) or scale not in stages:
+        raise ValueError(f"the seed generator supports scales {SEED_SCALES} (x2 upsampling blocks), got {scale!r}")
+    return stages[scale]
+
+
+def keras_bn(channels: int, keras_momentum: float) -> nn.BatchNorm2d:
+    """A BatchNorm2d that updates and normalises as Keras' ``BatchNormalization(momentum, epsilon=1e-3)``."""
+    return nn.BatchNorm2d(channels, eps=KERAS_BN_EPS, momentum=1.0 - keras_momentum)
+
+
+class SeedResidualBlock(nn.Module):
+    """Conv 3x3, BN (0.8), PReLU per channel, conv 3x3, BN (0.8), identity skip."""
+
+    def __init__(self, channels: int = 64) -> None:
+        super().__init__()
+        self.body = nn.Sequential(
+            nn.Conv2d(channels, channels, 3, padding=1),
+            keras_bn(channels, 0.8),
+            nn.PReLU(channels, init=0.0),
+            nn.Conv2d(channels, channels, 3, padding=1),
+            keras_bn(channels, 0.8),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.body(x)
+
+
+class SeedGenerator(nn.Module):
+    """The seed's generator: LR float NCHW in [0, 1] -> SR in [-1, 1] (tanh), ``scale`` (2, 4, 8) times larger.
+
+    ``n_blocks`` residual blocks (16 in the seed code; fewer for quick tests). Module names follow
+    ``SRResNet`` (head, blocks, post, upsample, tail) so BN folding and tiling apply unchanged.
+    """
+
+    def __init__(self, scale: int = 4, n_blocks: int = 16, channels: int = 64) -> None:
+        super().__init__()
+        stages = upsample_stages(scale)
+        if isinstance(n_blocks, bool) or not isinstance(n_blocks, int) or n_blocks < 1:
+            raise ValueError(f"n_blocks must be a positive integer, got {n_blocks!r}")
+        self.scale = scale
+        self.n_blocks = n_blocks
+        self.head = nn.Sequential(nn.Conv2d(3, channels, 9, padding=4), nn.PReLU(channels, init=0.0))
+        self.blocks = nn.Sequential(*[SeedResidualBlock(channels) for _ in range(n_blocks)])
+        self.post = nn.Sequential(nn.Conv2d(channels, channels, 3, padding=1), keras_bn(channels, 0.99))
+        ups: list[nn.Module] = []
+        for _ in range(stages):
+            ups += [nn.Conv2d(channels, channels * 4, 3, padding=1), nn.PixelShuffle(2), nn.PReLU(channels, init=0.0)]
+        self.upsample = nn.Sequential(*ups)
+        self.tail = nn.Conv2d(channels, 3, 9, padding=4)
+        # reach in LR pixels: head 4, 2 per block, post 1, each upsampling conv 1 at its resolution, tail 4
+        reach = 4.0 + 2 * n_blocks + 1 + sum(0.5**i for i in range(stages)) + 4.0 / 2**stages
+        self.receptive_radius = int(-(-reach // 1))
+
+    def forward(self, lr: torch.Tensor) -> torch.Tensor:
+        x = self.head(lr)
+        x = x + self.post(self.blocks(x))
+        return torch.tanh(self.tail(self.upsample(x)))
