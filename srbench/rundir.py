@@ -31,7 +31,7 @@ import os
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 from srbench.files import atomic_write_text
 from srbench.interfaces import (
@@ -818,7 +818,7 @@ def load_run_dir(run_dir: str | os.PathLike[str]) -> RunData:
                    record=RunRecord.from_json(meta, run_id=path.name))
 
 
-RunLike = str | os.PathLike[str] | RunData | pd.DataFrame
+RunLike: TypeAlias = "str | os.PathLike[str] | RunData | pd.DataFrame"
 
 
 def as_run_data(run: RunLike, *, name: str = "in-memory", meta: dict[str, Any] | None = None) -> RunData:
@@ -830,6 +830,8 @@ def as_run_data(run: RunLike, *, name: str = "in-memory", meta: dict[str, Any] |
     scale; no LPIPS settings), metric directions come from srbench's table, and ``run_id`` is ``name``.
     Raises RunDirError naming the missing columns.
     """
+    import pandas as pd
+
     if isinstance(run, RunData):
         return run
     if not isinstance(run, pd.DataFrame):
