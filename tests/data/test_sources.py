@@ -32,8 +32,9 @@ def test_samples_are_built_in() -> None:
 
 def test_folder_specs_plain_and_benchmark_layout(tmp_path: Path) -> None:
     root = _layout(tmp_path)
+    # a folder named HR takes its parent's name (issue 14.3: folder:Set5/HR,folder:Set14/HR are two datasets)
     plain = resolve_dataset(f"folder:{root / 'Set5' / 'HR'}")
-    assert plain.name == "HR" and [i.id for i in plain.images] == ["baby", "bird"] and plain.lr_root is None
+    assert plain.name == "Set5" and [i.id for i in plain.images] == ["baby", "bird"] and plain.lr_root is None
     (root / "Set5" / "LR_bicubic" / "X2").mkdir(parents=True)
     bench = resolve_dataset(f"folder:{root / 'Set5'}")
     assert bench.name == "Set5" and bench.lr_root == root / "Set5" and bench.catalogue is None
