@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from srbench.files import atomic_write_text
 from srbench.interfaces import RESULT_COLUMNS, RESULTS_SCHEMA_VERSION, SUMMARY_COLUMNS, ResultRow
+from srbench.perf.env import environment  # noqa: F401  (run.json's environment: one copy, in srbench.perf.env)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -156,43 +157,3 @@ def git_sha() -> str | None:
     except (OSError, subprocess.SubprocessError):
         return None
     return sha + ("+dirty" if dirty else "") if sha else None
-
-
-def device_name(device: str) -> str:
-    """Human name of the device: the GPU's name, or the CPU model."""
-    import platform
-
-    import torch
-
-    if device.startswith("cuda") and torch.cuda.is_available():
-        return torch.cuda.get_device_name(torch.device(device))
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return "CPU: " + line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return "CPU: " + (platform.processor() or platform.machine())
-
-
-def environment(device: str) -> dict[str, Any]:
-    """Versions and hardware, for run.json."""
-    import platform
-
-    import numpy
-    import torch
-
-    import srbench
-
-    return {
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        "srbench": srbench.__version__,
-        "torch": torch.__version__,
-        "numpy": numpy.__version__,
-        "cuda": torch.version.cuda if device.startswith("cuda") else None,
-        "device": device,
-        "device_name": device_name(device),
-        "threads": torch.get_num_threads(),
-        "cpu_count": os.cpu_count(),
-    }
