@@ -143,7 +143,7 @@ def fma_peak(*, threads: int | None = None, lanes: int | None = None, chains: in
     for _ in range(repeats):
         barrier = threading.Barrier(threads + 1)
 
-        def work() -> None:
+        def work(barrier: threading.Barrier = barrier) -> None:
             barrier.wait()
             kern(reps, 0.999999, 1e-7)
 

@@ -27,8 +27,8 @@ def _random_srresnet(scale: int, seed: int = 0) -> nn.Module:
 @pytest.mark.parametrize("scale", [2, 3, 4])
 @pytest.mark.parametrize("wrapped", [False, True])
 def test_fused_plan_equals_the_module(scale: int, wrapped: bool) -> None:
-    from srbench.models.srresnet import _ToUnitRange
     from srbench.models.fused import fuse
+    from srbench.models.srresnet import _ToUnitRange
 
     net = _random_srresnet(scale)
     module = _ToUnitRange(net).eval() if wrapped else net
