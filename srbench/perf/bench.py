@@ -241,6 +241,16 @@ def _roofline_columns(achieved: float | None, bytes_io: float, s: float, rooflin
             "bound": bound, "bound_fraction": bound_fraction}
 
 
+def _judged(note: str, where: str, achieved: float | None, bytes_io: float, s: float, roofline: Roofline | None,
+            peak: float | None, flops: float | None) -> tuple[dict[str, Any], str]:
+    """(roofline columns, the row's note): a rate above its ceiling adds a sentence and a warning."""
+    notes = [note] if note else []
+    cols = _roofline_columns(achieved, bytes_io, s, roofline, peak, flops, notes)
+    for n in notes[1 if note else 0:]:
+        warnings.warn(f"{where}: {n}", stacklevel=4)
+    return cols, "; ".join(notes)
+
+
 def _row(prep: PreparedModel, *, scale: int, h: int | None, w: int | None, batch: int, dtype: str, device: str,
          per_image_ms: Sequence[float], out_pixels: float, flops_timed: float | None, gflops_256: float | None,
          peak: float | None, roofline: Roofline | None, bytes_io: float, peak_mem_mb: float | None,
@@ -249,10 +259,8 @@ def _row(prep: PreparedModel, *, scale: int, h: int | None, w: int | None, batch
     ms_p90 = percentile(per_image_ms, 90)
     s = ms_median / 1e3
     achieved = flops_timed / s / 1e9 if (flops_timed is not None and s > 0) else None
-    notes = [prep.note] if prep.note else []
-    cols = _roofline_columns(achieved, bytes_io, s, roofline, peak, flops_timed, notes)
-    for n in notes[1 if prep.note else 0:]:
-        warnings.warn(f"{prep.name} x{scale} {input_name}: {n}", stacklevel=3)
+    cols, note = _judged(prep.note, f"{prep.name} x{scale} {input_name}", achieved, bytes_io, s, roofline, peak,
+                         flops_timed)
     return ThroughputRow(
         model=prep.name, scale=scale, lr_height=h, lr_width=w, batch=batch, dtype=dtype, device=device,
         ms_median=ms_median, ms_p90=ms_p90, images_per_s=1.0 / s if s > 0 else math.inf,
@@ -262,8 +270,7 @@ def _row(prep: PreparedModel, *, scale: int, h: int | None, w: int | None, batch
         peak_mem_mb=peak_mem_mb, h2d_ms=h2d_ms, d2h_ms=d2h_ms, threads=env["threads"],
         channels_last=prep.channels_last, compile=prep.compiled, fused=prep.fused,
         cudnn_benchmark=env["cudnn_benchmark"], torch=env["torch"], cuda=env["cuda"],
-        device_name=env["device_name"], input=input_name, n_timed=len(per_image_ms), note="; ".join(notes),
-        **cols,
+        device_name=env["device_name"], input=input_name, n_timed=len(per_image_ms), note=note, **cols,
     )
 
 
@@ -479,14 +486,12 @@ def benchmark_pairs(model: SRModel | torch.nn.Module, lr_images: Sequence[Any], 
                d2h_ms=statistics.median(d2hs) if d2hs else None, input_name=dataset, env=env)
     # dataset totals: throughput is total work / total time, not the work of a median image
     achieved = total_flops / total_s / 1e9 if (total_flops is not None and total_s > 0) else None
-    notes = [row.note] if row.note else []
-    cols = _roofline_columns(achieved, total_bytes, total_s, roofline, peak_gflops, total_flops, notes)
-    for n in notes[1 if row.note else 0:]:
-        warnings.warn(f"{prep.name} x{scale} {dataset}: {n}", stacklevel=2)
+    cols, note = _judged(row.note, f"{prep.name} x{scale} {dataset}", achieved, total_bytes, total_s, roofline,
+                         peak_gflops, total_flops)
     return replace(
         row, images_per_s=len(xs) / total_s if total_s > 0 else math.inf,
         mpix_per_s=total_out_px / 1e6 / total_s if total_s > 0 else math.inf,
-        achieved_gflops_per_s=achieved, note="; ".join(notes), **cols,
+        achieved_gflops_per_s=achieved, note=note, **cols,
     )
 
 
