@@ -11,7 +11,7 @@ $(BIN)/python:
 	$(BIN)/python -m pip install -q --upgrade pip
 
 $(STAMP): $(BIN)/python pyproject.toml
-	$(BIN)/pip install -q -e ".[dev,tensorflow]"
+	$(BIN)/pip install -q -e ".[dev,tensorflow,onnx]"
 	touch $(STAMP)
 
 run: $(STAMP)  ## evaluate the default models on the offline built-in samples

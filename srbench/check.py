@@ -13,9 +13,10 @@ code of ``srbench check``:
   no regression found, a baseline entry is missing from the run or was computed on a different number
   of images.
 
-Default tolerances (metric units): PSNR 0.05 dB, SSIM 0.001, LPIPS 0.005; precedence: the ``tolerances``
-argument (the CLI's ``--tolerance psnr=0.1``), then the baseline file's, then the run's metric
-``default_tolerance``, then ``DEFAULT_TOLERANCES``; a metric with none of these gets 0.
+Default tolerances (metric units, from the metric table): PSNR 0.05 dB, SSIM 0.001, LPIPS 0.005, NIQE 0.01;
+precedence: the ``tolerances`` argument (the CLI's ``--tolerance psnr=0.1``), then the baseline file's, then
+the run's metric ``default_tolerance``, then ``DEFAULT_TOLERANCES``; a metric with none of these gets 0.
+Directions come from the metric metadata (lower is better for LPIPS and NIQE).
 """
 
 from __future__ import annotations
@@ -29,18 +30,18 @@ from pathlib import Path
 from typing import Any
 
 from srbench.interfaces import SRBenchError
-from srbench.report.rundir import RunData, load_run_dir
+from srbench.markup import md_escape
+from srbench.metrics.table import default_tolerances
+from srbench.protocol import LPIPS_KEYS, PROTOCOL_KEYS, Protocol  # noqa: F401  (names check exported before)
+from srbench.report.rundir import RunData, RunLike, as_run_data, load_run_dir
 
 BASELINE_SCHEMA_VERSION = 1
 BASELINE_KIND = "srbench-baseline"
-DEFAULT_TOLERANCES: dict[str, float] = {"psnr": 0.05, "ssim": 0.001, "lpips": 0.005}
+DEFAULT_TOLERANCES: dict[str, float] = default_tolerances()  # from the metric table
 
 PASS, REGRESSION, CANNOT_COMPARE = 0, 1, 2
 
-# Protocol fields whose difference makes numbers incomparable. Free-text descriptions are compared
-# verbatim: a changed description *is* a changed protocol until someone re-blesses the baseline.
-PROTOCOL_KEYS = ("modcrop", "lr", "quantisation", "crop_border", "colour", "grayscale", "psnr", "ssim")
-LPIPS_KEYS = ("net", "version", "range")
+# Protocol fields whose difference makes numbers incomparable: srbench.protocol (PROTOCOL_KEYS, LPIPS_KEYS).
 
 # Rows statuses. "ok"/"improved"/"new" pass; "regression" fails (1); the others cannot compare (2).
 ROW_FAILING = {"regression"}
@@ -122,13 +123,13 @@ class CheckResult:
         out.append("")
         if self.mismatches:
             out.append("**Protocol mismatch** (no value compared):")
-            out += [f"- {_md(m)}" for m in self.mismatches]
+            out += [f"- {md_escape(m)}" for m in self.mismatches]
             out.append("")
         head, body = self._table()
 
         def table(rows: list[list[str]]) -> list[str]:
             t = ["| " + " | ".join(head) + " |", "|" + "|".join("---:" if 4 <= i <= 7 else ":---" for i in range(len(head))) + "|"]
-            return t + ["| " + " | ".join(_md(x) for x in r) + " |" for r in rows]
+            return t + ["| " + " | ".join(md_escape(x) for x in r) + " |" for r in rows]
 
         bad = [b for b, r in zip(body, self.rows, strict=True) if r.status not in ("ok", "improved", "new")]
         if bad:
@@ -181,24 +182,12 @@ def _num(v: float | None, signed: bool = False) -> str:
     return f"{v:+.4f}" if signed else f"{v:.4f}"
 
 
-def _md(text: str) -> str:
-    return (str(text).replace("\\", "\\\\").replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;")
-            .replace("*", "\\*").replace("_", "\\_"))
-
-
 # ------------------------------------------------------------------------------------------- baselines
 
 
 def protocol_of(run: RunData) -> dict[str, Any]:
     """What must match between a baseline and a run for their numbers to be comparable."""
-    m = run.meta
-    proto = m.get("protocol") or {}
-    cfg = m.get("config") or {}
-    out: dict[str, Any] = {k: proto.get(k) for k in PROTOCOL_KEYS}
-    out["lr_source"] = cfg.get("lr_source")
-    lp = proto.get("lpips")
-    out["lpips"] = {k: lp.get(k) for k in LPIPS_KEYS} if isinstance(lp, dict) else lp
-    return out
+    return Protocol.from_run(run.meta).comparable()
 
 
 def save_baseline(run_dir: Path, out: Path, *, tolerances: dict[str, float] | None = None) -> Path:
@@ -251,15 +240,20 @@ def _from_json_float(v: Any) -> float:
     return float(v)  # float("inf") and float("nan") parse the strings written above
 
 
-def load_baseline(path: Path) -> dict[str, Any]:
-    """Read and validate a baseline file written by ``save_baseline``."""
-    path = Path(path)
-    try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise BaselineError(f"{path}: baseline file not found (write one with `srbench baseline save`)") from None
-    except (OSError, json.JSONDecodeError) as exc:
-        raise BaselineError(f"{path}: unreadable baseline ({exc})") from None
+def load_baseline(path: Path | dict[str, Any]) -> dict[str, Any]:
+    """Read and validate a baseline file written by ``save_baseline`` (or validate its content, a dict
+    already in memory)."""
+    if isinstance(path, dict):
+        doc: Any = path
+        path = Path("<baseline in memory>")
+    else:
+        path = Path(path)
+        try:
+            doc = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise BaselineError(f"{path}: baseline file not found (write one with `srbench baseline save`)") from None
+        except (OSError, json.JSONDecodeError) as exc:
+            raise BaselineError(f"{path}: unreadable baseline ({exc})") from None
     if not isinstance(doc, dict) or doc.get("kind") != BASELINE_KIND:
         raise BaselineError(f"{path}: not an srbench baseline (missing \"kind\": \"{BASELINE_KIND}\")")
     if doc.get("schema_version") != BASELINE_SCHEMA_VERSION:
@@ -322,11 +316,16 @@ def _protocol_mismatches(base: dict[str, Any], run: RunData, doc: dict[str, Any]
     return out
 
 
-def check(run_dir: Path, baseline: Path, *, tolerances: dict[str, float] | None = None) -> CheckResult:
-    """Compare the run in ``run_dir`` with the baseline file ``baseline`` (see the module docstring for
-    the exit codes). ``tolerances`` overrides per metric, e.g. {"psnr": 0.1}."""
+def check(run_dir: RunLike, baseline: Path | dict[str, Any], *,
+          tolerances: dict[str, float] | None = None) -> CheckResult:
+    """Compare a run with a baseline (see the module docstring for the exit codes). ``tolerances``
+    overrides per metric, e.g. {"psnr": 0.1}.
+
+    The run is a run directory, a loaded RunData or a DataFrame in memory (see
+    :func:`srbench.report.rundir.as_run_data`); the baseline a file or its content as a dict, so a Python
+    user can gate without files."""
     doc = load_baseline(baseline)
-    run = load_run_dir(run_dir)
+    run = as_run_data(run_dir)
     mismatches = _protocol_mismatches(doc["protocol"], run, doc)
     tol = {m: _default_tolerance(run, m) for m in doc["metrics"]}
     tol.update(_validated(doc["tolerances"], str(baseline)))

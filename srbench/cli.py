@@ -16,27 +16,22 @@ from typing import Any
 import click
 
 from srbench import __version__
+from srbench.cli_common import (
+    check_device,
+    data_dir_option,
+    fail,
+    key_value,
+    key_values,
+    library_errors,
+    progress_option,
+    scales_option,
+    weights_option,
+)
+from srbench.cli_common import csv_list as _csv_list
+from srbench.cli_common import scales as _scales
 from srbench.training.cli import train_command  # click only: no torch at start-up
 
-
-def _csv_list(value: str | None) -> tuple[str, ...]:
-    return tuple(v.strip() for v in (value or "").split(",") if v.strip())
-
-
-def _scales(values: tuple[str, ...]) -> tuple[int, ...]:
-    out: list[int] = []
-    for v in values:
-        for part in _csv_list(v):
-            try:
-                out.append(int(part))
-            except ValueError:
-                raise click.BadParameter(f"scale must be an integer, got {part!r}") from None
-    return tuple(out)
-
-
-def _fail(message: str, code: int = 2) -> None:
-    click.secho(f"error: {message}", fg="red", err=True)
-    sys.exit(code)
+_fail = fail  # for commands that stop with a sentence themselves (srbench.cli_common.fail)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -53,9 +48,8 @@ def cli() -> None:
 @click.option("--datasets", "-d", default=None,
               help="Comma-separated datasets: samples, set5, set14, b100, urban100, div2k-valid, folder:PATH "
                    "[default: samples].")
-@click.option("--scale", "-s", "scale", multiple=True, help="Scale factor(s), e.g. -s 2 -s 4 or -s 2,3,4 [default: 4].")
-@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Local folder in the benchmark layout (Set5/HR, Set14/HR, ...). Also $SRBENCH_DATA_DIR.")
+@scales_option()
+@data_dir_option()
 @click.option("--out", "-o", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Run directory [default: reports/<run-id>].")
 @click.option("--resume", "resume_dir", type=click.Path(file_okay=False, exists=True, path_type=Path), default=None,
@@ -65,18 +59,19 @@ def cli() -> None:
 @click.option("--device", default=None, help="cpu, cuda, cuda:1, ... [default: cpu].")
 @click.option("--lr-source", type=click.Choice(["matlab", "official"]), default=None,
               help="Regenerate LR with srbench's MATLAB imresize (default) or use the dataset's official LR files.")
-@click.option("--metrics", default=None, help="Comma-separated subset of psnr,ssim,lpips.")
+@click.option("--metrics", default=None, help="Comma-separated subset of psnr,ssim,lpips,niqe [default: psnr,ssim,lpips].")
 @click.option("--colour", type=click.Choice(["y", "rgb"]), default=None, help="PSNR/SSIM on MATLAB Y (default) or RGB.")
 @click.option("--lpips-net", type=click.Choice(["alex", "vgg"]), default=None, help="LPIPS backbone [default: alex].")
 @click.option("--lpips-weights", default=None, help="Path of the LPIPS backbone ImageNet weights (else torch hub cache).")
-@click.option("--weights", "weights", multiple=True, metavar="MODEL=PATH", help="Checkpoint for a model (repeatable).")
+@weights_option()
 @click.option("--tile", type=int, default=None, help="Process large images in tiles of this LR size.")
 @click.option("--compare", default=None, help="Comma-separated image ids for visual comparisons [default: first 2].")
 @click.option("--crop-box", default=None, metavar="X,Y,W,H", help="Region (HR pixels) for zoomed comparison crops.")
 @click.option("--no-throughput", is_flag=True, help="Skip the timed throughput pass.")
-@click.option("--no-progress", is_flag=True, help="No progress bars.")
+@progress_option()
 @click.option("--bless", "bless", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Also save the results as a regression baseline to this file (see `srbench check`).")
+@library_errors()
 def run(**opts: Any) -> None:
     """Evaluate models on datasets and write results.csv, summary.csv, run.json and report.html.
 
@@ -84,21 +79,17 @@ def run(**opts: Any) -> None:
     `samples` set at x4. The exit code is 1 when any model, dataset or image failed (the rest still ran).
     """
     from srbench.evaluate import RunConfig, evaluate
-    from srbench.interfaces import SRBenchError
     from srbench.results import load_run
 
-    try:
-        if opts["resume_dir"]:
-            run_dir = opts["resume_dir"]
-            config = RunConfig.from_json(load_run(run_dir)["config"])
-        else:
-            run_dir = opts["out"]
-            config = _run_config(opts)
-        outcome = evaluate(config, run_dir, resume=bool(opts["resume_dir"]), progress=not opts["no_progress"],
-                           command=" ".join(["srbench", *map(shlex.quote, sys.argv[1:])]))
-    except (SRBenchError, ValueError) as exc:
-        _fail(str(exc))
-        return
+    if opts["resume_dir"]:
+        run_dir = opts["resume_dir"]
+        config = RunConfig.from_json(load_run(run_dir)["config"])
+    else:
+        run_dir = opts["out"]
+        config = _run_config(opts)
+    _check_run(config)
+    outcome = evaluate(config, run_dir, resume=bool(opts["resume_dir"]), progress=not opts["no_progress"],
+                       command=" ".join(["srbench", *map(shlex.quote, sys.argv[1:])]))
     if os.environ.get("RANK", "0") != "0":  # under torchrun, rank 0 reports for everyone
         sys.exit(0 if outcome.ok else 1)
     _print_summary(outcome.run_dir)
@@ -123,9 +114,14 @@ def _run_config(opts: dict[str, Any]) -> Any:
 
     base: dict[str, Any] = {}
     if opts["config_file"]:
-        import tomllib
+        from srbench.configfile import check_fields, read_toml
 
-        base = tomllib.loads(opts["config_file"].read_text())
+        base = read_toml(opts["config_file"])
+        check_fields(base, RunConfig, str(opts["config_file"]))
+    for name in ("models", "datasets", "metrics"):  # an empty list is a mistake, not "the defaults"
+        if opts[name] is not None and not _csv_list(opts[name]):
+            raise click.BadParameter(f"{opts[name]!r} names nothing: give one or more, comma-separated "
+                                     "(or leave the option out for the defaults)", param_hint=f"--{name}")
     flags: dict[str, Any] = {
         "models": _csv_list(opts["models"]) or None,
         "datasets": _csv_list(opts["datasets"]) or None,
@@ -142,18 +138,11 @@ def _run_config(opts: dict[str, Any]) -> Any:
         "crop_box": _crop_box(opts["crop_box"]),
     }
     if opts["weights"]:
-        flags["weights"] = dict(_key_value(w) for w in opts["weights"])
+        flags["weights"] = key_values(opts["weights"], "MODEL=PATH", param_hint="--weights")
     if opts["no_throughput"]:
         flags["throughput"] = False
     base.update({k: v for k, v in flags.items() if v is not None})
     return RunConfig.from_json(base)
-
-
-def _key_value(text: str, form: str = "MODEL=PATH") -> tuple[str, str]:
-    key, sep, value = text.partition("=")
-    if not sep or not key.strip() or not value:
-        raise click.BadParameter(f"expected {form}, got {text!r}")
-    return key.strip(), value
 
 
 def _crop_box(text: str | None) -> tuple[int, int, int, int] | None:
@@ -164,7 +153,64 @@ def _crop_box(text: str | None) -> tuple[int, int, int, int] | None:
         x, y, w, h = (int(p) for p in parts)
     except ValueError:
         raise click.BadParameter(f"--crop-box expects X,Y,W,H integers, got {text!r}") from None
+    if x < 0 or y < 0 or w <= 0 or h <= 0:
+        raise click.BadParameter(f"{text!r}: X and Y must be >= 0 and W, H > 0 (HR pixels)", param_hint="--crop-box")
     return (x, y, w, h)
+
+
+def _check_run(config: Any) -> None:
+    """Usage errors (exit 2) that the run would otherwise find late, or not at all: unknown models, weights
+    for a model that is not run, an impossible device, missing LPIPS weights, unknown --compare ids; and
+    a per-image warning where --crop-box does not fit a comparison image."""
+    from srbench.interfaces import ModelError
+    from srbench.registry import resolve
+
+    for name in config.models:
+        resolve(name)  # ModelError: the known models and a did-you-mean (exit 2)
+    for name, _ in config.weights:
+        if name in config.models:
+            continue
+        try:
+            resolve(name)
+        except ModelError as exc:
+            raise click.BadParameter(f"{name}=...: {exc}", param_hint="--weights") from None
+        raise click.BadParameter(f"{name}=...: {name!r} is not among the models of this run "
+                                 f"({', '.join(config.models)}); its weights would be ignored", param_hint="--weights")
+    check_device(config.device)
+    lw = config.lpips_weights
+    if "lpips" in config.metrics and lw not in (None, "random") and not Path(lw).is_file():
+        raise click.BadParameter(f"LPIPS backbone weights {lw} not found (LPIPS is among the metrics)",
+                                 param_hint="--lpips-weights")
+    if config.compare is None and config.crop_box is None:
+        return
+    from srbench.data.sources import resolve_dataset
+
+    sources = []
+    for spec in config.datasets:
+        try:
+            sources.append(resolve_dataset(spec, data_dir=config.data_dir, download=False))
+        except Exception:  # not local yet (the run fetches it) or broken (the run reports it): no check here
+            return
+    ids = {im.id for src in sources for im in src.images}
+    unknown = [i for i in config.compare or () if i not in ids]
+    if unknown:
+        shown = ", ".join(sorted(ids)[:12]) + (", ..." if len(ids) > 12 else "")
+        raise click.BadParameter(f"no image {', '.join(map(repr, unknown))} in {', '.join(config.datasets)} "
+                                 f"(image ids: {shown})", param_hint="--compare")
+    if config.crop_box is not None:
+        x, y, w, h = config.crop_box
+        for src in sources:
+            picks = set(config.compare) if config.compare else set(sorted(im.id for im in src.images)[: config.n_compare])
+            for im in src.images:
+                if im.id not in picks:
+                    continue
+                height, width = im.load().shape[:2]
+                for sc in config.scales:
+                    mh, mw = height - height % sc, width - width % sc
+                    if x + w > mw or y + h > mh:
+                        click.secho(f"warning: --crop-box {x},{y},{w},{h} lies outside {src.name}/{im.id} at x{sc} "
+                                    f"({mw}x{mh} HR pixels): its comparison crop is picked automatically",
+                                    fg="yellow", err=True)
 
 
 def _print_summary(run_dir: Path) -> None:
@@ -219,20 +265,15 @@ def datasets_list() -> None:
 @datasets.command("fetch")
 @click.argument("names", nargs=-1, required=True)
 @click.option("--official-lr", is_flag=True, help="Also fetch the official MATLAB-made LR (to check srbench's imresize).")
-@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Root folder (default: $SRBENCH_DATA_DIR or the user cache).")
-@click.option("--no-progress", is_flag=True, help="No progress bars.")
+@data_dir_option("Root folder (default: $SRBENCH_DATA_DIR or the user cache).")
+@progress_option()
+@library_errors()
 def datasets_fetch(names: tuple[str, ...], official_lr: bool, data_dir: Path | None, no_progress: bool) -> None:
     """Download, extract and verify NAMES (e.g. set5 set14 b100) into the data dir."""
     from srbench.data.catalogue import fetch
-    from srbench.interfaces import SRBenchError
 
     for name in names:
-        try:
-            path = fetch(name, root=data_dir, official_lr=official_lr, progress=not no_progress)
-        except SRBenchError as exc:
-            _fail(str(exc))
-            return
+        path = fetch(name, root=data_dir, official_lr=official_lr, progress=not no_progress)
         click.echo(f"{name}: {path}")
 
 
@@ -240,21 +281,16 @@ def datasets_fetch(names: tuple[str, ...], official_lr: bool, data_dir: Path | N
 @click.argument("name")
 @click.option("--scale", "-s", type=int, required=True, help="Scale factor.")
 @click.option("--out", "-o", type=click.Path(file_okay=False, path_type=Path), required=True, help="Output folder.")
-@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Local folder in the benchmark layout.")
+@data_dir_option("Local folder in the benchmark layout.")
+@library_errors()
 def datasets_export(name: str, scale: int, out: Path, data_dir: Path | None) -> None:
     """Write modcropped HR and srbench's MATLAB-bicubic LR in the benchmark layout, for other tools.
 
     Layout: OUT/HR/<name>.png and OUT/LR_bicubic/X<S>/<name>x<S>.png.
     """
     from srbench.data.sources import export_dataset
-    from srbench.interfaces import SRBenchError
 
-    try:
-        n, errors = export_dataset(name, scale, out, data_dir=data_dir)
-    except SRBenchError as exc:
-        _fail(str(exc))
-        return
+    n, errors = export_dataset(name, scale, out, data_dir=data_dir)
     for e in errors:
         click.secho(f"error: {e}", fg="red", err=True)
     click.echo(f"exported {n} images to {out}")
@@ -276,6 +312,43 @@ def models_list() -> None:
 
     for name, desc in describe_models().items():
         click.echo(f"{name:<16} {desc}")
+    from srbench.registry import PATH_KINDS
+
+    for kind, (_, desc) in sorted(PATH_KINDS.items()):
+        click.echo(f"{kind + ':PATH':<16} {desc}")
+
+
+@models.command("inspect")
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print the facts as JSON.")
+def models_inspect(path: Path, as_json: bool) -> None:
+    """What srbench detects in a model file (.pth/.pt/.ckpt/.safetensors, or .onnx), without running it:
+    architecture, scale, parameters, channels, input-size requirements, dtype, checkpoint wrapper."""
+    from srbench.interfaces import SRBenchError
+
+    try:
+        if path.suffix.lower() == ".onnx":
+            from srbench.models.onnx import describe
+        else:
+            from srbench.models.file import describe
+        facts = describe(path)
+    except SRBenchError as exc:
+        _fail(str(exc))
+        return
+    if as_json:
+        click.echo(json.dumps(facts, indent=2))
+        return
+    req = facts.get("size_requirements") or {}
+    needs = ", ".join(f"{k} {v}" for k, v in req.items() if v not in (0, 1, False)) or "none"
+    lines = [("file", facts["file"]), ("sha256", facts["sha256"]), ("architecture", facts["architecture"]),
+             ("scale", f"x{facts['scale']}"), ("parameters", f"{facts['params']:,}" if facts["params"] is not None
+                                                else "unknown"),
+             ("channels", f"{facts['input_channels']} in, {facts['output_channels']} out"),
+             ("size requirements", needs), ("dtype", facts["weights_dtype"])]
+    lines += [(k.replace("_", " "), facts[k]) for k in ("checkpoint_wrapper", "tags", "input_shape", "opset")
+              if facts.get(k)]
+    for key, value in lines:
+        click.echo(f"{key:<18} {value}")
 
 
 # ------------------------------------------------------------------------------------------------- bench
@@ -283,10 +356,10 @@ def models_list() -> None:
 
 @cli.command()
 @click.option("--models", "-m", default="bicubic,srresnet", show_default=True, help="Comma-separated model names.")
-@click.option("--scale", "-s", "scale", multiple=True, help="Scale factor(s), e.g. -s 2 -s 4 or -s 2,4 [default: 4].")
+@scales_option()
 @click.option("--sizes", default="64,128,256", show_default=True, help="LR sizes to time: N (square) or HxW, comma-separated.")
 @click.option("--datasets", "-d", default=None, help="Also time over these datasets' real LR images (batch 1).")
-@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None, help="Folder holding the datasets.")
+@data_dir_option("Folder holding the datasets.")
 @click.option("--device", default="cpu", show_default=True, help="cpu, cuda, cuda:1, ...")
 @click.option("--dtype", type=click.Choice(["fp32", "fp16", "bf16"]), default="fp32", show_default=True,
               help="fp16/bf16 run under autocast (the fused plan runs in that dtype).")
@@ -298,17 +371,19 @@ def models_list() -> None:
 @click.option("--warmup", type=int, default=3, show_default=True, help="Untimed calls first.")
 @click.option("--iters", type=int, default=None, help="Timed calls [default: as many as fit in --min-time, >= 5].")
 @click.option("--min-time", type=float, default=1.0, show_default=True, help="Seconds of timed calls per size.")
-@click.option("--weights", "weights", multiple=True, metavar="MODEL=PATH", help="Checkpoint for a model (repeatable).")
+@weights_option()
 @click.option("--out", "-o", type=click.Path(file_okay=False, path_type=Path), default=None, help="Write OUT/throughput.csv.")
+@library_errors()
 def bench(**opts: Any) -> None:
     """Time models: ms/image (median, p90), images/s, output MP/s, parameters, GFLOPs at a 256x256 LR
     input, peak memory, and achieved FLOP/s as a fraction of the device's physical compute peak (FMA
     microkernel / AMX / cuBLAS GEMM) or of its memory bandwidth, measured once in the same run. Forward
     pass only, input already on the device, warm-up excluded; CUDA events on GPU.
     """
-    from srbench.interfaces import SRBenchError
     from srbench.perf.bench import BenchOptions, TimingImages, jobs_for, run_bench
     from srbench.perf.table import summary_table
+
+    check_device(opts["device"])
 
     try:
         sizes = []
@@ -320,25 +395,21 @@ def bench(**opts: Any) -> None:
         raise click.BadParameter(f"sizes must be N or HxW and --batch-sweep integers, got {opts['sizes']!r}, "
                                  f"{opts['batch_sweep']!r}") from None
     scales = _scales(opts["scale"]) or (4,)
-    weights = dict(_key_value(w) for w in opts["weights"])
+    weights = key_values(opts["weights"], "MODEL=PATH", param_hint="--weights")
     images = []
-    try:
-        if opts["datasets"]:
-            from srbench.data.sources import make_pair, resolve_dataset
+    if opts["datasets"]:
+        from srbench.data.sources import make_pair, resolve_dataset
 
-            for spec in _csv_list(opts["datasets"]):
-                src = resolve_dataset(spec, data_dir=opts["data_dir"])
-                for s in scales:
-                    images.append(TimingImages(src.name, s, tuple(make_pair(im, s).lr for im in src.images)))
-        options = BenchOptions(
-            sizes=tuple(sizes), batch=opts["batch"], dtype=opts["dtype"], device=opts["device"],
-            channels_last=opts["channels_last"], compile=opts["compile_"], fused=opts["fused"],
-            warmup=opts["warmup"], iters=opts["iters"], min_time_s=opts["min_time"], batches=sweep)
-        jobs = jobs_for(_csv_list(opts["models"]), scales, {m: {"weights": p} for m, p in weights.items()})
-        result = run_bench(jobs, options, images=images, out_dir=opts["out"])
-    except (SRBenchError, ValueError) as exc:
-        _fail(str(exc))
-        return
+        for spec in _csv_list(opts["datasets"]):
+            src = resolve_dataset(spec, data_dir=opts["data_dir"])
+            for s in scales:
+                images.append(TimingImages(src.name, s, tuple(make_pair(im, s).lr for im in src.images)))
+    options = BenchOptions(
+        sizes=tuple(sizes), batch=opts["batch"], dtype=opts["dtype"], device=opts["device"],
+        channels_last=opts["channels_last"], compile=opts["compile_"], fused=opts["fused"],
+        warmup=opts["warmup"], iters=opts["iters"], min_time_s=opts["min_time"], batches=sweep)
+    jobs = jobs_for(_csv_list(opts["models"]), scales, {m: {"weights": p} for m, p in weights.items()})
+    result = run_bench(jobs, options, images=images, out_dir=opts["out"])
     click.echo(summary_table(result.frame, result.roofline.record() if result.roofline else None))
     for err in result.errors:
         click.secho(f"warning: {err}", fg="yellow", err=True)
@@ -353,7 +424,7 @@ def _tolerances(items: tuple[str, ...]) -> dict[str, float]:
     form = "METRIC=NUMBER, e.g. psnr=0.1"
     out: dict[str, float] = {}
     for item in items:
-        key, value = _key_value(item, form)
+        key, value = key_value(item, form)
         try:
             out[key.lower()] = float(value)
         except ValueError:
@@ -375,19 +446,15 @@ _RUN_DIR = click.Path(file_okay=False, exists=True, path_type=Path)
 @click.option("--scale", "-s", type=int, default=None, help="Only this scale [default: all].")
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write to this file instead of stdout.")
+@library_errors(FileNotFoundError)
 def table(run_dirs: tuple[Path, ...], fmt: str, transpose: bool, published: bool, sources: tuple[str, ...],
           metrics: str, scale: int | None, output: Path | None) -> None:
     """Render runs as a paper table: the SRGAN paper's Table 2 layout (datasets as row groups, metrics as
     rows, models as columns), best values in bold; LaTeX needs \\usepackage{booktabs}."""
-    from srbench.interfaces import SRBenchError
     from srbench.report.tables import render_table
 
-    try:
-        text = render_table(list(run_dirs), fmt=fmt, transpose=transpose, published=published,
-                            metrics=_csv_list(metrics), scale=scale, sources=sources or None)
-    except (SRBenchError, ValueError, FileNotFoundError) as exc:
-        _fail(str(exc))
-        return
+    text = render_table(list(run_dirs), fmt=fmt, transpose=transpose, published=published,
+                        metrics=_csv_list(metrics), scale=scale, sources=sources or None)
     if output is None:
         click.echo(text, nl=False)
     else:
@@ -405,6 +472,7 @@ def table(run_dirs: tuple[Path, ...], fmt: str, transpose: bool, published: bool
 @click.option("--junit", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Also write JUnit XML here.")
 @click.option("--markdown", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Also append a Markdown summary here (e.g. \"$GITHUB_STEP_SUMMARY\").")
+@library_errors()
 def check(run_dir: Path, baseline_file: Path, tolerances: tuple[str, ...], junit: Path | None,
           markdown: Path | None) -> None:
     """Compare a run with a baseline, per model, dataset, scale and metric, in each metric's direction.
@@ -414,13 +482,8 @@ def check(run_dir: Path, baseline_file: Path, tolerances: tuple[str, ...], junit
     protocol mismatch such as crop, colour space, LR source, LPIPS net/version).
     """
     from srbench.check import check as run_check
-    from srbench.interfaces import SRBenchError
 
-    try:
-        result = run_check(run_dir, baseline_file, tolerances=_tolerances(tolerances))
-    except (SRBenchError, ValueError) as exc:
-        _fail(str(exc))
-        return
+    result = run_check(run_dir, baseline_file, tolerances=_tolerances(tolerances))
     click.echo(result.to_text(), nl=False)
     if junit is not None:
         junit.parent.mkdir(parents=True, exist_ok=True)
@@ -442,16 +505,12 @@ def baseline() -> None:
               help="Baseline file [default: baselines/<models>_<datasets>_x<scales>.json].")
 @click.option("--tolerance", "-t", "tolerances", multiple=True, metavar="METRIC=VALUE",
               help="Tolerance stored in the baseline (repeatable), e.g. -t psnr=0.1.")
+@library_errors()
 def baseline_save(run_dir: Path, out: Path | None, tolerances: tuple[str, ...]) -> None:
     """Bless a complete run: save its summary, protocol and tolerances as a baseline file."""
     from srbench.check import default_baseline_path, save_baseline
-    from srbench.interfaces import SRBenchError
 
-    try:
-        path = save_baseline(run_dir, out or default_baseline_path(run_dir), tolerances=_tolerances(tolerances))
-    except (SRBenchError, ValueError) as exc:
-        _fail(str(exc))
-        return
+    path = save_baseline(run_dir, out or default_baseline_path(run_dir), tolerances=_tolerances(tolerances))
     click.echo(f"baseline: {path}")
 
 
@@ -460,15 +519,26 @@ def baseline_save(run_dir: Path, out: Path | None, tolerances: tuple[str, ...]) 
 @click.option("--crop-box", default=None, metavar="X,Y,W,H", help="Region (HR pixels) of the zoomed comparison crops.")
 @click.option("--out", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Output file [default: RUN_DIR/report.html].")
+@library_errors()
 def report(run_dir: Path, crop_box: str | None, out: Path | None) -> None:
     """(Re)write a run's self-contained report.html, e.g. with another crop region."""
-    from srbench.interfaces import SRBenchError
     from srbench.report.html import write_report
 
-    try:
-        click.echo(f"report: {write_report(run_dir, out=out, crop_box=crop_box)}")
-    except (SRBenchError, ValueError) as exc:
-        _fail(str(exc))
+    click.echo(f"report: {write_report(run_dir, out=out, crop_box=crop_box)}")
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def doctor(as_json: bool) -> None:
+    """List the optional weights and extras srbench can use (LPIPS backbones, NIQE model, VGG19 for
+    training, tensorflow, onnxruntime, spandrel, numba, CUDA): present or not, and where each is looked for."""
+    from srbench.doctor import diagnose, render
+
+    findings = diagnose()
+    if as_json:
+        click.echo(json.dumps([f.to_json() for f in findings], indent=2))
+    else:
+        click.echo(render(findings))
 
 
 cli.add_command(train_command)

@@ -22,6 +22,8 @@ import numpy as np
 
 from srbench import results as res
 from srbench.interfaces import ImagePair, ModelInfo, ResultRow, SRBenchError, SRModel
+from srbench.metrics.table import DEFAULT_METRICS, METRIC_TABLE, computed_metrics
+from srbench.quantise import quantise_sr
 
 if TYPE_CHECKING:
     import torch
@@ -29,7 +31,7 @@ if TYPE_CHECKING:
     from srbench.data.sources import DatasetSource
     from srbench.metrics.perceptual import LPIPSMetric
 
-METRICS = ("psnr", "ssim", "lpips")
+METRICS = computed_metrics()  # every metric srbench computes: the metric table's rows with a scorer
 TIMING_IMAGES = 20  # real LR images per dataset and scale in the timed pass
 COLOURS = ("y", "rgb")
 
@@ -43,7 +45,7 @@ class RunConfig:
     scales: tuple[int, ...] = (4,)
     device: str = "cpu"
     lr_source: str = "matlab"  # "matlab": regenerate LR with srbench's imresize; "official": the dataset's files
-    metrics: tuple[str, ...] = METRICS
+    metrics: tuple[str, ...] = DEFAULT_METRICS
     colour: str = "y"  # PSNR/SSIM on MATLAB Y ("y") or on RGB ("rgb")
     lpips_net: str = "alex"
     lpips_weights: str | None = None  # backbone path; "random" only for tests
@@ -96,21 +98,10 @@ class RunConfig:
 
 
 def protocol(config: RunConfig, lpips_info: dict[str, Any]) -> dict[str, Any]:
-    """The protocol record written into run.json (and compared by ``srbench check``)."""
-    return {
-        "modcrop": "scale",
-        "lr": "MATLAB imresize bicubic (Keys a=-0.5, antialias, uint8)"
-        if config.lr_source == "matlab"
-        else "official LR files of the dataset",
-        "lr_source": config.lr_source,
-        "quantisation": "clamp [0,255] + round to uint8",
-        "crop_border": "scale",
-        "colour": "y-matlab" if config.colour == "y" else "rgb",
-        "grayscale": "raw values, no Y transform",
-        "psnr": "10 log10(255^2/MSE), float64, mean over images",
-        "ssim": "Wang et al. ssim_index.m: gaussian 11x11 sigma 1.5, valid, K1 .01 K2 .03",
-        "lpips": lpips_info,
-    }
+    """The protocol record written into run.json (and compared by ``srbench check``): ``srbench.protocol``."""
+    from srbench.protocol import Protocol
+
+    return Protocol.from_config(config, lpips_info).to_json()
 
 
 @dataclass
@@ -147,14 +138,12 @@ def to_tensor(image: np.ndarray, device: str) -> torch.Tensor:
 
 
 def quantise(sr: torch.Tensor, channels: int) -> np.ndarray:
-    """Adapter output -> uint8 (C, H, W): clamp to [0, 1], round half up on the 0..255 scale.
+    """Adapter output -> uint8 (C, H, W): clamp to [0, 1], round half up on the 0..255 scale
+    (:func:`srbench.quantise.quantise_sr`, the quantiser training validation uses too).
 
     For a grayscale input (``channels == 1``) the output's three channels are averaged first.
     """
-    x = sr.detach().float().cpu().numpy()[0].astype(np.float64)
-    if channels == 1:
-        x = x.mean(axis=0, keepdims=True)
-    return np.floor(np.clip(x, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+    return quantise_sr(sr, channels)
 
 
 def run_model(model: SRModel, pair: ImagePair) -> np.ndarray:
@@ -183,23 +172,32 @@ def score(
     metrics: tuple[str, ...],
     colour: str,
     lpips_metric: LPIPSMetric | None,
+    *,
+    states: dict[str, Any] | None = None,
 ) -> dict[str, float]:
-    """Metric values for one uint8 (C, H, W) SR image against uint8 HWC HR, per the protocol."""
-    from srbench.metrics import psnr, ssim
-    from srbench.metrics.fidelity import psnr_ssim
+    """Metric values for one uint8 (C, H, W) SR image against uint8 HWC HR, per the protocol.
 
+    Each requested metric's scorer comes from the metric table; a scorer shared by several requested
+    metrics (PSNR and SSIM) runs once for all of them. ``states`` holds the loaded objects of stateful
+    metrics (``lpips_metric`` is LPIPS's); a stateful metric without one is skipped.
+    """
+    states = dict(states or {})
+    if lpips_metric is not None:
+        states.setdefault("lpips", lpips_metric)
     hr_chw = hr.transpose(2, 0, 1)
-    y = colour == "y"
     out: dict[str, float] = {}
-    if "psnr" in metrics and "ssim" in metrics:
-        out["psnr"], out["ssim"] = psnr_ssim(sr, hr_chw, crop_border=scale, y_channel=y)
-    elif "psnr" in metrics:
-        out["psnr"] = psnr(sr, hr_chw, crop_border=scale, y_channel=y)
-    elif "ssim" in metrics:
-        out["ssim"] = ssim(sr, hr_chw, crop_border=scale, y_channel=y)
-    if "lpips" in metrics and lpips_metric is not None:
-        out["lpips"] = lpips_metric(sr, hr_chw, crop_border=scale)
-    return out
+    calls: dict[str, list[str]] = {}  # scorer -> the requested metrics it computes, in request order
+    for name in metrics:
+        spec = METRIC_TABLE[name]
+        if spec.stateful and states.get(name) is None:
+            continue
+        calls.setdefault(spec.function, []).append(name)
+    for wanted in calls.values():
+        scorer = METRIC_TABLE[wanted[0]].load()
+        state = next((states[m] for m in wanted if m in states), None)
+        values = scorer(sr, hr_chw, scale=scale, colour=colour, wanted=tuple(wanted), state=state)
+        out.update({m: values[m] for m in wanted if m in values})
+    return {m: out[m] for m in metrics if m in out}
 
 
 def _load_lpips(config: RunConfig) -> tuple[LPIPSMetric | None, dict[str, Any]]:
@@ -299,7 +297,6 @@ class _Runner:
     def __init__(self, config: RunConfig, run_dir: Path, dist: Any, resume: bool, progress: bool,
                  command: str | None, say: Any) -> None:
         from srbench.distributed import barrier
-        from srbench.metrics import SPECS
 
         self.config, self.run_dir, self.dist, self.progress, self.say = config, run_dir, dist, progress, say
         self.device = dist.device if dist.backend == "nccl" else config.device
@@ -326,8 +323,7 @@ class _Runner:
             "environment": {**res.environment(self.device), "world_size": dist.world_size},
             "models": {},
             "datasets": {},
-            "metrics": {k: {kk: vv for kk, vv in asdict(v).items() if kk != "name"} for k, v in SPECS.items()
-                        if k in config.metrics},
+            "metrics": {k: v.record() for k, v in METRIC_TABLE.items() if k in config.metrics},
             "comparisons": [],
             "errors": self.outcome.errors,
             "warnings": self.outcome.warnings,

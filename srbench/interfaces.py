@@ -96,7 +96,16 @@ class ImagePair:
 
 @dataclass(frozen=True)
 class MetricSpec:
-    """Typed metadata of a metric: reports derive arrows and 'best' from ``higher_is_better``."""
+    """Typed metadata of a metric: reports derive arrows and 'best' from ``higher_is_better``.
+
+    The metric table (``srbench.metrics.table.METRIC_TABLE``) holds one of these per metric and is the
+    only place that describes a metric: evaluation, checks, tables and the report all derive from it.
+    ``function`` is a lazy ``"module:attr"`` reference (importing srbench stays torch-free) to a scorer
+    ``fn(sr, hr, *, scale, colour, wanted, state) -> dict[str, float]`` (see ``srbench.metrics.scorers``);
+    an empty ``function`` marks a metric srbench only reads (published numbers such as MOS). A scorer
+    shared by several metrics (PSNR and SSIM) is called once for all of them. ``stateful`` metrics need a
+    loaded object (``state``, e.g. the LPIPS network) and are skipped when it is absent.
+    """
 
     name: str
     higher_is_better: bool
@@ -104,6 +113,36 @@ class MetricSpec:
     version: str = "1"
     description: str = ""
     default_tolerance: float = 0.0  # regression-check tolerance in the metric's unit
+    label: str = ""  # how tables and the report name it ("PSNR"); default: the name
+    decimals: int = 4  # paper tables
+    report_decimals: int | None = None  # the HTML report; default: ``decimals``
+    reference_free: bool = False  # computed from the SR image alone (NIQE), no HR needed
+    function: str = ""  # "module:attr" of the scorer; "" = not computed by srbench
+    stateful: bool = False
+
+    # The keys written into run.json's "metrics" block (schema v1): kept stable for older readers.
+    RECORD_KEYS = ("higher_is_better", "unit", "version", "description", "default_tolerance")
+
+    @property
+    def display(self) -> str:
+        return self.label or self.name
+
+    @property
+    def computed(self) -> bool:
+        return bool(self.function)
+
+    def record(self) -> dict[str, Any]:
+        """This metric's entry of run.json's ``metrics`` block."""
+        return {k: getattr(self, k) for k in self.RECORD_KEYS}
+
+    def load(self) -> Any:
+        """Import and return the scorer named by ``function``."""
+        if not self.function:
+            raise ValueError(f"metric {self.name!r} is not computed by srbench (no scorer in the metric table)")
+        import importlib
+
+        module, attr = self.function.split(":")
+        return getattr(importlib.import_module(module), attr)
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,29 @@ BUILTIN: dict[str, tuple[str, str]] = {
 }
 
 # KIND -> "module:attr" of the factory for ``KIND:PATH`` model names (a model file the user brings).
-PATH_KINDS: dict[str, tuple[str, str]] = {}
+PATH_KINDS: dict[str, tuple[str, str]] = {
+    "file": ("srbench.models.file:build",
+             "a checkpoint (.pth/.pt/.ckpt/.safetensors) of a known architecture, detected with spandrel"),
+    "onnx": ("srbench.models.onnx:build", "an ONNX model run with onnxruntime (needs the onnx extra)"),
+}
+
+
+def split_options(path: str) -> tuple[str, dict[str, str]]:
+    """``("m.onnx", {"input_range": "255"})`` for ``"m.onnx?input_range=255"``: options of a ``KIND:PATH`` model.
+
+    Options follow the path after ``?`` as ``key=value`` pairs joined by ``&`` (a URL's query string);
+    values stay strings (each factory converts and checks its own). A path without ``?`` has no options.
+    """
+    base, sep, query = path.partition("?")
+    if not sep:
+        return path, {}
+    options: dict[str, str] = {}
+    for item in filter(None, query.split("&")):
+        key, eq, value = item.partition("=")
+        if not eq or not key:
+            raise ModelError(f"model {path!r}: option {item!r} is not KEY=VALUE (form: KIND:PATH?key=value&key=value)")
+        options[key.strip()] = value.strip()
+    return base, options
 
 
 def split_path_kind(name: str) -> tuple[str, str] | None:
@@ -98,7 +120,8 @@ def get_model(name: str, scale: int, device: str = "cpu", **options: Any) -> SRM
     factory = load_factory(name)
     kinded = split_path_kind(name)
     if kinded is not None and name not in list_models():
-        options = {**options, "path": kinded[1]}
+        path, path_options = split_options(kinded[1])
+        options = {**options, **path_options, "path": path}
     model = factory(scale, device=device, **options)
     if not isinstance(model, SRModel):
         raise ModelError(f"model {name!r}: factory returned {type(model).__name__}, which is not an SRModel")

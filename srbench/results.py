@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
 
-def format_value(value: float) -> str:
+def csv_number(value: float) -> str:
     """Full precision (repr) so that re-reading gives the same float; ``inf``/``nan`` spelled out."""
     if math.isinf(value):
         return "inf" if value > 0 else "-inf"
@@ -46,7 +46,7 @@ class ResultsWriter:
 
     def write(self, rows: Iterable[ResultRow]) -> None:
         for r in rows:
-            self._csv.writerow([r.model, r.dataset, r.scale, r.image, r.metric, format_value(r.value)])
+            self._csv.writerow([r.model, r.dataset, r.scale, r.image, r.metric, csv_number(r.value)])
         self._file.flush()
         os.fsync(self._file.fileno())
 
@@ -99,7 +99,7 @@ def summarise(rows: Iterable[ResultRow]) -> list[dict[str, Any]]:
 def write_summary(path: Path, summary: list[dict[str, Any]]) -> None:
     atomic_write_text(
         path,
-        _csv_text(SUMMARY_COLUMNS, ([s["model"], s["dataset"], s["scale"], s["metric"], format_value(s["value"]),
+        _csv_text(SUMMARY_COLUMNS, ([s["model"], s["dataset"], s["scale"], s["metric"], csv_number(s["value"]),
                                      s["n_images"]] for s in summary)),
     )
 

@@ -1,4 +1,4 @@
-"""Shared fixtures. Tests that need ../shared/datasets skip cleanly when it is absent."""
+"""Shared fixtures. Tests that need the shared benchmark images ($SRBENCH_SHARED_DATASETS) skip cleanly without them."""
 
 from __future__ import annotations
 
@@ -17,10 +17,8 @@ REPO = Path(__file__).resolve().parents[1]
 
 def shared_datasets_dir() -> Path | None:
     env = os.environ.get("SRBENCH_SHARED_DATASETS")
-    candidates = [Path(env)] if env else [REPO.parent / "shared" / "datasets"]
-    for c in candidates:
-        if (c / "Set5" / "HR").is_dir():
-            return c
+    if env and (Path(env) / "Set5" / "HR").is_dir():
+        return Path(env)
     return None
 
 
@@ -29,5 +27,5 @@ def shared_datasets() -> Path:
     """The benchmark-layout folder with Set5/Set14/B100 (env SRBENCH_SHARED_DATASETS)."""
     d = shared_datasets_dir()
     if d is None:
-        pytest.skip("../shared/datasets not found (set SRBENCH_SHARED_DATASETS to run this test)")
+        pytest.skip("benchmark images not found (set SRBENCH_SHARED_DATASETS to run this test)")
     return d

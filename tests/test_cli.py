@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -36,11 +37,12 @@ def test_run_writes_a_run_directory_and_prints_a_summary(folder: Path, tmp_path:
     assert run["command"].startswith("srbench")
 
 
-def test_unknown_model_fails_with_suggestion_and_exit_1(folder: Path, tmp_path: Path) -> None:
+def test_unknown_model_is_a_usage_error_with_suggestion(folder: Path, tmp_path: Path) -> None:
+    """Issue 14.10: an unknown model exited 1 (a failed run) after writing a run directory; now exit 2."""
     r = CliRunner().invoke(cli, ["run", "-m", "bicubc", "-d", f"folder:{folder}", "--no-throughput",
                                  "--metrics", "psnr", "--no-progress", "-o", str(tmp_path / "r")])
-    assert r.exit_code == 1
-    assert "Did you mean 'bicubic'" in r.output
+    assert r.exit_code == 2
+    assert "Did you mean 'bicubic'" in r.output and not (tmp_path / "r").exists()
 
 
 def test_resume_reuses_the_config(folder: Path, tmp_path: Path) -> None:
@@ -89,3 +91,72 @@ def test_console_script_is_real_and_imports_no_torch() -> None:
     p = subprocess.run([sys.executable, "-c", "import srbench, sys; print('torch' in sys.modules)"],
                        capture_output=True, text=True, timeout=60)
     assert p.stdout.strip() == "False"
+
+
+def _run(folder: Path, tmp_path: Path, *extra: str) -> Any:
+    return CliRunner().invoke(cli, ["run", "-m", "bicubic", "-d", f"folder:{folder}", "--no-throughput",
+                                    "--no-progress", "-o", str(tmp_path / "r"), *extra])
+
+
+@pytest.mark.parametrize(("extra", "words"), [
+    # 14.4: a mistyped --weights name ran the demo weights silently
+    (["-m", "srresnet", "--weights", "srresent=mine.safetensors"], ["--weights", "Did you mean 'srresnet'", "bicubic"]),
+    (["--weights", "srgan=x.safetensors"], ["--weights", "not among the models of this run (bicubic)"]),
+    # 14.10: --metrics '' meant "all"
+    (["--metrics", ""], ["--metrics", "names nothing"]),
+    (["-m", " , "], ["--models", "names nothing"]),
+    (["--device", "banana"], ["--device", "'banana' is not a device"]),
+    (["--device", "cuda:7"], ["--device", "cuda:7"]),
+    (["--metrics", "lpips", "--lpips-weights", "/no/such/alex.pth"], ["--lpips-weights", "/no/such/alex.pth"]),
+    (["--compare", "cat,dog"], ["--compare", "no image 'dog'", "cat"]),
+    (["--crop-box", "0,0,-4,8"], ["--crop-box", "W, H > 0"]),
+])
+def test_bad_run_options_are_usage_errors(folder: Path, tmp_path: Path, extra: list[str], words: list[str]) -> None:
+    if extra[:2] == ["--device", "cuda:7"]:
+        import torch
+
+        if torch.cuda.device_count() > 7:
+            pytest.skip("this machine has 8 CUDA devices")
+    r = _run(folder, tmp_path, *extra)
+    assert r.exit_code == 2, r.output
+    for w in words:
+        assert w in r.output, (w, r.output)
+    assert not (tmp_path / "r").exists()  # nothing started
+
+
+def test_crop_box_outside_an_image_warns_per_image(folder: Path, tmp_path: Path) -> None:
+    r = _run(folder, tmp_path, "--metrics", "psnr", "--crop-box", "40,0,40,16")
+    assert r.exit_code == 0, r.output
+    assert "--crop-box 40,0,40,16 lies outside imgs/cat at x4 (72x64 HR pixels)" in r.output
+
+
+@pytest.mark.parametrize(("toml", "words"), [
+    ('metrics = "psnr"\n', ["key 'metrics' must be an array of strings", "'psnr' (a string)"]),
+    ("scales = [4.5]\n", ["key 'scales' must be an array of integers"]),
+    ("throughput = 1\n", ["key 'throughput' must be true or false"]),
+    ('crop_box = [1, 2]\n', ["key 'crop_box' must be an array of 4 integers"]),
+    ('[weights]\nsrresnet = 3\n', ["key 'weights' must be a table of names to strings"]),
+    ("metrics = [\n", ["invalid TOML"]),
+])
+def test_toml_values_of_the_wrong_type_name_the_key_and_the_file(tmp_path: Path, toml: str, words: list[str]) -> None:
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(toml)
+    r = CliRunner().invoke(cli, ["run", "--config", str(cfg), "-o", str(tmp_path / "r")])
+    assert r.exit_code == 2, r.output
+    assert f"config file {cfg}" in r.output
+    for w in words:
+        assert w in r.output, (w, r.output)
+
+
+def test_a_well_typed_toml_config_runs(folder: Path, tmp_path: Path) -> None:
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(f'models = ["bicubic"]\ndatasets = ["folder:{folder}"]\nscales = [2]\nmetrics = ["psnr"]\n'
+                   "throughput = false\n")
+    r = CliRunner().invoke(cli, ["run", "--config", str(cfg), "--no-progress", "-o", str(tmp_path / "r")])
+    assert r.exit_code == 0, r.output
+    assert json.loads((tmp_path / "r" / "run.json").read_text())["config"]["metrics"] == ["psnr"]
+
+
+def test_bench_refuses_an_impossible_device() -> None:
+    r = CliRunner().invoke(cli, ["bench", "-m", "bicubic", "--device", "banana"])
+    assert r.exit_code == 2 and "'banana' is not a device" in r.output

@@ -40,7 +40,7 @@ def folder(tmp_path: Path) -> Path:
 
 @pytest.mark.shared
 def test_bicubic_x4_reproduces_the_matlab_protocol_table(shared_datasets: Path, tmp_path: Path) -> None:
-    """PROTOCOL.md section 2: Set5 28.42 / 0.8104, Set14 26.00 / 0.7027 (within 0.01 dB, 0.001)."""
+    """docs/protocol.md, "Published reference numbers": Set5 28.42 / 0.8104, Set14 26.00 / 0.7027 (within 0.01 dB, 0.001)."""
     cfg = RunConfig(models=("bicubic",), datasets=("set5", "set14"), scales=(4,), data_dir=str(shared_datasets), **FAST)
     out = evaluate(cfg, tmp_path / "run", progress=False)
     assert out.ok, out.errors
@@ -279,7 +279,7 @@ def _bicubic_table(datasets: tuple[str, ...], shared: Path, out: Path) -> dict[t
 
 @pytest.mark.shared
 def test_bicubic_all_scales_set5_set14_within_protocol_tolerance(shared_datasets: Path, tmp_path: Path) -> None:
-    """PROTOCOL.md: an exact implementation lands within 0.015 dB and 0.001 SSIM of every published figure."""
+    """docs/protocol.md: an exact implementation lands within 0.015 dB and 0.001 SSIM of every published figure."""
     got = _bicubic_table(("set5", "set14"), shared_datasets, tmp_path / "run")
     for (ds, s), (p, q) in PUBLISHED_BICUBIC.items():
         if ds in ("set5", "set14"):

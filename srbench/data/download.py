@@ -13,6 +13,7 @@ Both raise ``srbench.interfaces.DatasetError`` with a message meant for the user
 from __future__ import annotations
 
 import hashlib
+import logging
 import lzma
 import os
 import re
@@ -33,6 +34,8 @@ import urllib3
 
 from srbench.interfaces import DatasetError
 
+log = logging.getLogger("srbench.data")
+
 __all__ = ["OFFLINE_HINT", "OfflineError", "download", "extract", "file_digest"]
 
 _CHUNK = 1 << 20  # bytes per read/write: large enough to keep Python overhead negligible
@@ -48,9 +51,10 @@ OFFLINE_HINT = (
 class OfflineError(DatasetError):
     """No connection to the server could be made at all (DNS failure, refused, connect timeout)."""
 
-    def __init__(self, message: str, *, url: str, reason: str, dest: Path) -> None:
+    def __init__(self, message: str, *, url: str, reason: str, dest: Path, aside: str = "") -> None:
         super().__init__(message)
         self.url, self.reason, self.dest = url, reason, dest
+        self.aside = aside  # the sentence saying where a non-matching file found at ``dest`` was kept
 
 
 class _Retryable(Exception):
@@ -116,10 +120,16 @@ def download(
         raise DatasetError(f"cannot download {url!r}: only http and https URLs are supported")
     if retries < 0:
         raise ValueError(f"download: retries must be >= 0, got {retries}")
+    aside = ""
     if dest.is_file():
-        if not _check_file(dest, sha256, md5, size):
+        wrong = _check_file(dest, sha256, md5, size)
+        if not wrong:
             return dest
-        dest.unlink()
+        bad = dest.with_name(dest.name + ".bad")  # never delete what a user may have put there by hand
+        os.replace(dest, bad)
+        aside = (f"The file that was at {dest} does not match ({'; '.join(wrong)}); it was kept aside as "
+                 f"{bad}.")
+        log.warning("%s Downloading %s again.", aside, url)
     part = dest.with_name(dest.name + ".part")
 
     failures = 0  # consecutive attempts without progress
@@ -142,7 +152,7 @@ def download(
                 after = part.stat().st_size if part.exists() else 0
                 failures = 0 if after > before else failures + 1
                 if _is_name_resolution_error(exc) or failures > retries:
-                    raise _give_up(url, dest, part, exc, connected, failures) from None
+                    raise _give_up(url, dest, part, exc, connected, failures, aside) from None
                 time.sleep(_BACKOFF_S * 2 ** max(failures - 1, 0))
 
     problems = _check_file(part, sha256, md5, size)
@@ -288,17 +298,19 @@ def _got_response(exc: BaseException) -> bool:
 
 
 def _give_up(
-    url: str, dest: Path, part: Path, exc: BaseException, connected: bool, attempts: int
+    url: str, dest: Path, part: Path, exc: BaseException, connected: bool, attempts: int, aside: str = ""
 ) -> DatasetError:
     reason = _short_reason(exc)
     if not connected:
         host = urlparse(url).hostname or url
         return OfflineError(
             f"cannot download {url}: {reason}. This machine seems to be offline, or {host} is unreachable. "
-            f"{OFFLINE_HINT} Or download the file by hand and put it at {dest}: it is verified and used.",
+            f"{OFFLINE_HINT} Or download the file by hand and put it at {dest}: it is verified and used."
+            + (f" {aside}" if aside else ""),
             url=url,
             reason=reason,
             dest=dest,
+            aside=aside,
         )
     kept = f" The partial file {part} is kept: run again to resume." if part.exists() else ""
     return DatasetError(

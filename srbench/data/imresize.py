@@ -2,7 +2,7 @@
 
 The benchmark LR images of the field (Set5/Set14/B100/Urban100 ``LR_bicubic``, DIV2K) were made with
 MATLAB ``imresize(hr, 1/s, 'bicubic')`` on uint8. Every other resizer (PIL, OpenCV, torch, TF) differs
-from it, by up to several dB of PSNR (PROTOCOL.md section 1), so srbench carries its own port.
+from it, by up to several dB of PSNR (docs/protocol.md, "Steps"), so srbench carries its own port.
 
 What MATLAB does, and so what this module does (``imresize.m`` / ``contributions`` / ``imresizemex``):
 
@@ -31,6 +31,8 @@ from collections.abc import Callable
 from functools import lru_cache
 
 import numpy as np
+
+from srbench.quantise import round_uint8 as _round_uint8
 
 __all__ = ["imresize", "modcrop", "bicubic_lr", "output_size", "contributions", "active_backend"]
 
@@ -88,18 +90,6 @@ def contributions(
 def output_size(shape: tuple[int, int], scale: float) -> tuple[int, int]:
     """MATLAB's output size for a scalar scale: ``ceil(in * scale)`` per dimension."""
     return (math.ceil(shape[0] * scale), math.ceil(shape[1] * scale))
-
-
-def _round_uint8(a: np.ndarray) -> np.ndarray:
-    """MATLAB's double -> uint8: round half away from zero, saturate (values here are never NaN).
-
-    ``floor(a) + (a - floor(a) >= 0.5)`` is exact, unlike ``floor(a + 0.5)``, which rounds
-    0.49999999999999994 up; negative values saturate to 0 either way.
-    """
-    out = np.floor(a)
-    out += (a - out) >= 0.5
-    np.clip(out, 0, 255, out=out)
-    return out.astype(np.uint8)
 
 
 def _pass_numpy(

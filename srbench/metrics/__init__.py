@@ -1,14 +1,24 @@
-"""Metrics: pure functions plus their typed metadata (``SPECS``)."""
+"""Metrics: pure functions plus their typed metadata (the metric table, ``srbench.metrics.table``).
+
+``psnr`` and ``ssim`` are loaded on first use, so that reading the metric table imports no scipy.
+"""
 
 from __future__ import annotations
 
-from srbench.interfaces import MetricSpec
-from srbench.metrics.fidelity import psnr, ssim
+from typing import Any
 
-SPECS: dict[str, MetricSpec] = {
-    "psnr": MetricSpec("psnr", True, "dB", "1", "PSNR on MATLAB Y (crop = scale)", default_tolerance=0.05),
-    "ssim": MetricSpec("ssim", True, "", "1", "SSIM (Wang et al.) on MATLAB Y (crop = scale)", default_tolerance=0.001),
-    "lpips": MetricSpec("lpips", False, "", "0.1", "LPIPS v0.1 (AlexNet), RGB in [-1, 1]", default_tolerance=0.005),
-}
+from srbench.metrics.table import METRIC_TABLE
 
-__all__ = ["SPECS", "psnr", "ssim"]
+SPECS = METRIC_TABLE  # the name older code imports
+
+__all__ = ["METRIC_TABLE", "SPECS", "niqe", "psnr", "ssim"]
+
+_LAZY = {"psnr": "srbench.metrics.fidelity", "ssim": "srbench.metrics.fidelity", "niqe": "srbench.metrics.niqe"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'srbench.metrics' has no attribute {name!r}")

@@ -1,4 +1,4 @@
-"""PSNR and SSIM exactly as the field's MATLAB protocol computes them (PROTOCOL.md section 1).
+"""PSNR and SSIM exactly as the field's MATLAB protocol computes them (docs/protocol.md, "Steps").
 
 Pure functions. Inputs are images in [0, 1], float (any precision) or uint8, shaped (C, H, W) or
 (1, C, H, W) with C = 1 or 3 (numpy arrays or torch tensors); the SR image is expected to be quantised to

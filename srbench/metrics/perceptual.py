@@ -32,10 +32,34 @@ class LPIPSUnavailable(RuntimeError):
 
 @dataclass(frozen=True)
 class LPIPSInfo:
+    """What run.json's protocol records about the LPIPS network that computed a run's values."""
+
     net: str
     version: str
     backbone: str  # path of the backbone weights, or "random (tests only)"
     backbone_sha256: str | None
+    package_version: str | None = None  # the installed ``lpips`` package
+    head: str | None = None  # the linear heads shipped in the lpips wheel (weights/v0.1/<net>.pth)
+    head_sha256: str | None = None
+
+
+def lpips_package_version() -> str | None:
+    """The installed lpips package's version (from its metadata: nothing is imported), or None."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("lpips")
+    except PackageNotFoundError:
+        return None
+
+
+def backbone_candidates(net: str, path: str | os.PathLike[str] | None = None) -> list[Path]:
+    """Where the ``net`` backbone weights are looked for, in order: ``path`` (--lpips-weights) or
+    $SRBENCH_LPIPS_BACKBONE when given (then only there), else the torch hub cache."""
+    configured = path or os.environ.get(ENV_WEIGHTS)
+    if configured:
+        return [Path(configured)]
+    return [hub_checkpoint_dir() / BACKBONE_FILES[net][0]]
 
 
 def hub_checkpoint_dir() -> Path:
@@ -105,11 +129,15 @@ class LPIPSMetric:
                         module.load_state_dict(features[int(name)].state_dict())
         self.model.eval().requires_grad_(False).to(device)
         self.device = device
+        head = Path(lpips.__file__).resolve().parent / "weights" / "v0.1" / f"{net}.pth"
         self.info = LPIPSInfo(
             net=net,
             version="0.1",
             backbone=str(weights_path) if weights_path else "random (tests only)",
             backbone_sha256=digest,
+            package_version=lpips_package_version(),
+            head=str(head) if head.is_file() else None,
+            head_sha256=file_sha256(head) if head.is_file() else None,
         )
 
     def __call__(self, sr: Any, hr: Any, *, crop_border: int = 0) -> float:

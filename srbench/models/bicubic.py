@@ -15,6 +15,7 @@ import numpy as np
 
 from srbench.data.imresize import imresize
 from srbench.interfaces import ModelError, ModelInfo
+from srbench.quantise import unit_to_uint8
 
 if TYPE_CHECKING:
     import torch
@@ -55,7 +56,7 @@ class BicubicModel:
         x = lr.detach().to("cpu", torch.float64).numpy()
         if not np.all(np.isfinite(x)):
             raise ValueError(f"{self.name}: the input contains NaN or infinite values")
-        u8 = np.floor(np.clip(x, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)  # (N, 3, h, w)
+        u8 = unit_to_uint8(x)  # (N, 3, h, w)
         out = np.stack([imresize(np.ascontiguousarray(im.transpose(1, 2, 0)), self.scale) for im in u8])
         sr = torch.from_numpy(out.transpose(0, 3, 1, 2).astype(np.float32) / np.float32(255.0))
         return sr.contiguous().to(lr.device)

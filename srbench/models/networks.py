@@ -8,7 +8,7 @@ Choices the paper leaves open, fixed here and counted in the tests:
 - PReLU has one shared slope per layer (PyTorch's default ``nn.PReLU()``), as in the common PyTorch
   reproductions; the Keras seed article uses one slope per channel (+63 parameters per PReLU).
 - Convolutions followed by BN keep their bias (as the Keras/TF implementations do); BN folding absorbs it.
-- x3 uses one 64 -> 576 convolution + pixel shuffle x3 (PROTOCOL.md section 3); x2 one x2 stage; x4 two.
+- x3 uses one 64 -> 576 convolution + pixel shuffle x3 (docs/protocol.md, "Training recipe"); x2 one x2 stage; x4 two.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """The timed pass: how fast a model runs, measured the way the field's efficiency challenges do.
 
-PROTOCOL.md section 6: time the forward pass only, with the input already on the device, after warm-up;
+docs/protocol.md, "Throughput measurement": time the forward pass only, with the input already on the device, after warm-up;
 on a GPU with CUDA events and ``torch.cuda.synchronize()``, on a CPU with a host clock. Host<->device
 transfers are timed separately (``h2d_ms``, ``d2h_ms``) and never enter ``ms_median``. FLOPs are counted
 with ``torch.utils.flop_counter`` (:mod:`srbench.perf.flops`) at a 256x256 LR input (``gflops``) and at

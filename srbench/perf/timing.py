@@ -1,4 +1,4 @@
-"""Timing a callable: PROTOCOL.md section 6 (forward pass only, after warm-up, input on the device).
+"""Timing a callable: docs/protocol.md, "Throughput measurement" (forward pass only, after warm-up, input on the device).
 
 On a GPU each call is bracketed by CUDA events and the device synchronised before reading them (host
 timers would only measure kernel launches); on a CPU a host clock (``time.perf_counter`` unless another

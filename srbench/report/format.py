@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import math
 
-# Decimals as the field prints them (SRGAN paper: PSNR 2, SSIM 4; LPIPS tables use 4).
-TABLE_DECIMALS = {"psnr": 2, "ssim": 4, "lpips": 4, "mos": 2}
-# The report shows one more PSNR digit: differences of a few hundredths are what a regression looks like.
-REPORT_DECIMALS = {"psnr": 3, "ssim": 4, "lpips": 4, "mos": 2}
+from srbench.metrics.table import labels, report_decimals, table_decimals
 
-METRIC_LABELS = {"psnr": "PSNR", "ssim": "SSIM", "lpips": "LPIPS", "mos": "MOS"}
+# Decimals as the field prints them (SRGAN paper: PSNR 2, SSIM 4; LPIPS tables use 4), from the metric table.
+TABLE_DECIMALS = table_decimals()
+# The report shows one more PSNR digit: differences of a few hundredths are what a regression looks like.
+REPORT_DECIMALS = report_decimals()
+
+METRIC_LABELS = labels()
 
 DATASET_LABELS = {
     "set5": "Set5",

@@ -269,23 +269,19 @@ def _plots(run: RunData, notes: list[str]) -> list[dict[str, str]]:
     if s.empty:
         return []
     out = []
-    lp = (run.meta.get("protocol") or {}).get("lpips")
-    lpips_reason = lp.get("reason") if isinstance(lp, dict) and lp.get("available") is False else None
-    has_lpips = "lpips" in set(s["metric"])
-    if not has_lpips:
-        reason = lpips_reason or "the run has no LPIPS values"
-        notes.append(f"Perception-distortion plane skipped: {reason}")
+    perceptual = _perceptual_axis(run, notes)
     for (dataset, scale), part in s.groupby(["dataset", "scale"], sort=False):
         wide = part.pivot_table(index="model", columns="metric", values="value", aggfunc="last", sort=False)
         label = f"{dataset_label(dataset)} \u00d7{int(scale)}"
-        if has_lpips and {"psnr", "lpips"} <= set(wide.columns):
-            pts = [(m, float(wide.at[m, "psnr"]), float(wide.at[m, "lpips"])) for m in run.models()
-                   if m in wide.index and not pd.isna(wide.at[m, "psnr"]) and not pd.isna(wide.at[m, "lpips"])]
+        if perceptual and {"psnr", perceptual} <= set(wide.columns):
+            name = metric_label(perceptual)
+            pts = [(m, float(wide.at[m, "psnr"]), float(wide.at[m, perceptual])) for m in run.models()
+                   if m in wide.index and not pd.isna(wide.at[m, "psnr"]) and not pd.isna(wide.at[m, perceptual])]
             if pts:
                 out.append({"title": f"Perception-distortion plane, {label}",
-                            "uri": plots.perception_distortion_plot(pts, f"{label}: PSNR vs LPIPS"),
+                            "uri": plots.perception_distortion_plot(pts, f"{label}: PSNR vs {name}", name),
                             "caption": "One point per model; right is less distortion, down is better "
-                                       "perceptual quality (LPIPS)."})
+                                       f"perceptual quality ({name})."})
         if run.throughput is not None and "psnr" in wide.columns:
             pts, descs = [], set()
             for m in run.models():
@@ -300,6 +296,29 @@ def _plots(run: RunData, notes: list[str]) -> list[dict[str, str]]:
                             "uri": plots.quality_throughput_plot(pts, f"{label}: PSNR vs images/s"),
                             "caption": "Throughput measured at " + "; ".join(sorted(descs)) + "."})
     return out
+
+
+PERCEPTUAL_AXES = ("lpips", "niqe")  # the plane's y axis: the first of these the run has (both lower-is-better)
+
+
+def _perceptual_axis(run: RunData, notes: list[str]) -> str | None:
+    """The metric on the plane's perceptual axis: LPIPS when the run has it, else NIQE; None (with a note
+    saying why) when it has neither."""
+    from srbench.protocol import Protocol
+
+    present = set(run.summary["metric"])
+    proto = Protocol.from_run(run.meta)
+    lpips_reason = None if proto.lpips_available or not isinstance(proto.lpips, dict) else proto.lpips.get("reason")
+    for metric in PERCEPTUAL_AXES:
+        if metric in present:
+            if metric != "lpips" and lpips_reason:
+                notes.append(f"Perception-distortion plane drawn with {metric_label(metric)} instead of LPIPS: "
+                             f"{lpips_reason}")
+            return metric
+    reason = lpips_reason or "the run has no LPIPS values"
+    notes.append(f"Perception-distortion plane skipped: {reason} (and no NIQE values: add niqe to --metrics "
+                 "for a reference-free perceptual axis)")
+    return None
 
 
 def _inside(run_dir: Path, rel: Any) -> Path | None:
@@ -388,13 +407,19 @@ def _provenance(run: RunData) -> dict[str, Any]:
             protocol["lpips"] = f"unavailable: {lp.get('reason') or 'no reason recorded'}"
         else:
             protocol["lpips"] = (f"net {lp.get('net')}, version {lp.get('version')}, input range "
-                                 f"{lp.get('range')}")
+                                 f"{lp.get('range')}"
+                                 + (f", backbone {lp.get('backbone')} (sha256 {lp.get('backbone_sha256')})"
+                                    if lp.get("backbone_sha256") else "")
+                                 + (f", lpips package {lp.get('package_version')}" if lp.get("package_version")
+                                    else ""))
     models = []
     for name, info in (m.get("models") or {}).items():
         info = info if isinstance(info, dict) else {}
         models.append({"name": str(name), "description": _text(info.get("description")),
                        "weights": _text(info.get("weights")), "sha256": _text(info.get("weights_sha256")),
-                       "params": _text(info.get("params")), "demo": bool(info.get("demo"))})
+                       "params": _text(info.get("params")), "demo": bool(info.get("demo")),
+                       "architecture": _text((info.get("extra") or {}).get("architecture")
+                                             if isinstance(info.get("extra"), dict) else None)})
     datasets = []
     for name, info in (m.get("datasets") or {}).items():
         info = info if isinstance(info, dict) else {}

@@ -44,15 +44,16 @@ def _scatter(ax, points: Sequence[Point]) -> None:
     ax.margins(0.18)
 
 
-def perception_distortion_plot(points: Sequence[Point], title: str) -> str:
-    """PSNR (x, higher is better: distortion falls to the right) against LPIPS (y, lower is better:
-    perceptual quality rises downward), one point per model, after Blau & Michaeli's plane.
+def perception_distortion_plot(points: Sequence[Point], title: str, perceptual: str = "LPIPS") -> str:
+    """PSNR (x, higher is better: distortion falls to the right) against a lower-is-better perceptual
+    metric (y, ``perceptual`` names it: LPIPS, or NIQE when the run has no LPIPS; perceptual quality rises
+    downward), one point per model, after Blau & Michaeli's plane.
     Points with a non-finite coordinate are skipped (PSNR inf of an identity model)."""
     fig, ax = _figure()
     finite = [p for p in points if math.isfinite(p[1]) and math.isfinite(p[2])]
     _scatter(ax, finite)
     ax.set_xlabel("PSNR (dB) \u2192 better")
-    ax.set_ylabel("LPIPS \u2190 better (lower)")
+    ax.set_ylabel(f"{perceptual} \u2190 better (lower)")
     ax.set_title(title, fontsize=10)
     return _to_uri(fig)
 

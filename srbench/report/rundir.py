@@ -16,17 +16,13 @@ from typing import Any
 import pandas as pd
 
 from srbench.interfaces import RESULT_COLUMNS, RESULTS_SCHEMA_VERSION, SUMMARY_COLUMNS, SRBenchError
+from srbench.metrics.table import fallback_records
 
 SUPPORTED_SCHEMA_VERSIONS = (1,)
 
 # Used only when run.json lacks a metric's metadata (older or hand-made runs). The run's own
 # ``metrics`` block always wins: reports derive arrows and "best" from the run, not from this table.
-FALLBACK_METRICS: dict[str, dict[str, Any]] = {
-    "psnr": {"higher_is_better": True, "unit": "dB", "version": "1", "default_tolerance": 0.05},
-    "ssim": {"higher_is_better": True, "unit": "", "version": "1", "default_tolerance": 0.001},
-    "lpips": {"higher_is_better": False, "unit": "", "version": "0.1", "default_tolerance": 0.005},
-    "mos": {"higher_is_better": True, "unit": "", "version": "paper", "default_tolerance": 0.0},
-}
+FALLBACK_METRICS: dict[str, dict[str, Any]] = fallback_records()  # derived from the metric table
 
 _TEXT_COLUMNS = {"model": str, "dataset": str, "image": str, "metric": str}
 
@@ -172,3 +168,42 @@ def load_run_dir(run_dir: str | Path) -> RunData:
     if tp_csv.is_file():
         throughput = _read_throughput(tp_csv)
     return RunData(path=path, meta=meta, results=results, summary=summary, throughput=throughput)
+
+
+RunLike = str | Path | RunData | pd.DataFrame
+
+
+def as_run_data(run: RunLike, *, name: str = "in-memory", meta: dict[str, Any] | None = None) -> RunData:
+    """A run from a run directory (path), a loaded :class:`RunData` (returned as is), or in memory: a tidy
+    DataFrame of per-image results (``results.csv`` columns) or of a summary (``summary.csv`` columns).
+
+    An in-memory run has no run.json: ``meta`` stands for it (run.json's content). Without ``meta`` the
+    numbers are taken to follow srbench's default protocol (``srbench run``'s: MATLAB LR, Y channel, crop =
+    scale; no LPIPS settings), metric directions come from srbench's table, and ``run_id`` is ``name``.
+    Raises RunDirError naming the missing columns.
+    """
+    if isinstance(run, RunData):
+        return run
+    if not isinstance(run, pd.DataFrame):
+        return load_run_dir(run)
+    cols = set(run.columns)
+    if meta is None:
+        from srbench.evaluate import RunConfig, protocol
+
+        default = RunConfig()
+        meta = {"protocol": protocol(default, {}), "config": default.to_json()}
+    meta = {"run_id": name, **meta}
+    if set(RESULT_COLUMNS) <= cols:
+        results = run[list(RESULT_COLUMNS)].copy()
+        return RunData(path=Path(name), meta=meta, results=results, summary=aggregate(results), throughput=None)
+    need = set(SUMMARY_COLUMNS) - {"n_images"}
+    if need <= cols:
+        summary = run.copy()
+        if "n_images" not in cols:
+            summary["n_images"] = 0
+        summary = summary[list(SUMMARY_COLUMNS)]
+        summary["n_images"] = summary["n_images"].astype(int)
+        empty = pd.DataFrame(columns=list(RESULT_COLUMNS))
+        return RunData(path=Path(name), meta=meta, results=empty, summary=summary, throughput=None)
+    raise RunDirError(f"{name}: a DataFrame run needs the columns of results.csv ({', '.join(RESULT_COLUMNS)}) "
+                      f"or of summary.csv ({', '.join(SUMMARY_COLUMNS)}); it has {', '.join(map(str, run.columns))}")

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from srbench.markup import md_escape
 from srbench.report.format import (
     TABLE_DECIMALS,
     arrow,
@@ -29,7 +30,7 @@ from srbench.report.format import (
     format_value,
     metric_label,
 )
-from srbench.report.rundir import FALLBACK_METRICS, RunData, load_run_dir
+from srbench.report.rundir import FALLBACK_METRICS, RunData, RunLike, as_run_data
 
 FORMATS = ("markdown", "latex", "csv")
 PUBLISHED_COLUMNS = ("model", "dataset", "scale", "metric", "value", "source", "reference")
@@ -82,9 +83,9 @@ def _directions(runs: Sequence[RunData], metrics: Sequence[str]) -> dict[str, bo
     return out
 
 
-def _collect(run_dirs: Sequence[Path], metrics: Sequence[str], scale: int | None, published: bool,
+def _collect(run_dirs: Sequence[RunLike], metrics: Sequence[str], scale: int | None, published: bool,
              published_csv: Path | None, sources: Sequence[str] | None):
-    runs = [load_run_dir(p) for p in run_dirs]
+    runs = [as_run_data(p, name=f"run {i}") for i, p in enumerate(run_dirs, 1)]
     if not runs:
         raise ValueError("render_table: give at least one run directory")
     model_runs: dict[str, list[str]] = {}
@@ -142,7 +143,7 @@ def _collect(run_dirs: Sequence[Path], metrics: Sequence[str], scale: int | None
 
 
 def render_table(
-    run_dirs: list[Path],
+    run_dirs: Sequence[RunLike],
     *,
     fmt: str = "markdown",
     transpose: bool = False,
@@ -153,6 +154,9 @@ def render_table(
     sources: tuple[str, ...] | None = None,
 ) -> str:
     """Render the summaries of ``run_dirs`` as a paper table in ``fmt`` ("markdown", "latex" or "csv").
+
+    Each run is a run directory, a loaded RunData or a DataFrame in memory (per-image results or a summary;
+    see :func:`srbench.report.rundir.as_run_data`; in-memory runs are named "run 1", "run 2", ...).
 
     ``scale`` keeps one scale (default: all; groups are then labelled "Set5 x4"). ``metrics`` gives the
     rows and their order; a metric no column has is left out. ``published`` adds the columns of
@@ -165,8 +169,7 @@ def render_table(
     metrics = tuple(m.lower() for m in metrics)
     if not metrics:
         raise ValueError("render_table: give at least one metric")
-    runs, columns, groups = _collect([Path(p) for p in run_dirs], metrics, scale, published, published_csv,
-                                     sources)
+    runs, columns, groups = _collect(list(run_dirs), metrics, scale, published, published_csv, sources)
     directions = _directions(runs, metrics)
     several_scales = len({s for _, s in groups}) > 1
     group_list = list(groups)  # order of first appearance (the runs' configured order)
@@ -203,15 +206,6 @@ class _Spec:
 
 
 # ----------------------------------------------------------------------------------------------- markdown
-
-_MD_SPECIAL = {"\\": "\\\\", "|": "\\|", "*": "\\*", "_": "\\_", "`": "\\`", "[": "\\[", "]": "\\]",
-               "<": "&lt;", ">": "&gt;", "&": "&amp;", "#": "\\#"}
-
-
-def md_escape(text: str) -> str:
-    """Text for a Markdown table cell: pipes, emphasis and HTML characters neutralised."""
-    return "".join(_MD_SPECIAL.get(ch, ch) for ch in str(text)).replace("\n", " ")
-
 
 def _md_cell(v: float | None, metric: str, bold: bool) -> str:
     if v is None or (isinstance(v, float) and math.isnan(v)):

@@ -8,15 +8,12 @@ from typing import Any
 
 import click
 
+from srbench.cli_common import data_dir_option, key_value
+
 
 def _pairs(values: tuple[str, ...]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for item in values:
-        key, sep, value = item.partition("=")
-        if not sep:
-            raise click.BadParameter(f"{item!r}: expected KEY=VALUE", param_hint="--set")
-        out[key.strip().replace("-", "_")] = value
-    return out
+    pairs = (key_value(item, "KEY=VALUE", param_hint="--set", allow_empty=True) for item in values)
+    return {key.replace("-", "_"): value for key, value in pairs}
 
 
 @click.command("train")
@@ -26,7 +23,7 @@ def _pairs(values: tuple[str, ...]) -> dict[str, Any]:
 @click.option("--scale", type=int, default=None, help="Upscaling factor: 2, 3 or 4 (default 4).")
 @click.option("--data", "train_data", multiple=True,
               help="Training HR images: dataset name (div2k-train, default), folder:PATH or PATH. Repeatable.")
-@click.option("--data-dir", default=None, help="Where dataset names are looked up (benchmark layout).")
+@data_dir_option("Where dataset names are looked up (benchmark layout).")
 @click.option("--val", "val_data", default=None, help="Validation dataset (default set5); 'none' disables.")
 @click.option("--val-every", type=int, default=None, help="Steps between validations (default 1000).")
 @click.option("--steps", type=int, default=None, help="Total steps (default 10^6 SRResNet, 2x10^5 SRGAN).")
@@ -41,7 +38,10 @@ def _pairs(values: tuple[str, ...]) -> dict[str, Any]:
 @click.option("--init", default=None, type=click.Path(exists=True, dir_okay=False),
               help="Generator weights to start from (SRGAN: the trained SRResNet-MSE checkpoint).")
 @click.option("--out", "out_dir", default=None, help="Run folder (default runs/<model>_x<scale>).")
-@click.option("--resume", is_flag=True, default=None, help="Continue from <out>/last.* exactly.")
+@click.option("--resume", is_flag=True, default=None,
+              help="Continue the run in <out> exactly, with its recorded settings (config.json).")
+@click.option("--override", "allow_changes", is_flag=True,
+              help="With --resume: allow options that differ from the run's recorded settings (crop, batch, ...).")
 @click.option("--seed", type=int, default=None)
 @click.option("--workers", type=int, default=None, help="DataLoader worker processes (default 2).")
 @click.option("--device", default=None, help="auto (default), cpu, cuda, cuda:N.")
@@ -51,7 +51,7 @@ def _pairs(values: tuple[str, ...]) -> dict[str, Any]:
 @click.option("--threads", type=int, default=None, help="CPU threads for torch.")
 @click.option("--set", "extra", multiple=True, metavar="KEY=VALUE", help="Any other TrainConfig key.")
 def train_command(model: str, config_path: str | None, extra: tuple[str, ...], compile_: bool | None,
-                  **flags: Any) -> None:
+                  allow_changes: bool, **flags: Any) -> None:
     """Train SRResNet-MSE or SRGAN (Ledig et al. 2017) as srbench's recipe says; resumable, DDP-ready.
 
     \b
@@ -67,6 +67,8 @@ def train_command(model: str, config_path: str | None, extra: tuple[str, ...], c
 
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     overrides: dict[str, Any] = {k: v for k, v in flags.items() if v is not None}
+    if flags.get("data_dir") is not None:
+        overrides["data_dir"] = str(flags["data_dir"])
     if flags.get("train_data"):
         overrides["train_data"] = list(flags["train_data"])
     else:
@@ -75,7 +77,7 @@ def train_command(model: str, config_path: str | None, extra: tuple[str, ...], c
     overrides.update(_pairs(extra))
     overrides["model"] = model
     try:
-        cfg = load_config(config_path, overrides)
+        cfg = load_config(config_path, overrides, allow_changes=allow_changes)
         run_dir = train(cfg)
     except TrainingInterrupted as exc:
         click.echo(str(exc), err=True)

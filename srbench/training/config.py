@@ -1,6 +1,6 @@
 """Training configuration: one frozen dataclass, loaded from TOML and/or overrides (CLI flags).
 
-Defaults are the paper's recipe (PROTOCOL.md section 3). Fields left unset take per-model defaults
+Defaults are the paper's recipe (docs/protocol.md, "Training recipe"). Fields left unset take per-model defaults
 (``MODEL_DEFAULTS``): SRResNet-MSE trains 10^6 steps with the MSE loss at lr 1e-4; SRGAN trains 2 x 10^5
 steps with the VGG54 content loss, lr 1e-4 dropped to 1e-5 after 10^5 steps. Every deviation is a field.
 Unknown keys are errors; values are type-checked; the object is never mutated.
@@ -15,9 +15,12 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-import tomllib
-
 from srbench.interfaces import SRBenchError
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    import tomli as tomllib  # type: ignore[no-redef]
 
 MODELS = ("srresnet", "srgan")
 CONTENT_LOSSES = ("mse", "vgg22", "vgg54")
@@ -136,6 +139,16 @@ def _check_type(name: str, value: Any, hint: Any) -> Any:
     raise ConfigError(f"config key {name!r}: unsupported type {hint}")
 
 
+# What a resumed run may change: where and how fast it runs, how it logs, when it stops. Everything else
+# (crop, batch, lr, data, losses, seed, amp, ...) shapes the trajectory, so a resume takes it from the run's
+# recorded config.json and refuses a different value unless asked (``allow_changes`` / ``--override``).
+RESUME_FREE = frozenset({
+    "steps", "resume", "out_dir", "data_dir", "workers", "device", "threads", "channels_last", "compile",
+    "val_data", "val_every", "val_max_images", "samples", "ckpt_every", "log_every", "tensorboard", "progress",
+    "notes", "init",
+})
+
+
 def _validate(c: TrainConfig) -> None:
     def bad(msg: str) -> None:
         raise ConfigError(msg)
@@ -163,11 +176,16 @@ def _validate(c: TrainConfig) -> None:
         bad("train_data is empty: give at least one dataset or folder of HR images")
 
 
-def load_config(path: str | os.PathLike[str] | None, overrides: dict[str, Any] | None = None) -> TrainConfig:
+def load_config(path: str | os.PathLike[str] | None, overrides: dict[str, Any] | None = None, *,
+                allow_changes: bool = False) -> TrainConfig:
     """TrainConfig from a TOML file (flat keys, or under a ``[train]`` table) and ``overrides``.
 
     Overrides win over the file; ``None`` values in ``overrides`` mean "not given" and are skipped (so
     CLI flags left at their default do not mask the file). Per-model defaults fill what is still unset.
+
+    With ``resume`` true and a ``config.json`` in the run folder, that recorded config is the base: what is
+    not given keeps the run's value, and a given value that differs from the recorded one in a key outside
+    ``RESUME_FREE`` is a ConfigError naming the keys, unless ``allow_changes``.
     """
     raw: dict[str, Any] = {}
     if path is not None:
@@ -196,6 +214,8 @@ def load_config(path: str | os.PathLike[str] | None, overrides: dict[str, Any] |
                      if difflib.get_close_matches(u, names, n=1) else repr(u) for u in sorted(unknown)]
         raise ConfigError(f"unknown config keys: {', '.join(hints_txt)}")
     values = {k: _check_type(k, v, hints[k]) for k, v in raw.items()}
+    if values.get("resume"):
+        values = _resumed(values, hints, allow_changes)
     if isinstance(values.get("val_data"), str) and values["val_data"].lower() in ("none", ""):
         values["val_data"] = None  # TOML and flags cannot say None: "none" disables validation
     model = values.get("model", TrainConfig.model)
@@ -204,6 +224,33 @@ def load_config(path: str | os.PathLike[str] | None, overrides: dict[str, Any] |
     cfg = TrainConfig(**values)
     _validate(cfg)
     return cfg
+
+
+def _resumed(given: dict[str, Any], hints: dict[str, Any], allow_changes: bool) -> dict[str, Any]:
+    """``given`` on top of the run's recorded config.json (when there is one), conflicts refused."""
+    model = given.get("model", TrainConfig.model)
+    scale = given.get("scale", TrainConfig.scale)
+    run_dir = Path(given.get("out_dir") or f"runs/{model}_x{scale}")
+    path = run_dir / "config.json"
+    if not path.is_file():
+        return given  # nothing recorded (an older run folder): the loop still checks model, scale and step
+    import json
+
+    try:
+        recorded_raw = json.loads(path.read_text(encoding="utf-8"))
+        if not isinstance(recorded_raw, dict):
+            raise ValueError("not a JSON object")
+        recorded = {k: _check_type(k, v, hints[k]) for k, v in recorded_raw.items() if k in hints}
+    except (ValueError, ConfigError) as exc:
+        raise ConfigError(f"--resume: the run's recorded config {path} is unreadable ({exc}); fix or remove "
+                          "it to resume with the settings given now") from None
+    conflicts = [f"{k} {recorded[k]!r} (given {v!r})" for k, v in sorted(given.items())
+                 if k in recorded and k not in RESUME_FREE and v != recorded[k]]
+    if conflicts and not allow_changes:
+        raise ConfigError(f"--resume: the run in {run_dir} was recorded with {'; '.join(conflicts)} in {path}. "
+                          "A resumed run continues with its recorded settings: drop these options, or pass "
+                          "--override to change them anyway (the result is then not the uninterrupted run's)")
+    return {**recorded, **given}
 
 
 def replace(cfg: TrainConfig, **changes: Any) -> TrainConfig:

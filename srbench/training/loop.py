@@ -1,4 +1,4 @@
-"""The training loop for SRResNet-MSE and SRGAN (PROTOCOL.md section 3), single process or DDP.
+"""The training loop for SRResNet-MSE and SRGAN (docs/protocol.md, "Training recipe"), single process or DDP.
 
 The step itself is :class:`srbench.training.step.StepRunner` (shared with the benchmarks). This module
 adds data, schedule, validation, logging, checkpoints, Ctrl-C and NaN handling.
@@ -119,9 +119,11 @@ def load_validation(cfg: TrainConfig) -> list[Any]:
 @torch.no_grad()
 def validate(net: nn.Module, pairs: list[Any], scale: int, device: torch.device, sample_dir: Path | None,
              n_samples: int, step: int) -> tuple[float, float]:
-    """Mean PSNR / SSIM (Y channel, crop = scale) through srbench.metrics, on 8-bit-rounded output."""
+    """Mean PSNR / SSIM (Y channel, crop = scale) through srbench.metrics, on output quantised to 8 bits by
+    srbench's one quantiser (:func:`srbench.quantise.quantise_sr`, as in ``srbench run``)."""
     from srbench.data.io import write_image
     from srbench.metrics import psnr, ssim
+    from srbench.quantise import quantise_sr
 
     was_training = net.training
     net.eval()
@@ -131,15 +133,13 @@ def validate(net: nn.Module, pairs: list[Any], scale: int, device: torch.device,
             lr = torch.from_numpy(np.array(pair.lr)).permute(2, 0, 1)[None].float().div(255)
             if lr.shape[1] == 1:
                 lr = lr.expand(-1, 3, -1, -1)
-            sr = (net(lr.to(device)).float().add(1).mul(127.5)).clamp(0, 255).round().cpu()[0]
-            if pair.hr.shape[2] == 1:
-                sr = sr.mean(0, keepdim=True).round()
-            sr_u8 = sr.to(torch.uint8)
-            hr = torch.from_numpy(np.array(pair.hr)).permute(2, 0, 1)
-            ps.append(psnr(sr_u8.numpy(), hr.numpy(), crop_border=scale))
-            ss.append(ssim(sr_u8.numpy(), hr.numpy(), crop_border=scale))
+            sr01 = (net(lr.to(device)).float() + 1.0) * 0.5  # tanh range -> [0, 1], as the adapters do
+            sr_u8 = quantise_sr(sr01, pair.hr.shape[2])  # (C, H, W)
+            hr = np.ascontiguousarray(np.asarray(pair.hr).transpose(2, 0, 1))
+            ps.append(psnr(sr_u8, hr, crop_border=scale))
+            ss.append(ssim(sr_u8, hr, crop_border=scale))
             if sample_dir is not None and i < n_samples:
-                write_image(sample_dir / f"step{step:08d}_{pair.id}.png", sr_u8.permute(1, 2, 0).numpy())
+                write_image(sample_dir / f"step{step:08d}_{pair.id}.png", sr_u8.transpose(1, 2, 0))
     finally:
         net.train(was_training)
     return float(np.mean(ps)), float(np.mean(ss))
@@ -173,8 +173,9 @@ def _finite(*values: torch.Tensor) -> bool:
 def train(config: TrainConfig, *, on_step: Callable[[int, dict[str, float]], None] | None = None) -> Path:
     """Train SRResNet-MSE or SRGAN as ``config`` says; returns the run folder.
 
-    The run folder holds ``last.safetensors``/``last.state.pt`` (every ``ckpt_every`` steps, at the end and on
-    Ctrl-C), ``best.*`` (by validation PSNR), ``log.csv``, ``config.json``, ``samples/`` and ``tb/``.
+    The run folder holds the ``last`` checkpoint (every ``ckpt_every`` steps, at the end and on Ctrl-C) and
+    ``best`` (by validation PSNR), each committed atomically under ``checkpoints/`` with the previous one kept
+    as a fallback and published as ``<tag>.safetensors``/``<tag>.state.pt`` (see :mod:`.checkpoints`), ``log.csv``, ``config.json``, ``samples/`` and ``tb/``.
     ``on_step(step, losses)`` is called after every completed step (tests use it to inject interrupts).
     Raises TrainingInterrupted (SIGINT/SIGTERM, after saving), TrainingDiverged (NaN loss), VGGWeightsMissing.
     """
@@ -211,10 +212,10 @@ def _train(cfg: TrainConfig, rank: int, world: int, device: torch.device,
 
     start, best_psnr, elapsed_before = 0, -math.inf, 0.0
     g_opt_state = d_opt_state = None
-    last_w, _ = ckpt.paths(run_dir, "last")
     if cfg.resume:
-        if not last_w.is_file():
-            raise ckpt.CheckpointError(f"--resume: no checkpoint in {run_dir} (expected {last_w.name})")
+        if not ckpt.has_checkpoint(run_dir, "last"):
+            raise ckpt.CheckpointError(f"--resume: no checkpoint in {run_dir} (expected "
+                                       f"{ckpt.CHECKPOINT_DIR}/last-<step>/ or last.safetensors)")
         g_sd, d_sd, state = ckpt.load_checkpoint(run_dir, "last")
         G.load_state_dict(g_sd)
         if D is not None:
@@ -226,7 +227,13 @@ def _train(cfg: TrainConfig, rank: int, world: int, device: torch.device,
         if state.get("model") != cfg.model or state.get("scale") != cfg.scale:
             raise ckpt.CheckpointError(f"{run_dir}: checkpoint is {state.get('model')} x{state.get('scale')}, "
                                        f"config asks for {cfg.model} x{cfg.scale}")
-    elif last_w.is_file():
+        if cfg.steps is not None and cfg.steps < start:
+            raise ckpt.CheckpointError(f"{run_dir}: steps={cfg.steps} is below the checkpoint's step {start}; "
+                                       f"resuming cannot go back (give steps >= {start}, or start a new run)")
+        if rank == 0:  # a save killed after its commit but before publishing: finish publishing now
+            ckpt.publish(run_dir, "last")
+            ckpt.publish(run_dir, "best")
+    elif ckpt.has_checkpoint(run_dir, "last"):
         raise ckpt.CheckpointError(f"{run_dir} already holds a checkpoint: pass --resume to continue it, "
                                    "or choose another --out")
 
@@ -310,7 +317,7 @@ def _train(cfg: TrainConfig, rank: int, world: int, device: torch.device,
                     losses = dict(zip(keys, packed / world, strict=True))
                 if not _finite(*losses.values()):  # identical on all ranks after the all-reduce
                     have = ckpt.paths(run_dir, "last")[0]
-                    where = (f"the last good checkpoint is {have}" if have.is_file()
+                    where = (f"the last good checkpoint is {have}" if ckpt.has_checkpoint(run_dir, "last")
                              else "no checkpoint was written yet")
                     vals = ", ".join(f"{k}={float(v):.4g}" for k, v in losses.items())
                     raise TrainingDiverged(

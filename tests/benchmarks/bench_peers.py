@@ -10,7 +10,7 @@ Prints, in one run on this machine's CPU:
    fraction of the physical peak measured in the same round (target >= 0.75 fp32), speed-up vs Keras,
    and that the fused fp32 plan gives the module's PSNR on Set5 x4 to 4 decimals.
 3. **Training step**, SRGAN (G + D + VGG54 content loss, batch 16, 96 px HR): srbench fp32 and bf16
-   (autocast) vs the Keras peer's own ``step`` (``../shared/bench/keras_srgan_peer.py``, built in process
+   (autocast) vs the Keras peer's own ``step`` (``$SRBENCH_SHARED_BENCH/keras_srgan_peer.py``, built in process
    from the script's source, timed as the script times it), interleaved (targets 1.5x and 3x); the
    step's FLOPs and fraction of the fp32 ceiling.
 4. **Metrics**: PSNR + SSIM on Y (MATLAB protocol) over Set14 x4 bicubic outputs, srbench vs
@@ -41,8 +41,8 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[2]
-SHARED_BENCH = Path(os.environ.get("SRBENCH_SHARED_BENCH") or REPO.parent / "shared" / "bench")
-SHARED_DATA = Path(os.environ.get("SRBENCH_SHARED_DATASETS") or REPO.parent / "shared" / "datasets")
+SHARED_BENCH = Path(os.environ.get("SRBENCH_SHARED_BENCH") or ".")  # "." holds no peer scripts: skipped
+SHARED_DATA = Path(os.environ.get("SRBENCH_SHARED_DATASETS") or ".")  # no Set5/Set14 there: skipped
 PEER = SHARED_BENCH / "keras_srgan_peer.py"
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "tests" / "benchmarks"))
@@ -159,7 +159,7 @@ def main(argv: list[str] | None = None) -> int:
 
     peer_ns = keras_peer_namespace() if have_peer() and not {"inference", "training"} <= skip else None
     if peer_ns is None:
-        print("keras peer: skipped (tensorflow or ../shared/bench/keras_srgan_peer.py not available)")
+        print("keras peer: skipped (tensorflow or $SRBENCH_SHARED_BENCH/keras_srgan_peer.py not available)")
 
     # 2. inference ------------------------------------------------------------------------------------
     if "inference" not in skip:

@@ -32,7 +32,7 @@ def test_srgan_step_srbench(benchmark, amp: str) -> None:
 @pytest.mark.skipif(importlib.util.find_spec("tensorflow") is None, reason="tensorflow not installed")
 def test_srgan_step_keras_peer(benchmark) -> None:
     if not (bench_training.SHARED / "keras_srgan_peer.py").is_file():
-        pytest.skip("peer script ../shared/bench/keras_srgan_peer.py not found")
+        pytest.skip("peer script $SRBENCH_SHARED_BENCH/keras_srgan_peer.py not found")
     seconds = benchmark.pedantic(lambda: bench_training.time_peer(3), rounds=1, iterations=1)
     benchmark.extra_info["peer_s_per_step"] = seconds
     assert seconds > 0

@@ -19,8 +19,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from srbench.data import catalogue as cat
 from srbench.data import download as dl
+from srbench.data import fetch as fetch_module
 from srbench.data.catalogue import (
     cache_dir,
     fetch,
@@ -34,7 +34,7 @@ from srbench.data.io import pixel_sha256, read_image
 from srbench.interfaces import DatasetError
 
 EDSR_BENCHMARK_MD5 = "4ace41d33c2384b97e6b320cd0afd6ba"
-# PROTOCOL.md section 4 (the official DIV2K site): file -> (bytes, sha256)
+# docs/protocol.md, "Dataset sources" (the official DIV2K site): file -> (bytes, sha256)
 DIV2K = {
     "DIV2K_train_HR.zip": (3530603713, "9d0b9c463f6e35b6c62cc6a930ee2224f670b34c1df841a57670f9acf0f6c335"),
     "DIV2K_train_LR_bicubic_X2.zip": (
@@ -575,8 +575,8 @@ def test_fetch_unknown_name_and_missing_official_lr(tmp_path):
 
 def test_benchmark_tar_is_kept_for_the_other_sets():
     m = load_manifest("set5")
-    assert cat._shared_elsewhere(m, m.files[0])
-    assert not cat._shared_elsewhere(load_manifest("div2k-valid"), load_manifest("div2k-valid").files[0])
+    assert fetch_module._shared_elsewhere(m, m.files[0])
+    assert not fetch_module._shared_elsewhere(load_manifest("div2k-valid"), load_manifest("div2k-valid").files[0])
 
 
 def test_fetch_keeps_lr_put_there_by_hand_and_checks_it_against_the_downloaded_hr(http_dir, tmp_path):
@@ -598,3 +598,29 @@ def test_fetch_keeps_lr_put_there_by_hand_and_checks_it_against_the_downloaded_h
     (out / ".verified").unlink()
     with pytest.raises(DatasetError, match=r"X2 exists but does not match.*missing LR image for 'g'"):
         fetch(m, root=tmp_path / "data", official_lr=True, progress=False)
+
+
+def test_a_wrong_archive_put_there_by_hand_is_kept_aside_and_the_message_says_so(tmp_path):
+    """Issue 14.10: the offline message says to put the archive in the downloads folder, and a wrong one
+    put there was deleted without a word."""
+    images = toy_images()
+    url = _closed_port_url()
+    archive = toy_tar(tmp_path / "pkg.tar.gz", images)
+    m = read_manifest(write_manifest(tmp_path / "toy.toml", url=url, md5=md5(archive), hr=pins(images)))
+    downloads = tmp_path / "data/.downloads"
+    downloads.mkdir(parents=True)
+    (downloads / "pkg.tar.gz").write_bytes(b"some other file")
+    with pytest.raises(DatasetError) as err:
+        fetch(m, root=tmp_path / "data", progress=False)
+    bad = downloads / "pkg.tar.gz.bad"
+    assert bad.read_bytes() == b"some other file"
+    assert "seems to be offline" in str(err.value) and f"kept aside as {bad}" in str(err.value)
+
+    # an unpinned mirror archive (only pixel hashes can verify it) that fails: kept aside too
+    mirrors = f'[[mirrors]]\nurl = "{url}/m.tar.gz"\nfilename = "m.tar.gz"\ncontains = ["hr"]\nhr_dir = "*"\n'
+    m2 = read_manifest(write_manifest(tmp_path / "toy2.toml", url=url, hr=pins(images), mirrors=mirrors))
+    (downloads / "m.tar.gz").write_bytes(b"not a tar")
+    with pytest.raises(DatasetError) as err:
+        fetch(m2, root=tmp_path / "data", progress=False)
+    assert (downloads / "m.tar.gz.bad").read_bytes() == b"not a tar"
+    assert f"kept aside as {downloads / 'm.tar.gz.bad'}" in str(err.value)

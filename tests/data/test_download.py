@@ -440,3 +440,19 @@ def test_extract_refuses_existing_destination_and_non_archives(tmp_path):
     with pytest.raises(DatasetError, match="not a tar or zip"):
         extract(tmp_path / "plain.txt", tmp_path / "out2")
     assert not (tmp_path / "out2").exists()
+
+
+def test_a_wrong_file_put_in_place_is_kept_aside_and_the_offline_message_says_so(tmp_path, caplog):
+    """Issue 14.10: the wrong archive was deleted silently while the offline message said to put it there."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    dest = tmp_path / "a.bin"
+    dest.write_bytes(b"not the archive")
+    with caplog.at_level("WARNING", logger="srbench.data"), pytest.raises(dl.OfflineError) as err:
+        download(f"http://127.0.0.1:{port}/a.bin", dest, sha256=sha(PAYLOAD), retries=1, timeout=5, progress=False)
+    bad = tmp_path / "a.bin.bad"
+    assert bad.read_bytes() == b"not the archive" and not dest.exists()
+    msg = str(err.value)
+    assert f"kept aside as {bad}" in msg and "sha256: expected" in msg and f"put it at {dest}" in msg
+    assert f"kept aside as {bad}" in caplog.text

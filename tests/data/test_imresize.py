@@ -1,5 +1,5 @@
 """MATLAB-compatible imresize: pinned to the official MATLAB-made Set5 LR files (bit-exact) and to an
-independent, slow, obviously-correct reference written here straight from PROTOCOL.md section 1."""
+independent, slow, obviously-correct reference written here straight from docs/protocol.md, "Steps"."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""PSNR/SSIM pinned to analytic anchors (PROTOCOL.md) and to scikit-image, an independent implementation."""
+"""PSNR/SSIM pinned to analytic anchors (docs/protocol.md) and to scikit-image, an independent implementation."""
 
 from __future__ import annotations
 

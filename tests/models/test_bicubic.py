@@ -1,5 +1,5 @@
 """The ``bicubic`` adapter: contract, uint8 semantics, validation, and the published MATLAB-protocol
-bicubic x4 figures (PROTOCOL.md section 2) reproduced end to end with metrics written here."""
+bicubic x4 figures (docs/protocol.md, "Published reference numbers") reproduced end to end with metrics written here."""
 
 from __future__ import annotations
 
@@ -136,7 +136,7 @@ def test_tile_options_are_accepted_and_ignored() -> None:
 
 
 # --------------------------------------------------------------------------------------------------
-# Tier 2: published MATLAB-protocol bicubic x4 (PROTOCOL.md section 2), metrics written here.
+# Tier 2: published MATLAB-protocol bicubic x4 (docs/protocol.md, "Published reference numbers"), metrics written here.
 
 
 def _y(img: np.ndarray) -> np.ndarray:

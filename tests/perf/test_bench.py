@@ -165,7 +165,7 @@ def test_invalid_options_are_value_errors() -> None:
 # ------------------------------------------------------------------------------------- FLOPs
 
 def srresnet_flops_per_lr_pixel(scale: int, c: int = 64, blocks: int = 16) -> int:
-    """Hand count from the SRGAN paper's layer list (PROTOCOL.md section 3), 2 FLOPs per MAC.
+    """Hand count from the SRGAN paper's layer list (docs/protocol.md, "Training recipe"), 2 FLOPs per MAC.
 
     Convolutions at LR resolution cost 2*k*k*c_in*c_out per LR pixel; a layer at r times the LR
     resolution costs r^2 times that. BN, PReLU, adds and tanh are not counted (FlopCounterMode's rule).

@@ -14,7 +14,7 @@ XSS = "<script>alert(1)</script>"
 
 
 def hr_images(side: int = 200) -> dict:
-    """Set5 (first 3 images, central side x side crops: keeps the tests quick) from ../shared/datasets when
+    """Set5 (first 3 images, central side x side crops: keeps the tests quick) from $SRBENCH_SHARED_DATASETS when
     present, else synthetic images."""
     d = shared_datasets_dir()
     out = {}

@@ -2,7 +2,7 @@
 
 Two levels:
 - ``write_run``: write a run directory from given rows (exact numbers, for golden files);
-- ``make_image_run``: compute a small *real* run from images (Set5 from ../shared/datasets when present,
+- ``make_image_run``: compute a small *real* run from images (Set5 from $SRBENCH_SHARED_DATASETS when present,
   synthetic images otherwise): LR by PIL bicubic (not the MATLAB protocol: good enough to exercise the
   outputs), models "bicubic", "nearest" and "<model>-blurred" (bicubic output blurred: a degraded adapter),
   PSNR/SSIM on MATLAB Y with crop = scale (skimage SSIM, Gaussian 11x11 sigma 1.5), and an LPIPS *proxy*

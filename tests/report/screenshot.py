@@ -1,7 +1,7 @@
 """Make docs/report.png, the README's picture of a report: ``python -m tests.report.screenshot [RUN_DIR]``.
 
 With RUN_DIR (a real `srbench run` output) its report is rendered; without, a small demo run is computed
-from Set5 (../shared/datasets) or synthetic images, with bicubic, nearest and a blurred bicubic.
+from Set5 ($SRBENCH_SHARED_DATASETS) or synthetic images, with bicubic, nearest and a blurred bicubic.
 """
 
 from __future__ import annotations

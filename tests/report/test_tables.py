@@ -17,7 +17,7 @@ GOLDEN = Path(__file__).with_name("golden")
 UPDATE = bool(os.environ.get("SRBENCH_UPDATE_GOLDEN"))
 
 # A real run, committed (run.json, results.csv, summary.csv; no images): made by
-#   srbench run -m bicubic -d set5,set14 -s 4 --data-dir ../shared/datasets --metrics psnr,ssim --no-throughput
+#   srbench run -m bicubic -d set5,set14 -s 4 --data-dir $SRBENCH_SHARED_DATASETS --metrics psnr,ssim --no-throughput
 # test_golden_from_a_fresh_run re-runs it (about 7 s) and checks that it still renders to the same golden files.
 # To regenerate the goldens after an intended change: SRBENCH_UPDATE_GOLDEN=1 pytest tests/report/test_tables.py
 BICUBIC_RUN = Path(__file__).with_name("fixtures") / "bicubic_x4"
@@ -59,7 +59,7 @@ def test_bicubic_means_and_published_columns(bicubic_run: Path) -> None:
     md = render_table([bicubic_run], published=True)
     lines = md.splitlines()
     assert lines[0] == ("| Dataset | Metric | bicubic | bicubic (SRGAN T2) | bicubic (MATLAB) |")
-    # srbench's MATLAB-protocol bicubic beside the published figures (PROTOCOL.md: within 0.015 dB / 0.001)
+    # srbench's MATLAB-protocol bicubic beside the published figures (docs/protocol.md: within 0.015 dB / 0.001)
     assert lines[2] == "| Set5 | PSNR \u2191 | 28.43 | 28.43 | 28.42 |"
     assert lines[3] == "|  | SSIM \u2191 | 0.8111 | 0.8211 | 0.8104 |"
     assert lines[4] == "| Set14 | PSNR \u2191 | 25.99 | 25.99 | 26.00 |"

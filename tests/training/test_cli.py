@@ -35,3 +35,40 @@ def test_train_command_runs_and_exports(tiny_data: dict[str, Path], tmp_path: Pa
 def test_unknown_key_is_a_clean_error(tmp_path: Path) -> None:
     res = CliRunner().invoke(train_command, ["srresnet", "--set", "stpes=3", "--out", str(tmp_path / "x")])
     assert res.exit_code == 1 and "unknown config keys" in res.output and "steps" in res.output
+
+
+def test_resume_uses_the_recorded_settings_and_refuses_conflicts(tiny_data: dict[str, Path], tmp_path: Path) -> None:
+    """Issue 14.9: a plain `--resume` used to continue with crop 96 / batch 16 and overwrite config.json."""
+    import json
+
+    out = tmp_path / "run"
+    common = ["srresnet", "--out", str(out), "--workers", "0", "--threads", "1", "--set", "tensorboard=false",
+              "--set", "progress=false", "--val", "none"]
+    first = CliRunner().invoke(train_command, [*common, "--data", str(tiny_data["train"]), "--steps", "3",
+                                               "--batch", "4", "--crop", "32"])
+    assert first.exit_code == 0, first.output
+
+    clash = CliRunner().invoke(train_command, [*common, "--resume", "--steps", "6", "--crop", "48"])
+    assert clash.exit_code == 1
+    assert "crop 32 (given 48)" in clash.output and str(out / "config.json") in clash.output
+    assert "--override" in clash.output
+
+    back = CliRunner().invoke(train_command, [*common, "--resume", "--set", "steps=1"])
+    assert back.exit_code == 1 and "steps=1 is below the checkpoint's step 3" in back.output
+
+    resumed = CliRunner().invoke(train_command, [*common, "--resume", "--steps", "6"])
+    assert resumed.exit_code == 0, resumed.output
+    cfg = json.loads((out / "config.json").read_text())
+    assert (cfg["crop"], cfg["batch"], cfg["steps"], cfg["train_data"]) == (32, 4, 6, [str(tiny_data["train"])])
+
+    forced = CliRunner().invoke(train_command, [*common, "--resume", "--steps", "7", "--batch", "2", "--override"])
+    assert forced.exit_code == 0, forced.output
+    assert json.loads((out / "config.json").read_text())["batch"] == 2
+
+
+def test_resume_with_an_unreadable_recorded_config_names_the_file(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "config.json").write_text("{not json")
+    res = CliRunner().invoke(train_command, ["srresnet", "--out", str(out), "--resume"])
+    assert res.exit_code == 1 and str(out / "config.json") in res.output and "unreadable" in res.output

@@ -1,0 +1,3 @@
+"""A minimal srbench model plugin: ``example-bilinear``."""
+
+__all__ = ["adapter"]
