@@ -428,7 +428,7 @@ def models_inspect(path: Path, as_json: bool) -> None:
 @click.option("--batch-sweep", default=None, metavar="B1,B2,...", help="Also a throughput-vs-batch sweep at the first size.")
 @click.option("--channels-last", is_flag=True, help="NHWC memory format for model and input.")
 @click.option("--compile", "compile_", is_flag=True, help="torch.compile the model (CPU: inductor freezing).")
-@click.option("--fused", is_flag=True, help="SRResNet/SRGAN: the fused inference plan (srbench.perf.fused).")
+@click.option("--fused", is_flag=True, help="SRResNet/SRGAN: the fused inference plan (srbench.models.fused).")
 @click.option("--warmup", type=int, default=3, show_default=True, help="Untimed calls first.")
 @click.option("--iters", type=int, default=None, help="Timed calls [default: as many as fit in --min-time, >= 5].")
 @click.option("--min-time", type=float, default=1.0, show_default=True, help="Seconds of timed calls per size.")
@@ -437,10 +437,12 @@ def models_inspect(path: Path, as_json: bool) -> None:
 @library_errors()
 def bench(**opts: Any) -> None:
     """Time models: ms/image (median, p90), images/s, output MP/s, parameters, GFLOPs at a 256x256 LR
-    input, peak memory, and achieved FLOP/s as a fraction of the device's dense matmul peak, measured in
-    the same run. Forward pass only, input already on the device, warm-up excluded; CUDA events on GPU.
+    input, peak memory, and achieved FLOP/s as a fraction of the device's physical compute peak (FMA
+    microkernel / AMX / cuBLAS GEMM) or of its memory bandwidth, measured once in the same run. Forward
+    pass only, input already on the device, warm-up excluded; CUDA events on GPU.
     """
-    from srbench.throughput import run_bench, summary_table
+    from srbench.perf.bench import BenchOptions, TimingImages, jobs_for, run_bench
+    from srbench.perf.table import summary_table
 
     check_device(opts["device"])
 
@@ -449,27 +451,29 @@ def bench(**opts: Any) -> None:
         for part in _csv_list(opts["sizes"]):
             h, _, w = part.lower().partition("x")
             sizes.append((int(h), int(w or h)))
+        sweep = tuple(int(b) for b in _csv_list(opts["batch_sweep"]))
     except ValueError:
-        raise click.BadParameter(f"sizes must be N or HxW, got {opts['sizes']!r}") from None
+        raise click.BadParameter(f"sizes must be N or HxW and --batch-sweep integers, got {opts['sizes']!r}, "
+                                 f"{opts['batch_sweep']!r}") from None
     scales = _scales(opts["scale"]) or (4,)
     weights = key_values(opts["weights"], "MODEL=PATH", param_hint="--weights")
-    datasets = {}
+    images = []
     if opts["datasets"]:
         from srbench.data.sources import make_pair, resolve_dataset
 
         for spec in _csv_list(opts["datasets"]):
             src = resolve_dataset(spec, data_dir=opts["data_dir"])
             for s in scales:
-                datasets[f"{src.name}@x{s}"] = [make_pair(im, s).lr for im in src.images]
-    frame = run_bench(
-        _csv_list(opts["models"]), scales, sizes=tuple(sizes), batch=opts["batch"], dtype=opts["dtype"],
-        device=opts["device"], channels_last=opts["channels_last"], compile=opts["compile_"],
-        fused=opts["fused"], warmup=opts["warmup"], iters=opts["iters"], min_time_s=opts["min_time"],
-        datasets=datasets or None, batches=tuple(int(b) for b in _csv_list(opts["batch_sweep"])) or None,
-        model_options={m: {"weights": p} for m, p in weights.items()}, out_dir=opts["out"])
-    click.echo(summary_table(frame))
-    for err in frame.attrs.get("errors", []):
-        click.secho(f"warning: {err['model']} x{err['scale']}: {err['error']}", fg="yellow", err=True)
+                images.append(TimingImages(src.name, s, tuple(make_pair(im, s).lr for im in src.images)))
+    options = BenchOptions(
+        sizes=tuple(sizes), batch=opts["batch"], dtype=opts["dtype"], device=opts["device"],
+        channels_last=opts["channels_last"], compile=opts["compile_"], fused=opts["fused"],
+        warmup=opts["warmup"], iters=opts["iters"], min_time_s=opts["min_time"], batches=sweep)
+    jobs = jobs_for(_csv_list(opts["models"]), scales, {m: {"weights": p} for m, p in weights.items()})
+    result = run_bench(jobs, options, images=images, out_dir=opts["out"])
+    click.echo(summary_table(result.frame, result.roofline.record() if result.roofline else None))
+    for err in result.errors:
+        click.secho(f"warning: {err}", fg="yellow", err=True)
     if opts["out"]:
         click.echo(f"throughput: {Path(opts['out']) / 'throughput.csv'}")
 

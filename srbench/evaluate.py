@@ -621,22 +621,29 @@ def _throughput(
 
     Writes ``throughput.csv``; returns its summary for run.json (None when nothing was timed).
     """
-    from srbench.throughput import run_bench
+    from srbench.perf.bench import BenchOptions, TimingImages, jobs_from_built, run_bench
 
     if not any(built.values()):
         return None
     say("throughput: timing the models (--no-throughput skips this)")
+    timing = []
+    for key, lrs in images.items():
+        if lrs:
+            name, _, at = key.partition("@x")
+            for sc in ([int(at)] if at else list(built)):
+                timing.append(TimingImages(name, int(sc), tuple(lrs)))
     try:
-        table = run_bench(built, sizes=tuple((s, s) for s in config.throughput_sizes), device=config.device,
-                          datasets={k: v for k, v in images.items() if v}, out_dir=run_dir,
-                          warmup=1, min_time_s=0.5, fused=True, channels_last=True)  # what the adapters run
+        options = BenchOptions(sizes=tuple((s, s) for s in config.throughput_sizes), device=config.device,
+                               warmup=1, min_time_s=0.5, fused=True, channels_last=True)  # what the adapters run
+        result = run_bench(jobs_from_built(built), options, images=timing, out_dir=run_dir)
     except Exception as exc:  # timing must never lose the quality results
         msg = f"throughput pass failed: {exc}"
         outcome.warnings.append(msg)
         say(f"warning: {msg}")
         return None
-    for err in table.attrs.get("errors", []):
+    for err in result.errors:
         outcome.warnings.append(f"throughput: {err}")
+    table = result.frame
     if table.empty:
         return None
     outcome.throughput = table
@@ -648,6 +655,7 @@ def _throughput(
         "peak_gflops_per_s": float(first["peak_gflops_per_s"]),
         "timing": "forward pass only, warm-up excluded, input on the device; CUDA events on GPU, perf_counter on CPU",
         "median_ms": {f"{r.model} x{r.scale} {r.input}": float(r.ms_median) for r in table.itertuples()},
+        "roofline": result.roofline.record() if result.roofline else None,
     }
 
 

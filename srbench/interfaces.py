@@ -68,6 +68,18 @@ class SRModel(Protocol):
     def info(self) -> ModelInfo: ...
 
 
+@runtime_checkable
+class TorchBacked(Protocol):
+    """An adapter that runs a torch module: ``module`` maps float32 NCHW [0, 1] LR on the adapter's device
+    to its SR output (the network the adapter runs, without the adapter's input checks or tiling).
+
+    Optional beside :class:`SRModel`: the throughput pass times and counts FLOPs of ``module`` when an
+    adapter has one, and times ``upscale`` otherwise. ``module`` may be None (no torch network).
+    """
+
+    module: torch.nn.Module | None
+
+
 @dataclass(frozen=True)
 class ImagePair:
     """One evaluation sample. ``hr`` is modcropped; ``lr`` has shape (H/scale, W/scale, C).

@@ -11,6 +11,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from srbench.perf.env import environment  # noqa: F401  (run.json's environment: one copy, in srbench.perf.env)
 from srbench.rundir import (  # noqa: F401  (re-exported)
     ResultsWriter,
     csv_number,
@@ -41,43 +42,3 @@ def git_sha() -> str | None:
     except (OSError, subprocess.SubprocessError):
         return None
     return sha + ("+dirty" if dirty else "") if sha else None
-
-
-def device_name(device: str) -> str:
-    """Human name of the device: the GPU's name, or the CPU model."""
-    import platform
-
-    import torch
-
-    if device.startswith("cuda") and torch.cuda.is_available():
-        return torch.cuda.get_device_name(torch.device(device))
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return "CPU: " + line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return "CPU: " + (platform.processor() or platform.machine())
-
-
-def environment(device: str) -> dict[str, Any]:
-    """Versions and hardware, for run.json."""
-    import platform
-
-    import numpy
-    import torch
-
-    import srbench
-
-    return {
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        "srbench": srbench.__version__,
-        "torch": torch.__version__,
-        "numpy": numpy.__version__,
-        "cuda": torch.version.cuda if device.startswith("cuda") else None,
-        "device": device,
-        "device_name": device_name(device),
-        "threads": torch.get_num_threads(),
-        "cpu_count": os.cpu_count(),
-    }

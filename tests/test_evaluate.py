@@ -309,3 +309,5 @@ def test_throughput_pass_goes_into_throughput_csv_and_run_json(folder: Path, tmp
     run = json.loads((tmp_path / "run" / "run.json").read_text())
     assert run["throughput"]["file"] == "throughput.csv" and run["throughput"]["device_name"]
     assert set(run["throughput"]["median_ms"]) == {"bicubic x4 16x16", "bicubic x4 imgs"}
+    roof = run["throughput"]["roofline"]  # the ceiling and how it was measured, once per run
+    assert roof["peak_gflops_per_s"] == run["throughput"]["peak_gflops_per_s"] and roof["peak_method"]

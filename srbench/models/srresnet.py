@@ -94,7 +94,7 @@ class _ToUnitRange(nn.Module):
 def _fused_or(module: nn.Module, device: str) -> Any:
     """The fused inference plan (BN folded, PReLU/residual/tanh inside the convolutions; about 2x faster on
     CPU, equal to ``module`` within 2e-5), or ``module`` itself where the plan does not apply."""
-    from srbench.perf.fused import FusionUnsupported, fuse
+    from srbench.models.fused import FusionUnsupported, fuse
 
     try:
         return fuse(module, device=device)

@@ -101,8 +101,34 @@ class VGGContentLoss(nn.Module):
         self.features.eval()
         return self
 
+    def _lowp_features(self, dtype: torch.dtype) -> nn.Module:
+        """A copy of the frozen VGG with weights already in ``dtype`` (rebuilt if the weights change).
+
+        Under autocast, frozen weights (requires_grad False) are not in autocast's cast cache, so every
+        forward would re-cast all 20 M VGG parameters; the copy holds the same rounded values once.
+        """
+        params = list(self.features.parameters())
+        key = (dtype, params[0].device, tuple(p._version for p in params), tuple(p.data_ptr() for p in params))
+        cached = getattr(self, "_lowp_cache", None)
+        if cached is None or cached[0] != key:
+            import copy
+
+            net = copy.deepcopy(self.features).to(dtype)
+            for p in net.parameters():
+                p.requires_grad_(False)
+            object.__setattr__(self, "_lowp_cache", (key, net))  # not a registered submodule: not in state_dict
+            cached = (key, net)
+        return cached[1]
+
     def feats(self, x: torch.Tensor) -> torch.Tensor:
-        return self.features(torch.addcmul(self.b, x, self.a)) * VGG_RESCALE
+        x = torch.addcmul(self.b, x, self.a)
+        dev = x.device.type
+        if torch.is_autocast_enabled(dev) and dev in ("cpu", "cuda"):
+            dtype = torch.get_autocast_dtype(dev)
+            net = self._lowp_features(dtype)
+            with torch.autocast(dev, enabled=False):  # what autocast would run: the same ops in dtype
+                return net(x.to(dtype)) * VGG_RESCALE
+        return self.features(x) * VGG_RESCALE
 
     def forward(self, sr: torch.Tensor, hr: torch.Tensor) -> torch.Tensor:
         with torch.no_grad():

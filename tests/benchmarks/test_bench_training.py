@@ -36,3 +36,12 @@ def test_srgan_step_keras_peer(benchmark) -> None:
     seconds = benchmark.pedantic(lambda: bench_training.time_peer(3), rounds=1, iterations=1)
     benchmark.extra_info["peer_s_per_step"] = seconds
     assert seconds > 0
+
+
+@pytest.mark.slow
+def test_bf16_loss_curves_match_fp32_over_200_steps() -> None:
+    """The 200-step check of issue 13 (about 15 minutes): bench_loss_curves.py's stated tolerance."""
+    import bench_loss_curves as blc
+
+    gaps = blc.compare(blc.run("none", 200), blc.run("bf16", 200))
+    assert all(g <= blc.TOLERANCE for g in gaps.values()), gaps

@@ -87,10 +87,10 @@ def test_size_requirements_pad_by_reflection_and_crop_back(files: dict[str, Path
     assert tuple(got.shape) == (1, 3, 28, 44)
     assert (got - want).abs().max().item() == 0.0
     assert torch.equal(pad_to(x, 9, 5), padded[..., :16, :16])
-    from srbench.throughput import prepare  # the timed pass runs adapter.module: padding included
+    from srbench.perf.prepare import prepare_model  # the timed pass runs adapter.module: padding included
 
     with torch.inference_mode():
-        assert torch.equal(prepare(model).fn(x), want)
+        assert torch.equal(prepare_model(model).fn(x), want)
 
 
 def test_run_evaluates_every_architecture_with_provenance_and_report(files: dict[str, Path], folder: Path,

@@ -85,9 +85,9 @@ def test_info_and_throughput_path(onnx_file: Path, demo: object) -> None:
     assert info.weights_sha256 == file_sha256(onnx_file)
     assert info.params == sum(p.numel() for p in demo.module.parameters())  # the exported (BN-folded) network
     assert info.extra["architecture"] == "ONNX" and m.module is None  # timed through upscale
-    from srbench.throughput import prepare
+    from srbench.perf.prepare import prepare_model
 
-    assert prepare(m).fn == m.upscale
+    assert prepare_model(m).fn == m.upscale
 
 
 def test_errors_name_the_file(onnx_file: Path, tmp_path: Path, demo: object,

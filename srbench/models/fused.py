@@ -38,15 +38,15 @@ class FusionUnsupported(ValueError):
     """The module is not an SRResNet-shaped network this plan knows how to fuse."""
 
 
-def _unwrap(module: nn.Module) -> tuple[nn.Module, str]:
+def _srresnet_inside(module: nn.Module) -> tuple[nn.Module, str]:
     """(the SRResNet inside, output mode: 'tanh' or 'unit' for (tanh + 1) / 2)."""
     from srbench.models.networks import SRResNet
+    from srbench.models.srresnet import _ToUnitRange
 
     if isinstance(module, SRResNet):
         return module, "tanh"
-    inner = getattr(module, "net", None)
-    if isinstance(inner, SRResNet) and type(module).__name__ == "_ToUnitRange":
-        return inner, "unit"
+    if isinstance(module, _ToUnitRange) and isinstance(module.net, SRResNet):
+        return module.net, "unit"
     raise FusionUnsupported(f"{type(module).__name__} is not an SRResNet (or srbench's [0, 1] wrapper of one)")
 
 
@@ -173,7 +173,7 @@ class FusedSRResNet:
     def __init__(self, module: nn.Module, *, device: str | torch.device = "cpu", dtype: torch.dtype = torch.float32):
         from srbench.models.fast import fold_batchnorm
 
-        net, mode = _unwrap(module)
+        net, mode = _srresnet_inside(module)
         net = fold_batchnorm(net).to(device=device, dtype=torch.float32)
         dev = torch.device(device)
         self.onednn = dev.type == "cpu" and torch.backends.mkldnn.is_available()

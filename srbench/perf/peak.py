@@ -1,0 +1,349 @@
+"""The roofline: how fast this machine can compute and move data, measured once per run.
+
+"Of peak" must be a fraction of a ceiling, so the compute peak is measured by kernels that reach the
+hardware's limit, not by an ordinary matrix multiply (which other processes, cache effects and the
+library's blocking keep well below it):
+
+- **CPU, fp32**: an FMA microkernel (:func:`fma_peak`): ``chains`` independent accumulator chains of
+  ``<lanes x float>`` vectors (``lanes`` from the CPU flags: 16 with avx512f, 8 with AVX2), each updated
+  ``acc = fma(acc, a, b)`` in a loop, on every usable core at once (one Python thread per core calling
+  the compiled loop, which releases the GIL). The loop is generated as LLVM IR and compiled in process
+  by llvmlite (numba's code generator, a dependency already); it is written with explicit vector types
+  because numba's own auto-vectoriser emits 256-bit FMAs on AVX-512 parts (LLVM's prefer-256-bit
+  tuning), which would halve the ceiling. The fp32 peak is the best of that and the fp32 GEMM.
+- **CPU, bf16/fp16**: the best of a few large ``torch.matmul`` shapes in that dtype (oneDNN runs them on
+  AMX tiles when the CPU has amx_bf16, else with avx512_bf16 dot products), and the fp32 FMA peak (a
+  lower bound: the dtype can always be computed in fp32).
+- **CUDA**: the best of a few cuBLAS GEMM shapes (``torch.matmul``) in the timed dtype, timed with CUDA
+  events; for fp32 with TF32 allowed (torch's cuDNN default) the GEMM runs with TF32 too, so the ceiling
+  covers what the convolutions use.
+- **Memory bandwidth**: a STREAM-like copy (``dst.copy_(src)`` of buffers far larger than the caches;
+  bytes read + bytes written per second, STREAM's convention), the bound for models of low arithmetic
+  intensity (bicubic).
+
+Beside the measured figure, the theoretical one from the flags (:func:`theoretical_peak`): cores x FMA
+units x lanes x 2 FLOPs x the nominal clock of /proc/cpuinfo (turbo clocks can exceed it, so the measured
+figure is the ceiling; the theoretical one says how close the microkernel came).
+
+Each probe is injectable (:func:`measure_roofline` takes them as arguments): the tests drive the CPU
+and CUDA code paths with fakes.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import functools
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from srbench.perf.env import CpuInfo, cpu_info
+from srbench.perf.timing import Clock, is_cuda, time_callable
+
+DTYPES = ("fp32", "fp16", "bf16")
+FMA_CHAINS = 12  # independent accumulators: > FMA latency (4 cycles) x FMA units (2), so the pipes never wait
+GEMM_SHAPES_CPU = ((2048, 2048, 2048), (1024, 4096, 1024), (4096, 1024, 4096))
+GEMM_SHAPES_CUDA = ((8192, 8192, 8192), (4096, 4096, 4096), (16384, 4096, 8192))
+COPY_MIB = 256
+
+
+class PeakUnavailable(RuntimeError):
+    """A probe cannot run here (e.g. llvmlite missing, dtype not supported by the device)."""
+
+
+def torch_dtype(dtype: str) -> Any:
+    """The torch dtype of "fp32"/"fp16"/"bf16"; a ValueError naming the choices otherwise."""
+    import torch
+
+    table = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
+    if dtype not in table:
+        raise ValueError(f"dtype must be one of {DTYPES}, got {dtype!r}")
+    return table[dtype]
+
+
+# ----------------------------------------------------------------------------------- FMA microkernel
+
+def fma_kernel_ir(lanes: int, chains: int) -> str:
+    """LLVM IR of ``float kern(i64 reps, float a, float b)``: ``chains`` vector accumulators of ``lanes``
+    floats, each updated ``acc = fma(acc, a, b)`` ``reps`` times; returns lane 0 of their sum (so the
+    work cannot be optimised away). 2 * lanes * chains FLOPs per repetition."""
+    if lanes < 1 or chains < 1:
+        raise ValueError(f"lanes and chains must be >= 1, got {lanes}, {chains}")
+    v = f"<{lanes} x float>"
+    fma = f"@llvm.fma.v{lanes}f32"
+    out = [f"declare {v} {fma}({v}, {v}, {v})",
+           "define float @kern(i64 %reps, float %a0, float %b0) {",
+           "entry:",
+           f"  %a1 = insertelement {v} undef, float %a0, i32 0",
+           f"  %a = shufflevector {v} %a1, {v} undef, <{lanes} x i32> zeroinitializer",
+           f"  %b1 = insertelement {v} undef, float %b0, i32 0",
+           f"  %b = shufflevector {v} %b1, {v} undef, <{lanes} x i32> zeroinitializer",
+           "  %any = icmp ugt i64 %reps, 0",
+           "  br i1 %any, label %loop, label %none",
+           "none:",
+           "  ret float %b0",
+           "loop:",
+           "  %i = phi i64 [0, %entry], [%inext, %loop]"]
+    out += [f"  %acc{k} = phi {v} [%b, %entry], [%n{k}, %loop]" for k in range(chains)]
+    out += [f"  %n{k} = call {v} {fma}({v} %acc{k}, {v} %a, {v} %b)" for k in range(chains)]
+    out += ["  %inext = add i64 %i, 1",
+            "  %more = icmp ult i64 %inext, %reps",
+            "  br i1 %more, label %loop, label %done",
+            "done:"]
+    prev = "%n0"
+    for k in range(1, chains):
+        out.append(f"  %s{k} = fadd {v} {prev}, %n{k}")
+        prev = f"%s{k}"
+    out += [f"  %r = extractelement {v} {prev}, i32 0", "  ret float %r", "}"]
+    return "\n".join(out)
+
+
+@functools.lru_cache(maxsize=4)
+def _compiled_kernel(lanes: int, chains: int) -> tuple[Callable[[int, float, float], float], Any]:
+    """(the compiled microkernel as a GIL-releasing ctypes function, the engine that owns its code)."""
+    try:
+        import llvmlite.binding as llvm
+    except ImportError as exc:
+        raise PeakUnavailable(f"the FMA microkernel needs llvmlite (installed with numba): {exc}") from exc
+    llvm.initialize_native_target()
+    llvm.initialize_native_asmprinter()
+    module = llvm.parse_assembly(fma_kernel_ir(lanes, chains))
+    module.verify()
+    target = llvm.Target.from_default_triple()
+    machine = target.create_target_machine(cpu=llvm.get_host_cpu_name(),
+                                           features=llvm.get_host_cpu_features().flatten(), opt=2)
+    engine = llvm.create_mcjit_compiler(module, machine)
+    engine.finalize_object()
+    proto = ctypes.CFUNCTYPE(ctypes.c_float, ctypes.c_int64, ctypes.c_float, ctypes.c_float)
+    return proto(engine.get_function_address("kern")), engine
+
+
+def fma_kernel(lanes: int, chains: int = FMA_CHAINS) -> Callable[[int, float, float], float]:
+    """The compiled microkernel ``kern(reps, a, b) -> float`` (see :func:`fma_kernel_ir`)."""
+    return _compiled_kernel(lanes, chains)[0]
+
+
+def fma_peak(*, threads: int | None = None, lanes: int | None = None, chains: int = FMA_CHAINS,
+             burst_s: float = 0.1, repeats: int = 5, clock: Clock = time.perf_counter) -> float:
+    """GFLOP/s of the FMA microkernel on ``threads`` cores at once (default: all usable), best of
+    ``repeats`` bursts of about ``burst_s`` seconds each (other processes can only slow a burst down)."""
+    info = cpu_info()
+    threads = info.cores if threads is None else threads
+    lanes = info.fp32_lanes if lanes is None else lanes
+    if threads < 1 or lanes < 1 or repeats < 1 or burst_s <= 0:
+        raise ValueError(f"threads, repeats and burst_s must be positive, got {threads}, {repeats}, {burst_s}")
+    kern = fma_kernel(lanes, chains)
+    t0 = clock()
+    kern(100_000, 0.999999, 1e-7)
+    per_rep = max((clock() - t0) / 100_000, 1e-10)
+    reps = max(1000, int(burst_s / per_rep))
+    best = 0.0
+    for _ in range(repeats):
+        barrier = threading.Barrier(threads + 1)
+
+        def work(barrier: threading.Barrier = barrier) -> None:
+            barrier.wait()
+            kern(reps, 0.999999, 1e-7)
+
+        pool = [threading.Thread(target=work, daemon=True) for _ in range(threads)]
+        for th in pool:
+            th.start()
+        barrier.wait()
+        t0 = clock()
+        for th in pool:
+            th.join()
+        dt = clock() - t0
+        if dt > 0:
+            best = max(best, 2.0 * lanes * chains * reps * threads / dt / 1e9)
+    return best
+
+
+# --------------------------------------------------------------------------------------------- GEMM
+
+GemmTimer = Callable[[tuple[int, int, int]], list[float]]  # (m, k, n) -> ms of each timed product
+
+
+def _torch_gemm_timer(device: str, dtype: str, repeats: int) -> GemmTimer:
+    import torch
+
+    tdt = torch_dtype(dtype)
+
+    def run(shape: tuple[int, int, int]) -> list[float]:
+        m, k, n = shape
+        gen = torch.Generator(device="cpu").manual_seed(0)
+        a = torch.randn(m, k, generator=gen).to(device=device, dtype=tdt)
+        b = torch.randn(k, n, generator=gen).to(device=device, dtype=tdt)
+        with torch.inference_mode():
+            return time_callable(lambda: a @ b, device=device, warmup=1, iters=repeats)
+
+    return run
+
+
+def gemm_peak(device: str = "cpu", dtype: str = "fp32", *, shapes: Sequence[tuple[int, int, int]] | None = None,
+              repeats: int = 3, timer: GemmTimer | None = None) -> tuple[float, tuple[int, int, int]]:
+    """(best GFLOP/s, its (m, k, n)) over ``shapes`` of ``torch.matmul`` in ``dtype`` on ``device``:
+    cuBLAS on CUDA, oneDNN (AMX for bf16 where present) on CPU. 2 m k n FLOPs per product; the best
+    repeat of the best shape is the figure. ``timer`` replaces the real products (tests)."""
+    torch_dtype(dtype)
+    shapes = tuple(shapes or (GEMM_SHAPES_CUDA if is_cuda(device) else GEMM_SHAPES_CPU))
+    if not shapes or repeats < 1:
+        raise ValueError("gemm_peak needs at least one shape and repeats >= 1")
+    run = timer or _torch_gemm_timer(device, dtype, repeats)
+    best, best_shape = 0.0, shapes[0]
+    for shape in shapes:
+        m, k, n = shape
+        if min(shape) < 1:
+            raise ValueError(f"GEMM shape must be positive, got {shape}")
+        ms = min(run(shape))
+        rate = 2.0 * m * k * n / (ms / 1e3) / 1e9 if ms > 0 else 0.0
+        if rate > best:
+            best, best_shape = rate, shape
+    return best, best_shape
+
+
+def measure_peak(device: str = "cpu", dtype: str = "fp32", *, n: int | None = None, repeats: int = 5) -> float:
+    """Dense ``n`` x ``n`` matrix-multiply GFLOP/s in ``dtype`` (default n: 2048 on CPU, 8192 on GPU), best
+    of ``repeats``: the GEMM rate (one probe of :func:`measure_roofline`, not the ceiling by itself)."""
+    torch_dtype(dtype)
+    if n is None:
+        n = 8192 if is_cuda(device) else 2048
+    if n < 1:
+        raise ValueError(f"matrix size must be >= 1, got {n}")
+    return gemm_peak(device, dtype, shapes=((n, n, n),), repeats=repeats)[0]
+
+
+# ----------------------------------------------------------------------------------------- bandwidth
+
+def copy_bandwidth(device: str = "cpu", *, mib: int = COPY_MIB, repeats: int = 5) -> float:
+    """GB/s of a STREAM-like copy of a ``mib`` MiB float32 buffer (bytes read + written), best of repeats."""
+    import torch
+
+    if mib < 1 or repeats < 1:
+        raise ValueError(f"mib and repeats must be >= 1, got {mib}, {repeats}")
+    n = mib * 2**20 // 4
+    src = torch.ones(n, dtype=torch.float32, device=device)
+    dst = torch.empty_like(src)
+    times = time_callable(lambda: dst.copy_(src), device=device, warmup=1, iters=repeats)
+    return 2.0 * n * 4 / (min(times) / 1e3) / 1e9
+
+
+# ------------------------------------------------------------------------------------------ roofline
+
+def theoretical_peak(info: CpuInfo, dtype: str = "fp32") -> tuple[float | None, str]:
+    """(GFLOP/s, how it was derived) from the CPU flags at the nominal clock, or (None, why not)."""
+    torch_dtype(dtype)
+    if not info.mhz:
+        return None, "no clock in /proc/cpuinfo"
+    ghz = info.mhz / 1e3
+    units = max(info.fma_units, 1)
+    fp32_per_cycle = units * info.fp32_lanes * (2 if info.fma_units else 1)
+    how = f"{info.cores} cores x {units} FMA units x {info.fp32_lanes} fp32 lanes x 2 FLOP x {ghz:.2f} GHz"
+    if dtype == "bf16" and "amx_bf16" in info.flags:
+        return info.cores * 2048 * ghz, f"{info.cores} cores x AMX 1024 bf16 FMA/cycle x 2 FLOP x {ghz:.2f} GHz"
+    if dtype == "bf16" and "avx512_bf16" in info.flags:
+        return (info.cores * units * 64 * ghz,
+                f"{info.cores} cores x {units} units x vdpbf16ps 32 bf16 pairs x 2 FLOP x {ghz:.2f} GHz")
+    if dtype == "fp16" and "amx_fp16" in info.flags:
+        return info.cores * 2048 * ghz, f"{info.cores} cores x AMX 1024 fp16 FMA/cycle x 2 FLOP x {ghz:.2f} GHz"
+    if dtype == "fp16" and "avx512_fp16" in info.flags:
+        return (info.cores * units * info.fp32_lanes * 2 * 2 * ghz,
+                f"{info.cores} cores x {units} FMA units x {2 * info.fp32_lanes} fp16 lanes x 2 FLOP x {ghz:.2f} GHz")
+    suffix = "" if dtype == "fp32" else f" ({dtype} computed in fp32: no {dtype} units in the flags)"
+    return info.cores * fp32_per_cycle * ghz, how + suffix
+
+
+@dataclass(frozen=True)
+class Roofline:
+    """The ceilings a throughput row is compared with, and how each was obtained (recorded in run.json).
+
+    ``peak_gflops_per_s``: the measured compute ceiling in ``dtype`` (the best of ``probes``);
+    ``theoretical_gflops_per_s``: the flags' figure at the nominal clock (None on GPUs);
+    ``bandwidth_gb_per_s``: the STREAM-like copy rate (None when not measured).
+    """
+
+    device: str
+    dtype: str
+    peak_gflops_per_s: float
+    peak_method: str
+    theoretical_gflops_per_s: float | None = None
+    theoretical_method: str = ""
+    bandwidth_gb_per_s: float | None = None
+    bandwidth_method: str = ""
+    probes: Mapping[str, float] = field(default_factory=dict)
+
+    @property
+    def ridge_flops_per_byte(self) -> float | None:
+        """Arithmetic intensity above which a kernel can be compute bound (peak / bandwidth)."""
+        if not self.bandwidth_gb_per_s:
+            return None
+        return self.peak_gflops_per_s / self.bandwidth_gb_per_s
+
+    def record(self) -> dict[str, Any]:
+        """The run.json form (plain JSON types)."""
+        out = asdict(self)
+        out["probes"] = {k: float(v) for k, v in self.probes.items()}
+        out["ridge_flops_per_byte"] = self.ridge_flops_per_byte
+        return out
+
+
+def measure_roofline(device: str = "cpu", dtype: str = "fp32", *, bandwidth: bool = True,
+                     fma: Callable[[], float] | None = None, gemm: Callable[[], tuple[float, Any]] | None = None,
+                     copy: Callable[[], float] | None = None, info: CpuInfo | None = None,
+                     tf32: bool | None = None) -> Roofline:
+    """Measure the ceilings of ``device`` in ``dtype`` now (a few seconds). The probes default to the real
+    ones (:func:`fma_peak`, :func:`gemm_peak`, :func:`copy_bandwidth`); tests pass fakes."""
+    torch_dtype(dtype)
+    probes: dict[str, float] = {}
+    gemm = gemm or (lambda: gemm_peak(device, dtype))
+    if is_cuda(device):
+        if tf32 is None:
+            import torch
+
+            tf32 = dtype == "fp32" and bool(torch.backends.cudnn.allow_tf32)
+        if tf32:
+            import torch
+
+            old = torch.backends.cuda.matmul.allow_tf32
+            torch.backends.cuda.matmul.allow_tf32 = True
+            try:
+                rate, shape = gemm()
+            finally:
+                torch.backends.cuda.matmul.allow_tf32 = old
+        else:
+            rate, shape = gemm()
+        kind = "tf32" if tf32 else dtype
+        probes[f"cublas_gemm_{kind}"] = rate
+        peak, method = rate, (f"best of cuBLAS GEMM shapes in {kind} (torch.matmul, CUDA events): "
+                              f"{'x'.join(map(str, shape))} (m x k x n)")
+        theo, theo_how = None, "not derived for GPUs"
+    else:
+        info = info or cpu_info()
+        theo, theo_how = theoretical_peak(info, dtype)
+        rate, shape = gemm()
+        gemm_name = f"torch_matmul_{dtype}"
+        probes[gemm_name] = rate
+        try:
+            probes["fma_microkernel_fp32"] = (fma or fma_peak)()
+        except PeakUnavailable:
+            pass
+        best = max(probes, key=lambda k: probes[k])
+        peak = probes[best]
+        shape_s = "x".join(map(str, shape))
+        if best == "fma_microkernel_fp32":
+            method = (f"FMA microkernel: {FMA_CHAINS} chains of {info.fp32_lanes}-lane fp32 FMAs on "
+                      f"{info.cores} threads (llvmlite), best of 5 bursts; beats the {dtype} matmul "
+                      f"{probes[gemm_name]:.1f} GFLOP/s ({shape_s})")
+        else:
+            engine = "AMX tiles" if (dtype == "bf16" and "amx_bf16" in info.flags) else "oneDNN"
+            method = (f"best of torch.matmul shapes in {dtype} ({engine}): {shape_s}; FMA microkernel "
+                      f"{probes.get('fma_microkernel_fp32', float('nan')):.1f} GFLOP/s fp32")
+    bw, bw_how = None, ""
+    if bandwidth:
+        bw = (copy or (lambda: copy_bandwidth(device)))()
+        probes["stream_copy_gb_per_s"] = bw
+        bw_how = f"STREAM-like copy of {COPY_MIB} MiB float32 (read + write bytes), best of 5"
+    return Roofline(device=device, dtype=dtype, peak_gflops_per_s=float(peak), peak_method=method,
+                    theoretical_gflops_per_s=theo, theoretical_method=theo_how,
+                    bandwidth_gb_per_s=bw, bandwidth_method=bw_how, probes=probes)
