@@ -30,6 +30,7 @@ from torch import nn
 from srbench.files import file_sha256
 from srbench.interfaces import ModelError, ModelInfo
 from srbench.models.fast import tiled_forward
+from srbench.models.inputs import check_lr
 
 SUFFIXES = (".pth", ".pt", ".ckpt", ".safetensors", ".bin")
 # Wrapper keys that hold the network's state dict, in order of preference (EMA weights first: BasicSR
@@ -237,11 +238,7 @@ class FileModel:
 
     def upscale(self, lr: torch.Tensor) -> torch.Tensor:
         """float32 RGB NCHW [0, 1] (N, 3, h, w) -> float32 NCHW (N, 3, h*s, w*s); not clamped."""
-        if not isinstance(lr, torch.Tensor) or lr.ndim != 4 or lr.shape[1] != 3:
-            got = tuple(lr.shape) if isinstance(lr, torch.Tensor) else type(lr).__name__
-            raise ValueError(f"{self.name}: expected a float32 RGB NCHW tensor (N, 3, h, w), got {got}")
-        if lr.dtype != torch.float32:
-            raise ValueError(f"{self.name}: expected float32 input in [0, 1], got {lr.dtype}")
+        check_lr(self.name, lr)
         with torch.inference_mode():
             x = lr.to(self.device)
             if x is lr:  # some networks scale their input in place (spandrel's RCAN: x *= rgb_range)

@@ -29,6 +29,7 @@ import numpy as np
 
 from srbench.files import file_sha256
 from srbench.interfaces import ModelError, ModelInfo
+from srbench.models.inputs import check_lr
 
 if TYPE_CHECKING:
     import torch
@@ -288,18 +289,8 @@ class KerasSRResNet:
 
         Raises ValueError naming the model for a non-tensor, a wrong shape or dtype, or non-finite values.
         """
-        import torch
 
-        if not isinstance(lr, torch.Tensor):
-            raise ValueError(f"{self.name}: expected a torch.Tensor, got {type(lr).__name__}")
-        if lr.ndim != 4 or lr.shape[1] != 3 or 0 in lr.shape:
-            raise ValueError(
-                f"{self.name}: expected a non-empty RGB NCHW tensor (N, 3, h, w), got {tuple(lr.shape)}"
-            )
-        if lr.dtype != torch.float32:
-            raise ValueError(f"{self.name}: expected float32 input in [0, 1], got {lr.dtype}")
-        if not bool(torch.isfinite(lr).all()):
-            raise ValueError(f"{self.name}: the input contains NaN or infinite values")
+        check_lr(self.name, lr, finite=True)
         if self.tile:
             from srbench.models.fast import tiled_forward
 

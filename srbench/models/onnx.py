@@ -20,6 +20,7 @@ import numpy as np
 
 from srbench.files import file_sha256
 from srbench.interfaces import ModelError, ModelInfo
+from srbench.models.inputs import check_lr
 
 if TYPE_CHECKING:
     import torch
@@ -68,11 +69,7 @@ class ONNXModel:
         """float32 RGB NCHW [0, 1] (N, 3, h, w) -> float32 NCHW (N, 3, h*s, w*s), on ``lr``'s device."""
         import torch
 
-        if not isinstance(lr, torch.Tensor) or lr.ndim != 4 or lr.shape[1] != 3:
-            got = tuple(lr.shape) if isinstance(lr, torch.Tensor) else type(lr).__name__
-            raise ValueError(f"{self.name}: expected a float32 RGB NCHW tensor (N, 3, h, w), got {got}")
-        if lr.dtype != torch.float32:
-            raise ValueError(f"{self.name}: expected float32 input in [0, 1], got {lr.dtype}")
+        check_lr(self.name, lr)
         x = lr.detach().to("cpu").numpy()
         out = self._run(np.ascontiguousarray(x))
         return torch.from_numpy(out).to(lr.device)

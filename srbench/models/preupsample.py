@@ -33,6 +33,7 @@ import numpy as np
 
 from srbench.data.imresize import imresize
 from srbench.interfaces import ModelError, ModelInfo
+from srbench.models.inputs import check_lr
 
 if TYPE_CHECKING:
     import torch
@@ -91,11 +92,7 @@ class PreUpsampleAdapter:
         """float32 RGB NCHW [0, 1] (N, 3, h, w) -> float32 RGB NCHW (N, 3, h*s, w*s), see the module doc."""
         import torch
 
-        if not isinstance(lr, torch.Tensor) or lr.ndim != 4 or lr.shape[1] != 3:
-            got = tuple(lr.shape) if isinstance(lr, torch.Tensor) else type(lr).__name__
-            raise ValueError(f"{self.name}: expected a float32 RGB NCHW tensor (N, 3, h, w), got {got}")
-        if lr.dtype != torch.float32:
-            raise ValueError(f"{self.name}: expected float32 input in [0, 1], got {lr.dtype}")
+        check_lr(self.name, lr)
         x = lr.detach().to("cpu", torch.float64).numpy()
         if not np.all(np.isfinite(x)):
             raise ValueError(f"{self.name}: the input contains NaN or infinite values")

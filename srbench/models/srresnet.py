@@ -22,6 +22,7 @@ from torch import nn
 from srbench.files import file_sha256
 from srbench.interfaces import ModelError, ModelInfo
 from srbench.models.fast import prepare_for_inference, tiled_forward
+from srbench.models.inputs import check_lr
 from srbench.models.networks import SUPPORTED_SCALES, SRResNet, count_parameters
 
 DEMO_FILES = {"srresnet": "srresnet_x4_demo.safetensors", "srgan": "srgan_x4_demo.safetensors"}
@@ -134,11 +135,7 @@ class SRResNetAdapter:
 
     def upscale(self, lr: torch.Tensor) -> torch.Tensor:
         """float32 NCHW RGB [0, 1] -> float32 NCHW, ``scale`` times larger, [0, 1]-ish."""
-        if not isinstance(lr, torch.Tensor) or lr.ndim != 4 or lr.shape[1] != 3:
-            got = tuple(lr.shape) if isinstance(lr, torch.Tensor) else type(lr).__name__
-            raise ValueError(f"{self.name}: expected a float32 RGB NCHW tensor, got {got}")
-        if lr.dtype != torch.float32:
-            raise ValueError(f"{self.name}: expected float32 input, got {lr.dtype}")
+        check_lr(self.name, lr)
         with torch.inference_mode():
             x = lr.to(self.device).contiguous(memory_format=torch.channels_last)
             if self.tile:

@@ -172,7 +172,7 @@ def test_x8_adapter_runs_the_fused_plan_and_matches_the_network(tmp_path: Path) 
     path = tmp_path / "g8.safetensors"
     save_file({k: v.contiguous() for k, v in net.state_dict().items()}, str(path))
     model = build_srresnet(8, weights=str(path))
-    from srbench.perf.fused import FusedSRResNet
+    from srbench.models.fused import FusedSRResNet
 
     assert isinstance(model._forward, FusedSRResNet)
     x = torch.rand(1, 3, 9, 7, generator=torch.Generator().manual_seed(0))
