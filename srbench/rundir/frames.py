@@ -1,0 +1,231 @@
+"""Run directories as pandas DataFrames (reports, tables, checks, ``srbench.load_results``)."""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeAlias
+
+from srbench.interfaces import (
+    RESULT_COLUMNS,
+    SUMMARY_COLUMNS,
+    ResultRow,
+)
+from srbench.rundir.common import FALLBACK_METRICS, RESULTS_CSV, SUMMARY_CSV, THROUGHPUT_CSV, RunDirError
+from srbench.rundir.csvfiles import SummaryRow, summarise, unescape_text
+from srbench.rundir.record import RunRecord, read_run_json
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+# --------------------------------------------------------------------------------------- DataFrames
+
+_TEXT_COLUMNS = ("model", "dataset", "image", "metric")
+
+
+@dataclass(frozen=True)
+class RunData:
+    """Everything a run directory holds. DataFrames are tidy (one row per value)."""
+
+    path: Path
+    meta: dict[str, Any]  # run.json as written
+    results: pd.DataFrame  # model, dataset, scale, image, metric, value (per image)
+    summary: pd.DataFrame  # model, dataset, scale, metric, value, n_images (mean over images)
+    throughput: pd.DataFrame | None  # throughput.csv, or None when the throughput pass did not run
+    record: RunRecord = field(default=None)  # type: ignore[assignment]  # run.json, typed
+
+    def __post_init__(self) -> None:
+        if self.record is None:
+            object.__setattr__(self, "record", RunRecord.from_json(self.meta, run_id=self.path.name))
+
+    @property
+    def run_id(self) -> str:
+        return self.record.run_id or self.path.name
+
+    def metric_meta(self, metric: str) -> dict[str, Any]:
+        """Metadata of ``metric`` as a dict: run.json's entry, else srbench's fallback, else no direction."""
+        entry = self.meta.get("metrics", {}).get(metric) if isinstance(self.meta.get("metrics"), dict) else None
+        if isinstance(entry, dict):
+            return {**FALLBACK_METRICS.get(metric, {}), **entry}
+        return dict(FALLBACK_METRICS.get(metric, {"higher_is_better": None, "unit": "", "version": "?"}))
+
+    def higher_is_better(self, metric: str) -> bool | None:
+        """Direction of ``metric``; None when unknown (then no arrow and no "best")."""
+        value = self.metric_meta(metric).get("higher_is_better")
+        return None if value is None else bool(value)
+
+    def metrics(self) -> list[str]:
+        """Metrics present in the summary, in the run's configured order, then alphabetical."""
+        present = set(self.summary["metric"]) if len(self.summary) else set()
+        order = [m for m in self.record.config_list("metrics") if m in present]
+        return order + sorted(present - set(order))
+
+    def models(self) -> list[str]:
+        """Models in the run's configured order, then in order of appearance."""
+        seen = list(dict.fromkeys(self.summary["model"])) if len(self.summary) else []
+        order = [m for m in self.record.config_list("models") if m in seen]
+        return order + [m for m in seen if m not in order]
+
+
+def _float(x: object) -> float:
+    if isinstance(x, str):
+        x = x.strip()
+        return math.nan if x == "" else float(x)  # float() reads inf, -inf, nan, Infinity
+    return float(x)  # type: ignore[arg-type]
+
+
+def _read_csv(path: Path, columns: tuple[str, ...], numeric: tuple[str, ...]) -> pd.DataFrame:
+    import pandas as pd
+
+    try:
+        df = pd.read_csv(path, dtype={c: str for c in _TEXT_COLUMNS if c in columns}, keep_default_na=False)
+    except pd.errors.EmptyDataError:
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in columns})
+    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
+        raise RunDirError(f"{path}: not a readable CSV file ({exc})") from None
+    missing = [c for c in columns if c not in df.columns]
+    if missing:
+        raise RunDirError(f"{path}: missing column(s) {', '.join(missing)}; expected {', '.join(columns)}")
+    for c in _TEXT_COLUMNS:
+        if c in df.columns:
+            df[c] = [unescape_text(str(x)) for x in df[c]]
+    for c in numeric:
+        # "inf" is legal (PSNR of identical images); an empty cell or "nan" means not computed.
+        try:
+            df[c] = [_float(x) for x in df[c]]
+        except ValueError as exc:
+            raise RunDirError(f"{path}: column {c!r} has a non-numeric value ({exc})") from None
+        df[c] = df[c].astype("float64")
+    if "scale" in df.columns:
+        try:
+            df["scale"] = df["scale"].astype(int)
+        except (TypeError, ValueError) as exc:
+            raise RunDirError(f"{path}: column 'scale' has a non-integer value ({exc})") from None
+    return df
+
+
+def summary_frame(summary: Iterable[SummaryRow]) -> pd.DataFrame:
+    """summary.csv's columns as a DataFrame, from :func:`summarise`'s rows."""
+    import pandas as pd
+
+    rows = list(summary)
+    if not rows:
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in SUMMARY_COLUMNS})
+    df = pd.DataFrame([[s.model, s.dataset, s.scale, s.metric, s.value, s.n_images] for s in rows],
+                      columns=list(SUMMARY_COLUMNS))
+    df["value"] = df["value"].astype("float64")
+    return df
+
+
+def aggregate(results: pd.DataFrame) -> pd.DataFrame:
+    """summary.csv from a results DataFrame: :func:`summarise` (the one aggregation) on its rows."""
+    rows = [ResultRow(str(r.model), str(r.dataset), int(r.scale), str(r.image), str(r.metric), float(r.value))
+            for r in results.itertuples(index=False)] if not results.empty else []
+    return summary_frame(summarise(rows))
+
+
+_TP_TEXT = ("model", "dtype", "device", "device_name", "input", "note", "torch", "cuda")
+
+
+def _read_throughput(path: Path) -> pd.DataFrame:
+    """throughput.csv: text columns verbatim; every other column numeric where it parses (empty = NaN)."""
+    import pandas as pd
+
+    df = pd.read_csv(path, dtype=str, keep_default_na=False)
+    for c in df.columns:
+        if c in _TP_TEXT:
+            continue
+        cells = [x.strip() for x in df[c]]
+        try:
+            if all(x == "" or x.lstrip("-").isdigit() for x in cells):  # integers (batch, params...)
+                df[c] = pd.array([int(x) if x else None for x in cells], dtype="Int64")
+            else:
+                df[c] = [_float(x) for x in cells]
+        except ValueError:
+            continue  # e.g. booleans "True"/"False": shown as text
+    if "scale" in df.columns:
+        df["scale"] = df["scale"].astype(int)
+    return df
+
+
+def load_run_dir(run_dir: str | os.PathLike[str]) -> RunData:
+    """Read ``run_dir``. summary.csv is recomputed from results.csv when absent (interrupted runs).
+
+    Raises RunDirError naming the file when run.json or results.csv is missing or unreadable, or when
+    the schema version is not one this srbench understands.
+    """
+    path = Path(run_dir)
+    meta = read_run_json(path)
+    results_csv = path / RESULTS_CSV
+    if not results_csv.is_file():
+        raise RunDirError(f"{results_csv}: missing")
+    results = _read_csv(results_csv, RESULT_COLUMNS, ("value",))
+    summary_csv = path / SUMMARY_CSV
+    if summary_csv.is_file():
+        summary = _read_csv(summary_csv, tuple(SUMMARY_COLUMNS), ("value", "n_images"))
+        summary["n_images"] = summary["n_images"].astype(int)
+    else:
+        summary = aggregate(results)
+    throughput = None
+    tp_csv = path / THROUGHPUT_CSV
+    if tp_csv.is_file():
+        throughput = _read_throughput(tp_csv)
+    return RunData(path=path, meta=meta, results=results, summary=summary, throughput=throughput,
+                   record=RunRecord.from_json(meta, run_id=path.name))
+
+
+RunLike: TypeAlias = "str | os.PathLike[str] | RunData | pd.DataFrame"
+
+
+def as_run_data(run: RunLike, *, name: str = "in-memory", meta: dict[str, Any] | None = None) -> RunData:
+    """A run from a run directory (path), a loaded :class:`RunData` (returned as is), or in memory: a tidy
+    DataFrame of per-image results (``results.csv`` columns) or of a summary (``summary.csv`` columns).
+
+    An in-memory run has no run.json: ``meta`` stands for it (run.json's content). Without ``meta`` the
+    numbers are taken to follow srbench's default protocol (``srbench run``'s: MATLAB LR, Y channel, crop =
+    scale; no LPIPS settings), metric directions come from srbench's table, and ``run_id`` is ``name``.
+    Raises RunDirError naming the missing columns.
+    """
+    import pandas as pd
+
+    if isinstance(run, RunData):
+        return run
+    if not isinstance(run, pd.DataFrame):
+        return load_run_dir(run)
+    cols = set(run.columns)
+    if meta is None:
+        from srbench.evaluate import RunConfig, protocol
+
+        default = RunConfig()
+        meta = {"protocol": protocol(default, {}), "config": default.to_json()}
+    meta = {"run_id": name, **meta}
+    if set(RESULT_COLUMNS) <= cols:
+        results = run[list(RESULT_COLUMNS)].copy()
+        return RunData(path=Path(name), meta=meta, results=results, summary=aggregate(results),
+                       throughput=None)
+    need = set(SUMMARY_COLUMNS) - {"n_images"}
+    if need <= cols:
+        summary = run.copy()
+        if "n_images" not in cols:
+            summary["n_images"] = 0
+        summary = summary[list(SUMMARY_COLUMNS)]
+        summary["n_images"] = summary["n_images"].astype(int)
+        empty = pd.DataFrame(columns=list(RESULT_COLUMNS))
+        return RunData(path=Path(name), meta=meta, results=empty, summary=summary, throughput=None)
+    raise RunDirError(f"{name}: a DataFrame run needs the columns of results.csv ({', '.join(RESULT_COLUMNS)}) "
+                      f"or of summary.csv ({', '.join(SUMMARY_COLUMNS)}); it has {', '.join(map(str, run.columns))}")
+
+
+def load_results(run_dir: str | os.PathLike[str], *, summary: bool = False) -> pd.DataFrame:
+    """The tidy rows of a run as a pandas DataFrame (``summary=True``: the per-dataset means).
+
+    Columns: ``model, dataset, scale, image, metric, value`` (results) or ``model, dataset, scale,
+    metric, value, n_images`` (summary), plus ``run_id``. Read by the same validated reader as the report.
+    """
+    run = load_run_dir(run_dir)
+    df = (run.summary if summary else run.results).copy()
+    df["run_id"] = run.run_id
+    return df
