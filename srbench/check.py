@@ -322,7 +322,7 @@ def check(run_dir: RunLike, baseline: Path | dict[str, Any], *,
     overrides per metric, e.g. {"psnr": 0.1}.
 
     The run is a run directory, a loaded RunData or a DataFrame in memory (see
-    :func:`srbench.report.rundir.as_run_data`); the baseline a file or its content as a dict, so a Python
+    :func:`srbench.rundir.as_run_data`); the baseline a file or its content as a dict, so a Python
     user can gate without files."""
     doc = load_baseline(baseline)
     run = as_run_data(run_dir)

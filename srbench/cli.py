@@ -289,7 +289,7 @@ def _print_summary(outcome: Any) -> None:
         if info.demo:
             click.secho(f"{name}: {info.description or 'DEMO weights, not the paper s'}", fg="yellow")
     if outcome.throughput is not None and len(outcome.throughput):
-        from srbench.throughput import summary_table
+        from srbench.perf.table import summary_table
 
         click.echo("\nthroughput")
         click.echo(summary_table(outcome.throughput))

@@ -13,8 +13,8 @@ import pytest
 from srbench.check import check, save_baseline
 from srbench.data.io import write_image
 from srbench.evaluate import RunConfig, evaluate
-from srbench.report.rundir import RunDirError, as_run_data, load_run_dir
 from srbench.report.tables import render_table
+from srbench.rundir import RunDirError, as_run_data, load_run_dir
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,7 @@ from pathlib import Path
 from srbench.check import protocol_of
 from srbench.evaluate import RunConfig, protocol
 from srbench.protocol import NIQE, Protocol
-from srbench.report.rundir import load_run_dir
+from srbench.rundir import load_run_dir
 
 FIXTURE = Path(__file__).parent / "report" / "fixtures" / "bicubic_x4"
 

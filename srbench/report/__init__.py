@@ -1,7 +1,8 @@
-"""Outputs people look at: the HTML report, paper tables, and the run-directory reader they share.
+"""Outputs people look at: the HTML report and paper tables, read from a run directory through the core's
+:mod:`srbench.rundir` (schema in docs/schema.md).
 
 Nothing here imports torch. ``html.write_report`` and ``tables.render_table`` are the entry points;
-``rundir.load_run_dir`` reads a run directory (schema in docs/schema.md).
+``load_run_dir`` is re-exported for convenience.
 """
 
 from __future__ import annotations

@@ -156,7 +156,7 @@ def render_table(
     """Render the summaries of ``run_dirs`` as a paper table in ``fmt`` ("markdown", "latex" or "csv").
 
     Each run is a run directory, a loaded RunData or a DataFrame in memory (per-image results or a summary;
-    see :func:`srbench.report.rundir.as_run_data`; in-memory runs are named "run 1", "run 2", ...).
+    see :func:`srbench.rundir.as_run_data`; in-memory runs are named "run 1", "run 2", ...).
 
     ``scale`` keeps one scale (default: all; groups are then labelled "Set5 x4"). ``metrics`` gives the
     rows and their order; a metric no column has is left out. ``published`` adds the columns of

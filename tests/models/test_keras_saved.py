@@ -182,8 +182,8 @@ def saved_sha(path: Path) -> str:
 
 
 def test_throughput_is_measured_like_any_adapter(saved: dict) -> None:
+    from srbench.perf.bench import benchmark_model
     from srbench.registry import get_model
-    from srbench.throughput import benchmark_model
 
     model = get_model(f"keras:{saved['savedmodel']}", 4)
     (row,) = benchmark_model(model, scale=4, sizes=((16, 16),), warmup=1, iters=2, measure_roofline=False)

@@ -42,10 +42,10 @@ def test_missing_cpuinfo_falls_back_to_the_platform(tmp_path: Path) -> None:
 
 
 def test_device_name_and_environment_are_one_copy_used_by_run_json_and_rows() -> None:
+    import srbench.perf.bench as bench
     import srbench.results as results
-    import srbench.throughput as throughput
 
-    assert results.environment is environment is throughput.environment
+    assert results.environment is environment is bench.environment
     env = environment("cpu")
     assert env["device_name"] == describe_device("cpu") and env["device_name"].startswith("CPU: ")
     assert {"torch", "threads", "cuda", "cudnn_benchmark", "python", "numpy"} <= set(env)
