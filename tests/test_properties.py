@@ -16,7 +16,7 @@ from srbench.metrics import psnr, ssim
 from srbench.results import csv_number
 from tests.data.test_imresize import reference_imresize
 
-FAST = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FAST = settings(max_examples=25, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
 
 SCALES = st.sampled_from([0.25, 1 / 3, 0.5, 0.75, 1.5, 2.0, 3.0, 4.0])
 
@@ -30,16 +30,33 @@ def images(draw: st.DrawFn, max_side: int = 9) -> np.ndarray:
     return np.random.default_rng(seed).integers(0, 256, (h, w, c), dtype=np.uint8)
 
 
+def _reference_with_ties(img: np.ndarray, scale: float, nudge: float) -> np.ndarray:
+    import tests.data.test_imresize as ref
+
+    plain = ref._ref_round
+    ref._ref_round = lambda v: plain(v + nudge)
+    try:
+        return reference_imresize(img, scale)
+    finally:
+        ref._ref_round = plain
+
+
 @FAST
 @given(img=images(), scale=SCALES)
 def test_imresize_uint8_equals_the_reference(img: np.ndarray, scale: float) -> None:
     got = imresize(img, scale)
     assert got.dtype == np.uint8 and got.shape[:2] == output_size(img.shape[:2], scale)
     assert got.shape[2] == img.shape[2]
-    np.testing.assert_array_equal(got, reference_imresize(img, scale))
+    exact = reference_imresize(img, scale)
+    if not np.array_equal(got, exact):
+        # An intermediate that is exactly k + 0.5 in real arithmetic (e.g. 126.5 from 88 and 124) lands a
+        # few ulps either side of the tie depending on the summation order, so either rounding is right
+        # there: the result must lie between the reference rounded with ties nudged down and up.
+        lo, hi = (_reference_with_ties(img, scale, nudge) for nudge in (-1e-9, 1e-9))
+        assert np.all((np.minimum(lo, hi) <= got) & (got <= np.maximum(lo, hi))), (got, exact)
 
 
-@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=10, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
 @given(img=images(max_side=7), scale=SCALES)
 def test_imresize_float_stays_close_to_the_reference_and_constants_stay_constant(img: np.ndarray,
                                                                                 scale: float) -> None:
@@ -83,7 +100,7 @@ def test_psnr_of_a_constant_offset_is_analytic(p: tuple[np.ndarray, np.ndarray, 
         assert math.isclose(psnr(a, b), 20 * math.log10(255 / dy), rel_tol=1e-9)
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=60, deadline=None, derandomize=True)
 @given(v=st.floats(allow_nan=True, allow_infinity=True))
 def test_results_csv_numbers_round_trip(v: float) -> None:
     back = float(csv_number(v))
@@ -96,7 +113,7 @@ ROWS = st.lists(st.tuples(NAMES, NAMES, st.integers(1, 8), NAMES, st.sampled_fro
                           st.floats(allow_nan=False)), max_size=12)
 
 
-@settings(max_examples=30, deadline=None)
+@settings(max_examples=30, deadline=None, derandomize=True)
 @given(rows=ROWS)
 def test_results_csv_round_trips_through_writer_and_reader(rows: list) -> None:
     import tempfile
@@ -118,7 +135,7 @@ JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_
                     max_leaves=12)
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=60, deadline=None, derandomize=True)
 @given(doc=JSON | st.fixed_dictionaries({"kind": st.just("srbench-baseline")}, optional={
     "schema_version": st.integers(0, 2), "protocol": JSON, "values": JSON, "tolerances": JSON, "metrics": JSON}))
 def test_the_baseline_parser_loads_or_says_why(doc: object) -> None:
