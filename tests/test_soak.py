@@ -25,6 +25,13 @@ def _srbench(*args: str) -> subprocess.Popen:
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
+def _rows(run: Path) -> int:
+    try:
+        return (run / "results.csv").read_bytes().count(b"\n")
+    except FileNotFoundError:
+        return 0
+
+
 @pytest.mark.slow
 def test_sigkill_at_random_moments_then_resume_equals_an_uninterrupted_run(tmp_path: Path) -> None:
     import skimage.data
@@ -42,7 +49,15 @@ def test_sigkill_at_random_moments_then_resume_equals_an_uninterrupted_run(tmp_p
     p = _srbench(*args, "-o", str(run))
     kills = 0
     for _ in range(40):
-        time.sleep(rng.uniform(0.5, 4.0))  # start-up (imports) takes a few seconds: kill during work and before
+        # Kill at moments defined by progress, not by the clock (a fast machine would finish between two
+        # timed kills): after 1-8 more rows, or now and then during start-up (imports, run.json, the lock).
+        if rng.random() < 0.2:
+            time.sleep(rng.uniform(0.0, 1.5))
+        else:
+            target = _rows(run) + rng.randint(1, 8)
+            deadline = time.monotonic() + 120
+            while p.poll() is None and _rows(run) < target and time.monotonic() < deadline:
+                time.sleep(0.01)
         if p.poll() is not None:
             break
         p.send_signal(signal.SIGKILL)
