@@ -61,10 +61,15 @@ def atomic_write_text(path: PathLike, text: str, *, fsync: bool = False) -> Path
     return atomic_write(path, write, fsync=fsync)
 
 
-def file_sha256(path: PathLike) -> str:
-    """sha256 hex digest of a file's bytes, streamed."""
-    h = hashlib.sha256()
+def file_digest(path: PathLike, algorithm: str = "sha256") -> str:
+    """Hex digest of a file's bytes, streamed (``algorithm``: any hashlib name, e.g. "sha256", "md5")."""
+    h = hashlib.new(algorithm)
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
+
+
+def file_sha256(path: PathLike) -> str:
+    """sha256 hex digest of a file's bytes, streamed."""
+    return file_digest(path, "sha256")

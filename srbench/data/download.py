@@ -12,7 +12,6 @@ Both raise ``srbench.interfaces.DatasetError`` with a message meant for the user
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import lzma
 import os
@@ -32,6 +31,7 @@ from urllib.parse import urlparse
 import requests
 import urllib3
 
+from srbench.files import file_digest
 from srbench.interfaces import DatasetError
 
 log = logging.getLogger("srbench.data")
@@ -63,15 +63,6 @@ class _Retryable(Exception):
 
 class _Restart(Exception):
     """The part file cannot be resumed; it was removed and the next attempt starts from byte 0."""
-
-
-def file_digest(path: Path, algorithm: str) -> str:
-    """Hex digest of the file at ``path`` (``algorithm``: any hashlib name, e.g. "sha256", "md5")."""
-    h = hashlib.new(algorithm)
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(_CHUNK), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _check_file(path: Path, sha256: str | None, md5: str | None, size: int | None) -> list[str]:

@@ -31,6 +31,7 @@ from srbench.files import file_sha256
 from srbench.interfaces import ModelError, ModelInfo
 from srbench.models.fast import tiled_forward
 from srbench.models.inputs import check_lr
+from srbench.perf.flops import count_params
 
 SUFFIXES = (".pth", ".pt", ".ckpt", ".safetensors", ".bin")
 # Wrapper keys that hold the network's state dict, in order of preference (EMA weights first: BasicSR
@@ -156,7 +157,7 @@ def _describe(ckpt: Checkpoint, desc: Any) -> dict[str, Any]:
         "scale": desc.scale,
         "input_channels": desc.input_channels,
         "output_channels": desc.output_channels,
-        "params": sum(p.numel() for p in desc.model.parameters()),
+        "params": count_params(desc.model),
         "size_requirements": {"minimum": req.minimum, "multiple_of": req.multiple_of, "square": req.square},
         "tiling": desc.tiling.name.lower(),
         "weights_dtype": ",".join(ckpt.dtypes),

@@ -119,6 +119,3 @@ class Discriminator(nn.Module):
         return self.classifier(self.features(x)).squeeze(1)
 
 
-def count_parameters(module: nn.Module) -> int:
-    """Number of trainable parameters (BN running statistics are buffers, not counted)."""
-    return sum(p.numel() for p in module.parameters())

@@ -23,7 +23,8 @@ from srbench.files import file_sha256
 from srbench.interfaces import ModelError, ModelInfo
 from srbench.models.fast import prepare_for_inference, tiled_forward
 from srbench.models.inputs import check_lr
-from srbench.models.networks import SUPPORTED_SCALES, SRResNet, count_parameters
+from srbench.models.networks import SUPPORTED_SCALES, SRResNet
+from srbench.perf.flops import count_params
 
 DEMO_FILES = {"srresnet": "srresnet_x4_demo.safetensors", "srgan": "srgan_x4_demo.safetensors"}
 DEMO_DESCRIPTION = "DEMO weights (trained offline on T91+BSD200 for {steps} steps on a CPU), not the paper's"
@@ -117,7 +118,7 @@ class SRResNetAdapter:
         self.scale = scale
         self.device = device
         self.receptive_radius = net.receptive_radius
-        self.params = count_parameters(net)
+        self.params = count_params(net)
         self.module = prepare_for_inference(_ToUnitRange(net), device, channels_last=channels_last)
         self._forward = _fused_or(self.module, device)
         self.tile = tile

@@ -403,8 +403,7 @@ def _provenance(run: RunData) -> dict[str, Any]:
                                     else ""))
     models = [{"name": name, "description": _text(info.description or None), "weights": _text(info.weights),
                "sha256": _text(info.weights_sha256), "params": _text(info.params), "demo": info.demo,
-               "architecture": _text(info.extra.get("extra", {}).get("architecture")
-                                     if isinstance(info.extra.get("extra"), dict) else None)}
+               "architecture": _text(info.adapter_extra.get("architecture"))}
               for name, info in r.models.items()]
     datasets = [{"name": name, "source": _text(info.source or None), "n_images": _text(info.n_images),
                  "verified": _text(info.verified), "hashes": [(k, v) for k, v in info.hr_pixel_sha256.items()]}

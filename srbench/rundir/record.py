@@ -60,6 +60,12 @@ class ModelRecord:
         return cls(str(d.get("description") or ""), _opt_str(d.get("weights")), _opt_str(d.get("weights_sha256")),
                    _opt_int(d.get("params")), bool(d.get("demo")), {k: v for k, v in d.items() if k not in known})
 
+    @property
+    def adapter_extra(self) -> Mapping[str, Any]:
+        """The adapter's own ``ModelInfo.extra`` (architecture, tiling, ...), recorded as ``models.<name>.extra``."""
+        value = self.extra.get("extra")
+        return value if isinstance(value, Mapping) else {}
+
     def to_json(self) -> dict[str, Any]:
         return {"description": self.description, "weights": self.weights, "weights_sha256": self.weights_sha256,
                 "params": self.params, "demo": self.demo, **self.extra}

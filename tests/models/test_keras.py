@@ -81,9 +81,10 @@ def test_deterministic_within_and_across_builds(keras_mod: Any, untrained_x4: An
 
 
 def test_params_match_the_pytorch_srresnet(keras_mod: Any, untrained_x4: Any) -> None:
-    from srbench.models.networks import SRResNet, count_parameters
+    from srbench.models.networks import SRResNet
+    from srbench.perf.flops import count_params
 
-    assert untrained_x4.info().params == count_parameters(SRResNet(4)) == 1_549_462
+    assert untrained_x4.info().params == count_params(SRResNet(4)) == 1_549_462
 
 
 @pytest.mark.parametrize("scale", [2, 3, 4, 8])

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from srbench.models.networks import Discriminator, SRResNet, count_parameters
+from srbench.models.networks import Discriminator, SRResNet
+from srbench.perf.flops import count_params
 
 
 def conv(c_in: int, c_out: int, k: int) -> int:
@@ -34,7 +35,7 @@ def test_hand_count_is_the_papers_size() -> None:
 @pytest.mark.parametrize("scale", [2, 3, 4, 8])
 def test_generator_shapes_and_params(scale: int) -> None:
     net = SRResNet(scale).eval()
-    assert count_parameters(net) == expected_generator_params(scale)
+    assert count_params(net) == expected_generator_params(scale)
     x = torch.rand(2, 3, 11, 13)
     with torch.no_grad():
         y = net(x)
@@ -49,7 +50,7 @@ def test_discriminator_shape_and_params() -> None:
     for c_in, c_out in zip(chans[:-1], chans[1:], strict=False):
         expected += conv(c_in, c_out, 3) + 2 * c_out
     expected += (512 * 6 * 6 * 1024 + 1024) + (1024 + 1)
-    assert count_parameters(d) == expected
+    assert count_params(d) == expected
     logits = d(torch.rand(3, 3, 96, 96) * 2 - 1)
     assert logits.shape == (3,)
 
