@@ -219,20 +219,6 @@ def _block_moments(blocks: np.ndarray, dy: int, dx: int, product: bool) -> np.nd
     return _moments_kernel()(blocks, dy, dx, product)
 
 
-def aggd(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """MATLAB estimateaggdparam on each row of ``x``: (alpha, beta_l, beta_r), NaN where a side is empty."""
-    x = np.asarray(x, dtype=np.float64)
-    return _aggd_from_moments(_row_moments(x), x.shape[1])
-
-
-def _row_moments(x: np.ndarray) -> np.ndarray:
-    """:func:`_block_moments`' sums for each row of a 2-D array (plain NumPy)."""
-    sq = x * x
-    neg, pos = x < 0, x > 0
-    return np.stack([np.where(neg, sq, 0.0).sum(axis=1), neg.sum(axis=1), np.where(pos, sq, 0.0).sum(axis=1),
-                     pos.sum(axis=1), np.abs(x).sum(axis=1), sq.sum(axis=1)], axis=1).astype(np.float64)
-
-
 def _aggd_from_moments(m: np.ndarray, count: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(alpha, beta_l, beta_r) from :func:`_block_moments`' sums over ``count`` values per row."""
     with np.errstate(invalid="ignore", divide="ignore"):
