@@ -24,6 +24,8 @@ class CpuInfo:
     flags: frozenset[str]
     mhz: float | None
     cores: int
+    vendor: str = ""
+    family: int | None = None
 
     @property
     def vector_bits(self) -> int:
@@ -42,13 +44,17 @@ class CpuInfo:
     def fma_units(self) -> int:
         """FMA pipes per core, from the flags (cpuinfo does not say it directly).
 
-        No ``fma`` flag: 0 (multiply and add are separate). AVX-512 parts with AMX (Sapphire Rapids and
-        later) and AVX-512 Xeons: 2 (ports 0+1 fused and port 5); other AVX-512 parts (client cores,
-        some Xeon Silver/Bronze): 1. AVX2+FMA parts (Haswell and later, Zen): 2.
+        No ``fma`` flag: 0 (multiply and add are separate). AMD with AVX-512: Zen 5 (family 26) has two
+        512-bit FMA pipes, Zen 4 (family 25) runs 512-bit FMAs on two 256-bit pipes, one 512-bit FMA per
+        cycle. Intel AVX-512 parts with AMX (Sapphire Rapids and later) and AVX-512 Xeons: 2 (ports 0+1
+        fused and port 5); other AVX-512 parts (client cores, some Xeon Silver/Bronze): 1. AVX2+FMA parts
+        (Haswell and later, Zen): 2.
         """
         if "fma" not in self.flags:
             return 0
         if "avx512f" in self.flags:
+            if self.vendor == "AuthenticAMD" or "amd" in self.model.lower():
+                return 2 if (self.family or 0) >= 26 else 1
             return 2 if ("amx_tile" in self.flags or "xeon" in self.model.lower()) else 1
         return 2
 
@@ -58,6 +64,7 @@ def parse_cpuinfo(text: str, cores: int) -> CpuInfo:
     model: str | None = None
     flags: frozenset[str] = frozenset()
     mhz: float | None = None
+    vendor, family = "", None
     for line in text.splitlines():
         if not line.strip():
             if model is not None or flags:
@@ -69,12 +76,17 @@ def parse_cpuinfo(text: str, cores: int) -> CpuInfo:
             model = value.strip()
         elif key == "flags":
             flags = frozenset(value.split())
+        elif key == "vendor_id":
+            vendor = value.strip()
+        elif key == "cpu family":
+            family = int(value) if value.strip().isdigit() else None
         elif key == "cpu MHz":
             try:
                 mhz = float(value)
             except ValueError:
                 mhz = None
-    return CpuInfo(model=model or platform.processor() or platform.machine(), flags=flags, mhz=mhz, cores=cores)
+    return CpuInfo(model=model or platform.processor() or platform.machine(), flags=flags, mhz=mhz, cores=cores,
+                   vendor=vendor, family=family)
 
 
 def usable_cores() -> int:

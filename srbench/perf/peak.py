@@ -12,8 +12,10 @@ library's blocking keep well below it):
   because numba's own auto-vectoriser emits 256-bit FMAs on AVX-512 parts (LLVM's prefer-256-bit
   tuning), which would halve the ceiling. The fp32 peak is the best of that and the fp32 GEMM.
 - **CPU, bf16/fp16**: the best of a few large ``torch.matmul`` shapes in that dtype (oneDNN runs them on
-  AMX tiles when the CPU has amx_bf16, else with avx512_bf16 dot products), and the fp32 FMA peak (a
-  lower bound: the dtype can always be computed in fp32).
+  AMX tiles when the CPU has amx_bf16, else with avx512_bf16 dot products), for bf16 on a CPU with
+  avx512_bf16 a dot-product microkernel (:func:`bf16_dot_peak`: the same loop with ``vdpbf16ps``, two
+  bf16 products per fp32 lane, twice the fp32 FMA rate), and the fp32 FMA peak (a lower bound: the
+  dtype can always be computed in fp32).
 - **CUDA**: the best of a few cuBLAS GEMM shapes (``torch.matmul``) in the timed dtype, timed with CUDA
   events; for fp32 with TF32 allowed (torch's cuDNN default) the GEMM runs with TF32 too, so the ceiling
   covers what the convolutions use.
@@ -44,6 +46,7 @@ from srbench.perf.timing import Clock, is_cuda, time_callable
 
 DTYPES = ("fp32", "fp16", "bf16")
 FMA_CHAINS = 12  # independent accumulators: > FMA latency (4 cycles) x FMA units (2), so the pipes never wait
+DOT_CHAINS = 16  # vdpbf16ps has a longer latency (6 cycles on Zen 5): 12 chains reach 0.94 of 16's rate
 GEMM_SHAPES_CPU = ((2048, 2048, 2048), (1024, 4096, 1024), (4096, 1024, 4096))
 GEMM_SHAPES_CUDA = ((8192, 8192, 8192), (4096, 4096, 4096), (16384, 4096, 8192))
 COPY_MIB = 256
@@ -65,29 +68,54 @@ def torch_dtype(dtype: str) -> Any:
 
 # ----------------------------------------------------------------------------------- FMA microkernel
 
-def fma_kernel_ir(lanes: int, chains: int) -> str:
+KERNEL_OPS = ("fma", "dpbf16")  # fp32 FMA; avx512_bf16 dot product (vdpbf16ps: 2 bf16 pairs per fp32 lane)
+
+
+def kernel_flops_per_lane(op: str) -> int:
+    """FLOPs per lane per instruction: 2 for an fp32 FMA, 4 for a bf16 pair dot product."""
+    if op not in KERNEL_OPS:
+        raise ValueError(f"op must be one of {KERNEL_OPS}, got {op!r}")
+    return 2 if op == "fma" else 4
+
+
+def fma_kernel_ir(lanes: int, chains: int, op: str = "fma") -> str:
     """LLVM IR of ``float kern(i64 reps, float a, float b)``: ``chains`` vector accumulators of ``lanes``
-    floats, each updated ``acc = fma(acc, a, b)`` ``reps`` times; returns lane 0 of their sum (so the
-    work cannot be optimised away). 2 * lanes * chains FLOPs per repetition."""
+    floats, each starting at ``b`` and updated ``reps`` times; returns lane 0 of their sum (so the work
+    cannot be optimised away). ``op="fma"``: ``acc = fma(acc, a, b)``. ``op="dpbf16"`` (16 lanes only):
+    ``acc = vdpbf16ps(acc, p, p)`` where ``p`` is ``a``'s bits read as a (low, high) bf16 pair in every
+    lane, i.e. ``acc += lo(a)^2 + hi(a)^2``. ``lanes * chains * kernel_flops_per_lane(op)`` FLOPs per
+    repetition."""
+    kernel_flops_per_lane(op)
     if lanes < 1 or chains < 1:
         raise ValueError(f"lanes and chains must be >= 1, got {lanes}, {chains}")
+    if op == "dpbf16" and lanes != 16:
+        raise ValueError(f"the bf16 dot-product kernel is 512-bit: lanes must be 16, got {lanes}")
     v = f"<{lanes} x float>"
-    fma = f"@llvm.fma.v{lanes}f32"
-    out = [f"declare {v} {fma}({v}, {v}, {v})",
+    if op == "fma":
+        fn = f"@llvm.fma.v{lanes}f32"
+        decl = f"declare {v} {fn}({v}, {v}, {v})"
+        operands = f"{v} %a, {v} %b"
+    else:
+        fn, pairs = "@llvm.x86.avx512bf16.dpbf16ps.512", "<32 x bfloat>"
+        decl = f"declare {v} {fn}({v}, {pairs}, {pairs})"
+        operands = f"{pairs} %p, {pairs} %p"
+    out = [decl,
            "define float @kern(i64 %reps, float %a0, float %b0) {",
            "entry:",
            f"  %a1 = insertelement {v} undef, float %a0, i32 0",
            f"  %a = shufflevector {v} %a1, {v} undef, <{lanes} x i32> zeroinitializer",
            f"  %b1 = insertelement {v} undef, float %b0, i32 0",
-           f"  %b = shufflevector {v} %b1, {v} undef, <{lanes} x i32> zeroinitializer",
-           "  %any = icmp ugt i64 %reps, 0",
-           "  br i1 %any, label %loop, label %none",
-           "none:",
-           "  ret float %b0",
-           "loop:",
-           "  %i = phi i64 [0, %entry], [%inext, %loop]"]
+           f"  %b = shufflevector {v} %b1, {v} undef, <{lanes} x i32> zeroinitializer"]
+    if op == "dpbf16":
+        out.append(f"  %p = bitcast {v} %a to <32 x bfloat>")
+    out += ["  %any = icmp ugt i64 %reps, 0",
+            "  br i1 %any, label %loop, label %none",
+            "none:",
+            "  ret float %b0",
+            "loop:",
+            "  %i = phi i64 [0, %entry], [%inext, %loop]"]
     out += [f"  %acc{k} = phi {v} [%b, %entry], [%n{k}, %loop]" for k in range(chains)]
-    out += [f"  %n{k} = call {v} {fma}({v} %acc{k}, {v} %a, {v} %b)" for k in range(chains)]
+    out += [f"  %n{k} = call {v} {fn}({v} %acc{k}, {operands})" for k in range(chains)]
     out += ["  %inext = add i64 %i, 1",
             "  %more = icmp ult i64 %inext, %reps",
             "  br i1 %more, label %loop, label %done",
@@ -101,7 +129,7 @@ def fma_kernel_ir(lanes: int, chains: int) -> str:
 
 
 @functools.lru_cache(maxsize=4)
-def _compiled_kernel(lanes: int, chains: int) -> tuple[Callable[[int, float, float], float], Any]:
+def _compiled_kernel(lanes: int, chains: int, op: str = "fma") -> tuple[Callable[[int, float, float], float], Any]:
     """(the compiled microkernel as a GIL-releasing ctypes function, the engine that owns its code)."""
     try:
         import llvmlite.binding as llvm
@@ -109,8 +137,11 @@ def _compiled_kernel(lanes: int, chains: int) -> tuple[Callable[[int, float, flo
         raise PeakUnavailable(f"the FMA microkernel needs llvmlite (installed with numba): {exc}") from exc
     llvm.initialize_native_target()
     llvm.initialize_native_asmprinter()
-    module = llvm.parse_assembly(fma_kernel_ir(lanes, chains))
-    module.verify()
+    try:
+        module = llvm.parse_assembly(fma_kernel_ir(lanes, chains, op))
+        module.verify()
+    except RuntimeError as exc:  # an llvmlite whose LLVM lacks the intrinsic or the bfloat type
+        raise PeakUnavailable(f"llvmlite cannot build the {op} microkernel: {exc}") from exc
     target = llvm.Target.from_default_triple()
     machine = target.create_target_machine(cpu=llvm.get_host_cpu_name(),
                                            features=llvm.get_host_cpu_features().flatten(), opt=2)
@@ -120,21 +151,24 @@ def _compiled_kernel(lanes: int, chains: int) -> tuple[Callable[[int, float, flo
     return proto(engine.get_function_address("kern")), engine
 
 
-def fma_kernel(lanes: int, chains: int = FMA_CHAINS) -> Callable[[int, float, float], float]:
+def fma_kernel(lanes: int, chains: int = FMA_CHAINS, op: str = "fma") -> Callable[[int, float, float], float]:
     """The compiled microkernel ``kern(reps, a, b) -> float`` (see :func:`fma_kernel_ir`)."""
-    return _compiled_kernel(lanes, chains)[0]
+    return _compiled_kernel(lanes, chains, op)[0]
 
 
-def fma_peak(*, threads: int | None = None, lanes: int | None = None, chains: int = FMA_CHAINS,
-             burst_s: float = 0.1, repeats: int = 5, clock: Clock = time.perf_counter) -> float:
-    """GFLOP/s of the FMA microkernel on ``threads`` cores at once (default: all usable), best of
-    ``repeats`` bursts of about ``burst_s`` seconds each (other processes can only slow a burst down)."""
+def fma_peak(*, threads: int | None = None, lanes: int | None = None, chains: int | None = None,
+             burst_s: float = 0.1, repeats: int = 5, clock: Clock = time.perf_counter, op: str = "fma") -> float:
+    """GFLOP/s of the microkernel ``op`` on ``threads`` cores at once (default: all usable), best of
+    ``repeats`` bursts of about ``burst_s`` seconds each (other processes can only slow a burst down).
+    ``op="dpbf16"`` is the bf16 ceiling of a CPU with avx512_bf16 (:func:`bf16_dot_peak`)."""
     info = cpu_info()
     threads = info.cores if threads is None else threads
     lanes = info.fp32_lanes if lanes is None else lanes
+    chains = (FMA_CHAINS if op == "fma" else DOT_CHAINS) if chains is None else chains
     if threads < 1 or lanes < 1 or repeats < 1 or burst_s <= 0:
         raise ValueError(f"threads, repeats and burst_s must be positive, got {threads}, {repeats}, {burst_s}")
-    kern = fma_kernel(lanes, chains)
+    kern = fma_kernel(lanes, chains, op)
+    flops_per_rep = kernel_flops_per_lane(op) * lanes * chains
     t0 = clock()
     kern(100_000, 0.999999, 1e-7)
     per_rep = max((clock() - t0) / 100_000, 1e-10)
@@ -156,8 +190,18 @@ def fma_peak(*, threads: int | None = None, lanes: int | None = None, chains: in
             th.join()
         dt = clock() - t0
         if dt > 0:
-            best = max(best, 2.0 * lanes * chains * reps * threads / dt / 1e9)
+            best = max(best, flops_per_rep * reps * threads / dt / 1e9)
     return best
+
+
+def bf16_dot_peak(**kw: Any) -> float:
+    """GFLOP/s of the bf16 dot-product microkernel (vdpbf16ps) on all cores; PeakUnavailable where this
+    CPU has no avx512_bf16 (there bf16 runs on AMX tiles or in fp32). The flags are this machine's own,
+    never a caller's: the instruction would kill the process where it does not exist."""
+    info = cpu_info()
+    if "avx512_bf16" not in info.flags or info.fp32_lanes != 16:
+        raise PeakUnavailable("no avx512_bf16 on this CPU: no bf16 dot-product microkernel")
+    return fma_peak(lanes=16, op="dpbf16", **kw)
 
 
 # --------------------------------------------------------------------------------------------- GEMM
@@ -291,9 +335,10 @@ class Roofline:
 def measure_roofline(device: str = "cpu", dtype: str = "fp32", *, bandwidth: bool = True,
                      fma: Callable[[], float] | None = None, gemm: Callable[[], tuple[float, Any]] | None = None,
                      copy: Callable[[], float] | None = None, info: CpuInfo | None = None,
-                     tf32: bool | None = None) -> Roofline:
+                     tf32: bool | None = None, dot: Callable[[], float] | None = None) -> Roofline:
     """Measure the ceilings of ``device`` in ``dtype`` now (a few seconds). The probes default to the real
-    ones (:func:`fma_peak`, :func:`gemm_peak`, :func:`copy_bandwidth`); tests pass fakes."""
+    ones (:func:`fma_peak`, :func:`gemm_peak`, :func:`copy_bandwidth`, and for bf16 on a CPU with
+    avx512_bf16 :func:`bf16_dot_peak`); tests pass fakes."""
     torch_dtype(dtype)
     probes: dict[str, float] = {}
     gemm = gemm or (lambda: gemm_peak(device, dtype))
@@ -328,12 +373,21 @@ def measure_roofline(device: str = "cpu", dtype: str = "fp32", *, bandwidth: boo
             probes["fma_microkernel_fp32"] = (fma or fma_peak)()
         except PeakUnavailable:
             pass
+        if dtype == "bf16" and (dot is not None or fma is None):  # a test faking fma runs no real kernel
+            try:
+                probes["bf16_dot_microkernel"] = (dot or bf16_dot_peak)()
+            except PeakUnavailable:
+                pass
         best = max(probes, key=lambda k: probes[k])
         peak = probes[best]
         shape_s = "x".join(map(str, shape))
         if best == "fma_microkernel_fp32":
             method = (f"FMA microkernel: {FMA_CHAINS} chains of {info.fp32_lanes}-lane fp32 FMAs on "
                       f"{info.cores} threads (llvmlite), best of 5 bursts; beats the {dtype} matmul "
+                      f"{probes[gemm_name]:.1f} GFLOP/s ({shape_s})")
+        elif best == "bf16_dot_microkernel":
+            method = (f"bf16 dot-product microkernel: {DOT_CHAINS} chains of vdpbf16ps (16 lanes x 2 bf16 pairs) "
+                      f"on {info.cores} threads (llvmlite), best of 5 bursts; beats the bf16 matmul "
                       f"{probes[gemm_name]:.1f} GFLOP/s ({shape_s})")
         else:
             engine = "AMX tiles" if (dtype == "bf16" and "amx_bf16" in info.flags) else "oneDNN"

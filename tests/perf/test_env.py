@@ -19,6 +19,8 @@ model name	: something else
 flags		: fpu
 """
 ZEN = "model name : AMD EPYC 7B13\ncpu MHz : 2450.0\nflags : sse2 avx avx2 fma\n"
+ZEN4 = "vendor_id : AuthenticAMD\ncpu family : 25\nmodel name : AMD EPYC 9654\nflags : avx avx2 fma avx512f\n"
+ZEN5 = "vendor_id : AuthenticAMD\ncpu family : 26\nmodel name : AMD EPYC\nflags : avx avx2 fma avx512f avx512_bf16\n"
 CLIENT = "model name : 11th Gen Intel(R) Core(TM) i7-1165G7\ncpu MHz : 2800\nflags : avx avx2 fma avx512f\n"
 OLD = "model name : Some CPU\nflags : sse2 sse4_2\n"
 
@@ -30,7 +32,7 @@ def test_parse_cpuinfo_reads_the_first_entry() -> None:
     assert (info.vector_bits, info.fp32_lanes, info.fma_units) == (512, 16, 2)
 
 
-@pytest.mark.parametrize(("text", "bits", "units"), [(ZEN, 256, 2), (CLIENT, 512, 1), (OLD, 128, 0)])
+@pytest.mark.parametrize(("text", "bits", "units"), [(ZEN, 256, 2), (ZEN4, 512, 1), (ZEN5, 512, 2), (CLIENT, 512, 1), (OLD, 128, 0)])
 def test_vector_width_and_fma_units_from_the_flags(text: str, bits: int, units: int) -> None:
     info = parse_cpuinfo(text, cores=2)
     assert (info.vector_bits, info.fma_units) == (bits, units)

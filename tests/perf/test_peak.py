@@ -12,7 +12,9 @@ import torch
 from srbench.perf.env import cpu_info, parse_cpuinfo
 from srbench.perf.peak import (
     FMA_CHAINS,
+    PeakUnavailable,
     Roofline,
+    bf16_dot_peak,
     copy_bandwidth,
     fma_kernel,
     fma_kernel_ir,
@@ -91,6 +93,33 @@ def test_cpu_roofline_is_the_best_probe_and_records_its_method() -> None:
     bf16 = measure_roofline("cpu", "bf16", fma=lambda: 400.0, gemm=lambda: (900.0, (8, 8, 8)), bandwidth=False,
                             info=spr)
     assert bf16.peak_gflops_per_s == 900.0 and "AMX tiles" in bf16.peak_method and bf16.bandwidth_gb_per_s is None
+    dot = measure_roofline("cpu", "bf16", fma=lambda: 400.0, gemm=lambda: (700.0, (8, 8, 8)), dot=lambda: 800.0,
+                           bandwidth=False, info=spr)
+    assert dot.peak_gflops_per_s == 800.0 and dot.peak_method.startswith("bf16 dot-product microkernel")
+    assert dot.probes["bf16_dot_microkernel"] == 800.0 and "700.0" in dot.peak_method
+    fp32 = measure_roofline("cpu", "fp32", fma=lambda: 400.0, gemm=lambda: (300.0, (8, 8, 8)), dot=lambda: 800.0,
+                            bandwidth=False, info=spr)
+    assert "bf16_dot_microkernel" not in fp32.probes  # bf16 products are no fp32 ceiling
+
+
+def test_the_bf16_dot_kernel_computes_its_recurrence() -> None:
+    """op="dpbf16": acc += lo(a)^2 + hi(a)^2 per lane, a's fp32 bits read as a (low, high) bf16 pair: for
+    a = 0.5 (0x3F000000) the pair is (0, 0.5), so each repetition adds 0.25 to every chain."""
+    ir = fma_kernel_ir(16, 3, op="dpbf16")
+    assert ir.count("call <16 x float> @llvm.x86.avx512bf16.dpbf16ps.512") == 3
+    with pytest.raises(ValueError, match="lanes must be 16"):
+        fma_kernel_ir(8, 3, op="dpbf16")
+    with pytest.raises(ValueError, match="op must be"):
+        fma_kernel_ir(16, 3, op="fp8")
+    if "avx512_bf16" not in cpu_info().flags:
+        with pytest.raises(PeakUnavailable, match="avx512_bf16"):
+            bf16_dot_peak()
+        pytest.skip("this CPU has no avx512_bf16: the kernel cannot run here")
+    kern = fma_kernel(16, 4, op="dpbf16")
+    for reps in (0, 1, 3, 40):
+        assert kern(reps, 0.5, 1.0) == (1.0 if reps == 0 else 4 * (1.0 + 0.25 * reps))
+    rate = bf16_dot_peak(threads=1, burst_s=0.02, repeats=2)
+    assert rate > 1.0
 
 
 def test_cuda_roofline_code_path_with_fakes() -> None:
