@@ -361,6 +361,12 @@ class _Runner:
                 self.record[key].update(before.get(key, {}))
             self.record["comparisons"] = before.get("comparisons", [])
             self.record["created"] = before.get("created", self.record["created"])
+            # what the interrupted run had recorded is kept as history; its image and model errors are not
+            # carried into errors[]: those images are retried, and fail again only if still broken
+            self.record["resumes"] = [*(before.get("resumes") or []), {
+                "at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                "previous_status": before.get("status"), "previous_rows": len(previous),
+                "previous_errors": before.get("errors") or []}]
         self.models: dict[int, dict[str, SRModel]] = {}
         self.timing_images: dict[str, list[np.ndarray]] = {}  # "<dataset>@x<scale>" -> LR for the timed pass
         self.writer: rundir.ResultsWriter | None = None

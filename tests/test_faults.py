@@ -380,3 +380,35 @@ def test_output_files_get_the_umask_permissions(tmp_path: Path, umask: int) -> N
     assert {p.name for p in written} >= {"results.csv", "summary.csv", "run.json", "report.html"}
     for p in written:
         assert p.stat().st_mode & 0o777 == 0o666 & ~umask, p
+
+
+def test_throughput_csv_text_cells_are_neutralised_and_read_back_verbatim(tmp_path: Path) -> None:
+    from srbench.perf.bench import ThroughputRow
+    from srbench.perf.table import write_throughput_csv
+    from srbench.rundir.frames import _read_throughput
+
+    row = ThroughputRow("=cmd|' /C calc'!A0", 4, 64, 64, 1, "fp32", "cpu", 2.0, 2.5, 500.0, 8.2, 1000, 1.5, 0.75,
+                        400.0, 0.0019, note="-negative note", input="@set5")
+    path = write_throughput_csv([row], tmp_path)
+    text = path.read_text()
+    assert "'=cmd" in text and "'-negative note" in text and "'@set5" in text
+    back = _read_throughput(path)
+    assert back["model"][0] == "=cmd|' /C calc'!A0" and back["note"][0] == "-negative note"
+    assert back["input"][0] == "@set5" and back["ms_median"][0] == 2.0 and back["params"][0] == 1000
+
+
+def test_resume_keeps_the_previous_errors_as_history_and_retries_their_images(tmp_path: Path) -> None:
+    d = _folder(tmp_path / "imgs")
+    (d / "broken.png").write_bytes(b"not a png")
+    first = _run(tmp_path, d)
+    assert first.status == "complete-with-errors" and len(first.errors) == 1
+    (d / "broken.png").unlink()
+    Image.fromarray(_photo(seed=9)).save(d / "broken.png")  # the user repairs the file, then resumes
+    again = evaluate(RunConfig(models=("bicubic",), datasets=(f"folder:{d}",), **FAST), tmp_path / "run",
+                     resume=True, progress=False, log=lambda _m: None)
+    assert again.ok and {r.image for r in again.rows} == {"a", "b", "broken"}
+    record = json.loads((tmp_path / "run" / "run.json").read_text())
+    assert record["errors"] == [] and record["status"] == "complete"
+    (entry,) = record["resumes"]
+    assert entry["previous_status"] == "complete-with-errors" and entry["previous_rows"] == len(first.rows)
+    assert len(entry["previous_errors"]) == 1 and "broken" in json.dumps(entry["previous_errors"])

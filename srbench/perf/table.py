@@ -85,10 +85,18 @@ def summary_table(frame: pd.DataFrame, roofline: Mapping[str, Any] | None = None
 
 
 def write_throughput_csv(rows: Sequence[ThroughputRow] | pd.DataFrame, out_dir: str | os.PathLike[str]) -> Path:
-    """Write ``out_dir/throughput.csv`` atomically (temporary file + rename); returns its path."""
+    """Write ``out_dir/throughput.csv`` atomically (temporary file + rename); returns its path. Text cells
+    are formula-escaped as in results.csv (:func:`srbench.rundir.csvfiles.escape_text`)."""
     import pandas as pd
 
+    from srbench.rundir.common import THROUGHPUT_TEXT_COLUMNS
+    from srbench.rundir.csvfiles import escape_text
+
     frame = rows if isinstance(rows, pd.DataFrame) else rows_to_frame(rows)
+    frame = frame.copy()
+    for c in THROUGHPUT_TEXT_COLUMNS:  # a model named "=cmd()" must not become a spreadsheet formula
+        if c in frame.columns:
+            frame[c] = [escape_text(v) if isinstance(v, str) else v for v in frame[c]]
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     path = out / "throughput.csv"

@@ -13,6 +13,8 @@ RUN_JSON = "run.json"
 RESULTS_CSV = "results.csv"
 SUMMARY_CSV = "summary.csv"
 THROUGHPUT_CSV = "throughput.csv"
+# throughput.csv's text columns (formula-escaped when written, unescaped when read); the rest are numbers
+THROUGHPUT_TEXT_COLUMNS = ("model", "dtype", "device", "device_name", "input", "note", "torch", "cuda")
 LOCK_FILE = ".srbench.lock"
 
 SUPPORTED_SCHEMA_VERSIONS = (1,)

@@ -14,7 +14,14 @@ from srbench.interfaces import (
     SUMMARY_COLUMNS,
     ResultRow,
 )
-from srbench.rundir.common import FALLBACK_METRICS, RESULTS_CSV, SUMMARY_CSV, THROUGHPUT_CSV, RunDirError
+from srbench.rundir.common import (
+    FALLBACK_METRICS,
+    RESULTS_CSV,
+    SUMMARY_CSV,
+    THROUGHPUT_CSV,
+    THROUGHPUT_TEXT_COLUMNS,
+    RunDirError,
+)
 from srbench.rundir.csvfiles import SummaryRow, summarise, unescape_text
 from srbench.rundir.record import RunRecord, read_run_json
 
@@ -127,16 +134,14 @@ def aggregate(results: pd.DataFrame) -> pd.DataFrame:
     return summary_frame(summarise(rows))
 
 
-_TP_TEXT = ("model", "dtype", "device", "device_name", "input", "note", "torch", "cuda")
-
-
 def _read_throughput(path: Path) -> pd.DataFrame:
-    """throughput.csv: text columns verbatim; every other column numeric where it parses (empty = NaN)."""
+    """throughput.csv: text columns unescaped; every other column numeric where it parses (empty = NaN)."""
     import pandas as pd
 
     df = pd.read_csv(path, dtype=str, keep_default_na=False)
     for c in df.columns:
-        if c in _TP_TEXT:
+        if c in THROUGHPUT_TEXT_COLUMNS:
+            df[c] = [unescape_text(x) for x in df[c]]
             continue
         cells = [x.strip() for x in df[c]]
         try:
