@@ -7,9 +7,9 @@ generator seed): fp32; fp32 again from initial weights perturbed by a bf16-sized
 
 A GAN's training is chaotic: any perturbation, a rounding error as much as a changed weight, grows until
 the two trajectories differ by the game's own spread, so no fixed band around one fp32 curve is fair (a
-10 % band on the 20-step moving averages failed by 3x for loss_d, which falls towards zero, and by 0.4 for
-content). The tolerance is therefore the fp32 run's own envelope, as in ensemble checks of other chaotic
-simulations:
+10 % band on the 20-step moving averages fails for fp32 against itself, perturbed: largest relative gaps
+content 0.52, loss_d 3.28, loss_g 1.58). The tolerance is therefore the fp32 run's own envelope, as in
+ensemble checks of other chaotic simulations:
 
     gap(x, y) = mean over steps of |MA20(x) - MA20(y)|       (20-step moving averages, absolute)
     tolerance: gap(fp32, bf16) <= 2 * gap(fp32, fp32 perturbed) + 2 % of mean |MA20(fp32)|, for each of

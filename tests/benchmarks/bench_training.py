@@ -9,10 +9,10 @@ that srbench's step reaches: step FLOPs counted by ``torch.utils.flop_counter`` 
 
     .venv/bin/python tests/benchmarks/bench_training.py [--steps 3] [--rounds 2] [--threads N] [--cpu-time]
 
-Measured on the reference machine (Xeon with AVX-512 + AMX, 2 cores, torch 2.14.1, TF 2.21), 2026-11-26:
-wall clock, 2 threads, min of 3 interleaved rounds: Keras peer 3.04 s/step; srbench fp32 3.13 s (0.97x,
-221 GFLOP/s = 77 % of the 286 GFLOP/s fp32 GEMM peak); srbench ``amp = bf16`` 1.14 s (2.68x). CPU seconds
-at 1 thread (--cpu-time): peer 4.62, srbench fp32 7.00 (0.66x), bf16 2.56 (1.80x). Step = 692 GFLOP.
+Measured 2026-11-26 on a Xeon with AVX-512 + AMX (2 cores, torch 2.14.1, TF 2.21), wall clock, 2 threads,
+min of 3 interleaved rounds: Keras peer 3.04 s/step; srbench fp32 3.13 s (0.97x); srbench ``amp = bf16``
+1.14 s (2.68x). On the AMD EPYC (Zen 5, avx512_bf16, no AMX) of 2026-12-03 the in-process comparison of
+``bench_peers.py`` gave fp32 0.95x and bf16 1.59x (medians of 5 rounds). Step = 692 GFLOP.
 """
 
 from __future__ import annotations
