@@ -249,6 +249,12 @@ def _train(cfg: TrainConfig, rank: int, world: int, device: torch.device,
     if d_opt is not None and d_opt_state is not None:
         d_opt.load_state_dict(d_opt_state)
 
+    if device.type == "cpu":
+        from srbench.perf.memory import retain_freed_memory
+
+        # a step's largest activations (16 x 64 x 96 x 96 fp32: 38 MB) are above glibc's mmap threshold:
+        # without this, every step maps and zero-fills them afresh (see srbench.perf.memory)
+        retain_freed_memory()
     runner = StepRunner(G, D, content, g_opt, d_opt, adv_weight=cfg.adv_weight, device=device, amp=cfg.amp,
                         compile=cfg.compile, distributed=distributed)
 

@@ -33,9 +33,11 @@ SHARED = Path(os.environ.get("SRBENCH_SHARED_BENCH") or ".")  # "." holds no pee
 
 
 def srbench_runner(channels_last: bool, compile: bool = False, amp: str = "none"):
+    from srbench.perf.memory import retain_freed_memory
     from srbench.training.config import load_config
     from srbench.training.step import StepRunner, build_networks, make_optimizer
 
+    retain_freed_memory()  # as `srbench train` does on a CPU
     cfg = load_config(None, {"model": "srgan", "content_loss": "vgg54", "vgg_weights": "random", "crop": 96,
                              "batch": 16, "train_data": ["unused"]})
     G, D, content = build_networks(cfg)

@@ -43,6 +43,17 @@ def test_a_few_steps_reduce_the_loss(tiny_data: dict[str, Path], tmp_path: Path)
     assert rows[0].startswith("step,") and len(rows) == 13
 
 
+def test_cpu_training_keeps_freed_heap_memory(tiny_data: dict[str, Path], tmp_path: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """The step's large activations are reused heap pages, not fresh mmaps (srbench.perf.memory)."""
+    import srbench.perf.memory as memory
+
+    calls: list[bool] = []
+    monkeypatch.setattr(memory, "retain_freed_memory", lambda: calls.append(True) or True)
+    train(load_config(None, tiny_overrides(tiny_data, tmp_path / "run", steps=1, ckpt_every=1)))
+    assert calls == [True]
+
+
 def _all_tensors(run: Path) -> dict[str, torch.Tensor]:
     t = load_file(str(run / "last.safetensors"))
     state = torch.load(run / "last.state.pt", weights_only=True)
