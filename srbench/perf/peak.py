@@ -137,6 +137,9 @@ def _compiled_kernel(lanes: int, chains: int, op: str = "fma") -> tuple[Callable
         raise PeakUnavailable(f"the FMA microkernel needs llvmlite (installed with numba): {exc}") from exc
     llvm.initialize_native_target()
     llvm.initialize_native_asmprinter()
+    features = llvm.get_host_cpu_features()
+    if op == "dpbf16" and not features.get("avx512bf16"):  # LLVM aborts the process on an unselectable op
+        raise PeakUnavailable("LLVM does not see avx512bf16 on this host: no bf16 dot-product microkernel")
     try:
         module = llvm.parse_assembly(fma_kernel_ir(lanes, chains, op))
         module.verify()
@@ -144,7 +147,7 @@ def _compiled_kernel(lanes: int, chains: int, op: str = "fma") -> tuple[Callable
         raise PeakUnavailable(f"llvmlite cannot build the {op} microkernel: {exc}") from exc
     target = llvm.Target.from_default_triple()
     machine = target.create_target_machine(cpu=llvm.get_host_cpu_name(),
-                                           features=llvm.get_host_cpu_features().flatten(), opt=2)
+                                           features=features.flatten(), opt=2)
     engine = llvm.create_mcjit_compiler(module, machine)
     engine.finalize_object()
     proto = ctypes.CFUNCTYPE(ctypes.c_float, ctypes.c_int64, ctypes.c_float, ctypes.c_float)
