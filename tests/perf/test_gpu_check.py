@@ -88,3 +88,25 @@ def test_synthetic_batch_shapes_and_ranges() -> None:
 def test_main_says_so_without_a_gpu(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     assert gpu_check.main(["--device", "cuda", "--out", str(tmp_path)]) == 2
     assert "no CUDA device" in capsys.readouterr().out
+
+
+def _smoke(tmp_path: Path, *extra: str) -> dict:
+    import json
+
+    assert gpu_check.main(["--device", "cpu", "--smoke", "--out", str(tmp_path), *extra]) == 0
+    table = (tmp_path / "gpu_check.md").read_text()
+    assert "| roofline | fp32 |" in table and "| roofline | bf16 |" in table and "| training |" in table
+    assert "| SRResNet x4 srresnet | fp32 | 16x16 | 2 |" in table and "| SRResNet x4 fused | bf16 |" in table
+    return json.loads((tmp_path / "gpu_check.json").read_text())
+
+
+def test_the_whole_script_runs_end_to_end_on_a_cpu_at_toy_sizes(tmp_path: Path) -> None:
+    """main() itself, for real: every section but event timing (CUDA) and compile (a minute; slow test)."""
+    out = _smoke(tmp_path, "--skip", "compile")
+    assert out["failed"] == [] and not any(r["section"] == "compile" for r in out["rows"])
+
+
+@pytest.mark.slow
+def test_the_whole_script_with_torch_compile_on_a_cpu(tmp_path: Path) -> None:
+    out = _smoke(tmp_path)
+    assert out["failed"] == [] and any(r["section"] == "compile" and r["ok"] for r in out["rows"])
