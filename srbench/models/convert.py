@@ -277,17 +277,12 @@ def _weight_suffixes(n: int) -> Sequence[str]:
 def read_torch_safetensors(path: str | os.PathLike[str]) -> tuple[dict[str, np.ndarray], dict[str, str]]:
     """Tensors (numpy) and metadata of a ``.safetensors`` file (srbench training checkpoints: the
     ``generator.`` prefix is removed)."""
-    from safetensors import safe_open
+    from srbench.models.weights import read_safetensors
 
     path = Path(path)
     if not path.is_file():
         raise ModelError(f"weights file {path} not found")
-    try:
-        with safe_open(str(path), framework="numpy") as f:
-            meta = dict(f.metadata() or {})
-            sd = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118 (safe_open has no __iter__)
-    except Exception as exc:
-        raise ModelError(f"{path}: not a readable safetensors file ({exc})") from exc
+    sd, meta = read_safetensors(path, framework="numpy")
     if any(k.startswith("generator.") for k in sd):
         sd = {k[len("generator."):]: v for k, v in sd.items() if k.startswith("generator.")}
     return sd, meta

@@ -31,6 +31,7 @@ from srbench.files import file_sha256
 from srbench.interfaces import ModelError, ModelInfo
 from srbench.models.fast import tiled_forward
 from srbench.models.inputs import check_lr
+from srbench.models.weights import read_safetensors, torch_load_weights
 from srbench.perf.flops import count_params
 
 SUFFIXES = (".pth", ".pt", ".ckpt", ".safetensors", ".bin")
@@ -70,24 +71,9 @@ def read_checkpoint(path: str | Path) -> Checkpoint:
         raise ModelError(f"model file {path} not found")
     meta: dict[str, str] = {}
     if path.suffix.lower() == ".safetensors":
-        from safetensors import safe_open
-
-        try:
-            with safe_open(str(path), framework="pt", device="cpu") as f:
-                meta = dict(f.metadata() or {})
-                obj: Any = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118 (no __iter__)
-        except Exception as exc:
-            raise ModelError(f"model file {path}: not a readable safetensors file ({exc})") from exc
+        obj, meta = read_safetensors(path, what="model file")
     else:
-        try:
-            obj = torch.load(str(path), map_location="cpu", weights_only=True)
-        except Exception as exc:  # UnpicklingError for unsafe pickles, others for corrupt/TorchScript files
-            raise ModelError(
-                f"model file {path}: refused or unreadable with torch.load(weights_only=True) "
-                f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}). srbench never "
-                "unpickles arbitrary objects: save a plain state_dict (torch.save(model.state_dict(), ...)) "
-                "or convert it to .safetensors."
-            ) from exc
+        obj = torch_load_weights(path, what="model file")
     wrapper = None
     for _ in range(4):  # nested wrappers, e.g. {"state_dict": {"params_ema": ...}}
         if not isinstance(obj, dict):

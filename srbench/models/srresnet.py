@@ -24,6 +24,7 @@ from srbench.interfaces import ModelError, ModelInfo
 from srbench.models.fast import prepare_for_inference, tiled_forward
 from srbench.models.inputs import check_lr
 from srbench.models.networks import SUPPORTED_SCALES, SRResNet
+from srbench.models.weights import read_safetensors, torch_load_weights
 from srbench.perf.flops import count_params
 
 DEMO_FILES = {"srresnet": "srresnet_x4_demo.safetensors", "srgan": "srgan_x4_demo.safetensors"}
@@ -52,23 +53,9 @@ def load_state_dict_safely(path: str | os.PathLike[str]) -> tuple[dict[str, torc
         raise ModelError(f"weights file {path} not found")
     meta: dict[str, str] = {}
     if path.suffix == ".safetensors":
-        from safetensors import safe_open
-
-        try:
-            with safe_open(str(path), framework="pt") as f:
-                meta = dict(f.metadata() or {})
-                sd = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118 (safe_open has no __iter__)
-        except Exception as exc:
-            raise ModelError(f"weights file {path}: not a readable safetensors file ({exc})") from exc
+        sd, meta = read_safetensors(path)
     else:
-        try:
-            obj: Any = torch.load(str(path), map_location="cpu", weights_only=True)
-        except Exception as exc:  # UnpicklingError for unsafe pickles, others for corrupt files
-            raise ModelError(
-                f"weights file {path}: refused or unreadable with torch.load(weights_only=True) ({exc}). "
-                "srbench never loads arbitrary pickles; convert the checkpoint to safetensors or a plain "
-                "state_dict."
-            ) from exc
+        obj: Any = torch_load_weights(path)
         for key in _NESTED_KEYS:
             if isinstance(obj, dict) and isinstance(obj.get(key), dict):
                 obj = obj[key]
