@@ -72,7 +72,7 @@ def call_ms(fn: Callable[[], Any], n: int) -> list[float]:
     return times
 
 
-def best_ms(fn: Callable[[], Any], n: int) -> float:
+def median_ms(fn: Callable[[], Any], n: int) -> float:
     """Median wall ms of ``n`` calls after one warm-up call."""
     return statistics.median(call_ms(fn, n))
 
@@ -143,13 +143,7 @@ def main(argv: list[str] | None = None) -> int:
     from srbench.perf.env import cpu_info, describe_device
     from srbench.perf.flops import count_flops
     from srbench.perf.memory import retain_freed_memory
-    from srbench.perf.peak import PeakUnavailable, bf16_dot_peak, fma_peak, gemm_peak, measure_roofline
-
-    def bf16_ceiling() -> float:
-        try:
-            return bf16_dot_peak(repeats=3)
-        except PeakUnavailable:
-            return 0.0
+    from srbench.perf.peak import fma_peak, measure_roofline
 
     t_start = time.time()
     info = cpu_info()
@@ -199,7 +193,7 @@ def main(argv: list[str] | None = None) -> int:
             t32 = call_ms(lambda: plan32(lr), n_inf)
             tk = call_ms(keras_fn, n_inf) if keras_fn else [float("nan")]
             t16 = call_ms(lambda: plan16(lr), n_inf)
-            peak16 = max(gemm_peak("cpu", "bf16", repeats=3)[0], peak32, bf16_ceiling())  # the roofline's probes
+            peak16 = max(measure_roofline("cpu", "bf16", bandwidth=False).peak_gflops_per_s, peak32)
             peak32 = max(peak32, fma_peak(repeats=3))
             s32, k, s16 = min(t32), min(tk), min(t16)
             rec = {"fma_peak": peak32, "bf16_peak": peak16, "fp32_ms": s32, "bf16_ms": s16, "keras_ms": k,
@@ -241,9 +235,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\nSRGAN training step (b16, 96 px, G + D + VGG54): {flops:.1f} GFLOP (srbench)")
         rounds = []
         for r in range(args.rounds):
-            k = best_ms(keras_step, n_train) / 1e3 if keras_step else float("nan")
-            a = best_ms(step32, n_train) / 1e3
-            b = best_ms(step16, n_train) / 1e3
+            k = median_ms(keras_step, n_train) / 1e3 if keras_step else float("nan")
+            a = median_ms(step32, n_train) / 1e3
+            b = median_ms(step16, n_train) / 1e3
             rec = {"keras_s": k, "fp32_s": a, "bf16_s": b, "fp32_vs_keras": k / a, "bf16_vs_keras": k / b}
             rounds.append(rec)
             print(f"  round {r + 1}: keras {k:.3f} s, srbench fp32 {a:.3f} s ({k / a:.2f}x), bf16 {b:.3f} s "
@@ -288,8 +282,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"\nmetrics: PSNR + SSIM-Y over Set14 x4 ({len(pairs)} images); same numbers as scikit-image: {same}")
             rounds = []
             for r in range(args.rounds):
-                s = best_ms(lambda: _srbench(pairs), 3)
-                k = best_ms(lambda: _skimage(pairs), 3)
+                s = median_ms(lambda: _srbench(pairs), 3)
+                k = median_ms(lambda: _skimage(pairs), 3)
                 rounds.append({"srbench_ms": s, "skimage_ms": k, "ratio": k / s})
                 print(f"  round {r + 1}: srbench {s:.0f} ms, scikit-image {k:.0f} ms ({k / s:.2f}x)", flush=True)
             ratio = statistics.median(r["ratio"] for r in rounds)

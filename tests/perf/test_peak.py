@@ -90,8 +90,11 @@ def test_cpu_roofline_is_the_best_probe_and_records_its_method() -> None:
     assert r.ridge_flops_per_byte == pytest.approx(20.0)
     rec = json.loads(json.dumps(r.record()))  # plain JSON for run.json
     assert rec["probes"] == {"torch_matmul_fp32": 300.0, "fma_microkernel_fp32": 400.0, "stream_copy_gb_per_s": 20.0}
+    def no_dot() -> float:
+        raise PeakUnavailable("no avx512_bf16 (fake)")
+
     bf16 = measure_roofline("cpu", "bf16", fma=lambda: 400.0, gemm=lambda: (900.0, (8, 8, 8)), bandwidth=False,
-                            info=spr)
+                            info=spr, dot=no_dot)
     assert bf16.peak_gflops_per_s == 900.0 and "AMX tiles" in bf16.peak_method and bf16.bandwidth_gb_per_s is None
     dot = measure_roofline("cpu", "bf16", fma=lambda: 400.0, gemm=lambda: (700.0, (8, 8, 8)), dot=lambda: 800.0,
                            bandwidth=False, info=spr)
