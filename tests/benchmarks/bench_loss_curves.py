@@ -95,7 +95,8 @@ def compare(fp32: dict[str, list[float]], perturbed: dict[str, list[float]], bf1
     g16, env = gap(fp32, bf16, window), gap(fp32, perturbed, window)
     out: dict[str, dict[str, float | bool]] = {}
     for k in LOSSES:
-        scale = sum(abs(v) for v in moving_average(fp32[k], window)) / (len(fp32[k]) - window + 1)
+        ma = moving_average(fp32[k], window)
+        scale = sum(abs(v) for v in ma) / len(ma)
         allowed = ENVELOPE_FACTOR * env[k] + FLOOR * scale
         out[k] = {"bf16_gap": g16[k], "fp32_envelope": env[k], "allowed": allowed, "ok": g16[k] <= allowed}
     return out
