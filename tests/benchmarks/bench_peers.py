@@ -7,10 +7,10 @@ Prints, in one run on this machine's CPU:
    the theoretical figures from the CPU flags,
    the STREAM-like copy bandwidth.
 2. **Inference**, SRResNet x4 128x128 -> 512x512, in interleaved rounds (each round times, seconds apart:
-   the FMA microkernel, srbench fused fp32, the Keras peer's generator, srbench fused bf16, the bf16 GEMM,
-   the FMA microkernel again): fraction of the physical peak measured in the same round (target >= 0.75
-   fp32), speed-up vs Keras, and that the fused fp32 plan gives the module's PSNR on Set5 x4 to 4
-   decimals. Best against best: the ceiling is the best of its bursts, each model's time the best of its
+   the FMA microkernel, srbench fused fp32, the Keras peer's generator, srbench fused bf16, the bf16
+   roofline probes, the FMA microkernel again): fraction of the physical peak measured in the same round
+   (target >= 0.75 fp32), speed-up vs Keras, and that the fused fp32 plan gives the module's PSNR on Set5
+   x4 to 4 decimals. Best against best: the ceiling is the best of its bursts, each model's time the best of its
    calls (the medians are in the JSON).
 3. **Training step**, SRGAN (G + D + VGG54 content loss, batch 16, 96 px HR): srbench fp32 and bf16
    (autocast) vs the Keras peer's own ``step`` (``$SRBENCH_SHARED_BENCH/keras_srgan_peer.py``, built in process
