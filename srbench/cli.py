@@ -389,9 +389,9 @@ def models_inspect(path: Path, as_json: bool) -> None:
 
     try:
         if path.suffix.lower() == ".onnx":
-            from srbench.models.onnx import describe
+            from srbench.models.files.onnx import describe
         else:
-            from srbench.models.file import describe
+            from srbench.models.files.checkpoint import describe
         facts = describe(path)
     except SRBenchError as exc:
         _fail(str(exc))
@@ -428,7 +428,7 @@ def models_inspect(path: Path, as_json: bool) -> None:
 @click.option("--batch-sweep", default=None, metavar="B1,B2,...", help="Also a throughput-vs-batch sweep at the first size.")
 @click.option("--channels-last", is_flag=True, help="NHWC memory format for model and input.")
 @click.option("--compile", "compile_", is_flag=True, help="torch.compile the model (CPU: inductor freezing).")
-@click.option("--fused", is_flag=True, help="SRResNet/SRGAN: the fused inference plan (srbench.models.fused).")
+@click.option("--fused", is_flag=True, help="SRResNet/SRGAN: the fused inference plan (srbench.models.archs.fused).")
 @click.option("--warmup", type=int, default=3, show_default=True, help="Untimed calls first.")
 @click.option("--iters", type=int, default=None, help="Timed calls [default: as many as fit in --min-time, >= 5].")
 @click.option("--min-time", type=float, default=1.0, show_default=True, help="Seconds of timed calls per size.")
@@ -614,7 +614,7 @@ def convert(src: Path, dst: Path) -> None:
     order, BN statistics, per-channel PReLU slopes. Needs h5py; .keras needs TensorFlow (srbench[tensorflow]).
     """
     from srbench.interfaces import SRBenchError
-    from srbench.models.convert import convert_file
+    from srbench.models.keras.convert import convert_file
 
     try:
         layout = convert_file(src, dst)

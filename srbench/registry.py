@@ -25,8 +25,9 @@ BUILTIN: dict[str, tuple[str, str]] = {
     "bicubic": ("srbench.models.bicubic:build", "MATLAB-compatible bicubic upscaling (imresize)"),
     "srresnet": ("srbench.models.srresnet:build_srresnet", "SRResNet-MSE (Ledig et al. 2017), PyTorch"),
     "srgan": ("srbench.models.srresnet:build_srgan", "SRGAN generator (Ledig et al. 2017), PyTorch"),
-    "keras-srresnet": ("srbench.models.keras:build", "SRResNet in TensorFlow/Keras (needs the tensorflow extra)"),
-    "keras-srgan": ("srbench.models.keras_seed:build",
+    "keras-srresnet": ("srbench.models.keras.srresnet:build",
+                       "SRResNet in TensorFlow/Keras (needs the tensorflow extra)"),
+    "keras-srgan": ("srbench.models.keras.seed:build",
                     "the Keras SRGAN seed code's generator x2/x4/x8; loads its .h5 weights (tensorflow extra)"),
     "seed-srgan": ("srbench.models.seed_srgan:build",
                    "the Keras SRGAN seed generator rebuilt in PyTorch (weights from srbench convert)"),
@@ -34,10 +35,10 @@ BUILTIN: dict[str, tuple[str, str]] = {
 
 # KIND -> "module:attr" of the factory for ``KIND:PATH`` model names (a model file the user brings).
 PATH_KINDS: dict[str, tuple[str, str]] = {
-    "file": ("srbench.models.file:build",
+    "file": ("srbench.models.files.checkpoint:build",
              "a checkpoint (.pth/.pt/.ckpt/.safetensors) of a known architecture, detected with spandrel"),
-    "onnx": ("srbench.models.onnx:build", "an ONNX model run with onnxruntime (needs the onnx extra)"),
-    "keras": ("srbench.models.keras_saved:build",
+    "onnx": ("srbench.models.files.onnx:build", "an ONNX model run with onnxruntime (needs the onnx extra)"),
+    "keras": ("srbench.models.keras.saved:build",
               "a saved Keras SR model: .keras, whole-model .h5 or SavedModel directory (tensorflow extra)"),
 }
 

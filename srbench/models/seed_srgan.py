@@ -17,7 +17,7 @@ import torch
 
 from srbench.files import file_sha256
 from srbench.interfaces import ModelError
-from srbench.models.seed_networks import SEED_SCALES, SeedGenerator
+from srbench.models.archs.seed import SEED_SCALES, SeedGenerator
 from srbench.models.srresnet import SRResNetAdapter
 
 NAME = "seed-srgan"
@@ -25,7 +25,7 @@ NAME = "seed-srgan"
 
 def load_twin(scale: int, weights: str | os.PathLike[str]) -> tuple[SeedGenerator, str]:
     """(SeedGenerator in eval mode, format label) from a ``.safetensors`` or Keras ``.h5`` weights file."""
-    from srbench.models import convert
+    from srbench.models.keras import convert
 
     path = Path(weights)
     if path.suffix == ".h5":

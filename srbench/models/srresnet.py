@@ -23,7 +23,7 @@ from srbench.files import file_sha256
 from srbench.interfaces import ModelError, ModelInfo
 from srbench.models.fast import prepare_for_inference, tiled_forward
 from srbench.models.inputs import check_lr
-from srbench.models.networks import SUPPORTED_SCALES, SRResNet
+from srbench.models.archs.srresnet import SUPPORTED_SCALES, SRResNet
 from srbench.models.weights import read_safetensors, torch_load_weights
 from srbench.perf.flops import count_params
 
@@ -83,7 +83,7 @@ class _ToUnitRange(nn.Module):
 def _fused_or(module: nn.Module, device: str) -> Any:
     """The fused inference plan (BN folded, PReLU/residual/tanh inside the convolutions; about 2x faster on
     CPU, equal to ``module`` within 2e-5), or ``module`` itself where the plan does not apply."""
-    from srbench.models.fused import FusionUnsupported, fuse
+    from srbench.models.archs.fused import FusionUnsupported, fuse
 
     try:
         return fuse(module, device=device)

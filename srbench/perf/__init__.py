@@ -12,5 +12,5 @@ One job per module (importing any of them does not import torch; torch is import
 - :mod:`srbench.perf.table`   -- throughput.csv and the terminal table.
 - :mod:`srbench.perf.memory`  -- glibc malloc tuning for large activations.
 
-The fused SRResNet inference plan lives with the models (:mod:`srbench.models.fused`).
+The fused SRResNet inference plan lives with the models (:mod:`srbench.models.archs.fused`).
 """

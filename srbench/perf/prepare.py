@@ -48,7 +48,7 @@ def prepare_model(model: Any, *, device: str = "cpu", channels_last: bool = Fals
     A torch module (an ``nn.Module``, or an adapter's ``.module``) is timed directly, in eval mode under
     ``torch.inference_mode``: that is the network's own speed, without the adapter's input checks. Options:
     ``channels_last`` (NHWC memory format for module and input), ``fused`` (the SRResNet fused plan of
-    :mod:`srbench.models.fused`: BN/PReLU/residual/tanh folded into oneDNN convolution post-ops, run in
+    :mod:`srbench.models.archs.fused`: BN/PReLU/residual/tanh folded into oneDNN convolution post-ops, run in
     ``dtype`` itself rather than under autocast; falls back with a note for other networks; on CPU it
     also makes malloc keep freed memory, :mod:`srbench.perf.memory`, recorded in ``note``) and ``compile``
     (``torch.compile``; on CPU with inductor freezing, which folds BN and prepacks weights). A model without
@@ -76,7 +76,7 @@ def prepare_model(model: Any, *, device: str = "cpu", channels_last: bool = Fals
         notes.append("cuDNN TF32 convolutions on (torch default); the roofline is the TF32 GEMM peak")
     is_fused = False
     if fused:
-        from srbench.models.fused import FusionUnsupported, fuse
+        from srbench.models.archs.fused import FusionUnsupported, fuse
 
         try:
             fn = fuse(module, device=device, dtype=dtype)

@@ -22,7 +22,7 @@ import torch
 from torch import nn
 
 from srbench.interfaces import SRBenchError
-from srbench.models.networks import Discriminator, SRResNet
+from srbench.models.archs.srresnet import Discriminator, SRResNet
 from srbench.training.config import TrainConfig
 from srbench.training.losses import VGGContentLoss, adversarial_loss, pixel_mse
 

@@ -60,7 +60,7 @@ def fixed_overhead_us(size: int = 64, number: int = 2000) -> float:
     import timeit
 
     from srbench.interfaces import ModelInfo
-    from srbench.models.file import FileModel
+    from srbench.models.files.checkpoint import FileModel
 
     m = FileModel("identity", 1, torch.nn.Identity(), device="cpu", info=ModelInfo("identity"))
     x = torch.rand(1, 3, size, size)

@@ -106,7 +106,7 @@ def fused_matches_module_on_set5(module: Any) -> str:
 
     from srbench.data.io import list_images, read_image
     from srbench.metrics import psnr
-    from srbench.models.fused import fuse
+    from srbench.models.archs.fused import fuse
 
     lr_dir, hr_dir = SHARED_DATA / "Set5" / "LR_bicubic" / "X4", SHARED_DATA / "Set5" / "HR"
     if not lr_dir.is_dir():
@@ -139,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
 
     import torch
 
-    from srbench.models.fused import fuse
+    from srbench.models.archs.fused import fuse
     from srbench.perf.env import cpu_info, describe_device
     from srbench.perf.flops import count_flops
     from srbench.perf.memory import retain_freed_memory

@@ -93,7 +93,7 @@ def srresnet_rows(device: str, *, sizes: Sequence[tuple[int, int]] = SIZES, batc
 
     bench = bench or benchmark_model
     if model is None:
-        from srbench.models.networks import SRResNet
+        from srbench.models.archs.srresnet import SRResNet
 
         model = SRResNet(4)
     rows = []
@@ -128,7 +128,7 @@ def train_srresnet(device: str, *, steps: int = 300, batch: int = BATCH, crop: i
     """Losses of ``steps`` SRResNet x4 MSE steps through srbench's StepRunner (fresh batch each step)."""
     import torch
 
-    from srbench.models.networks import SRResNet
+    from srbench.models.archs.srresnet import SRResNet
     from srbench.training.step import StepRunner
 
     torch.manual_seed(seed)
@@ -219,7 +219,7 @@ def main(argv: list[str] | None = None) -> int:
     sizes, batch, dtypes, model = SIZES, BATCH, DTYPES, None
     train_kw: dict[str, Any] = {"steps": 100 if args.quick else 300}
     if args.smoke:
-        from srbench.models.networks import SRResNet
+        from srbench.models.archs.srresnet import SRResNet
 
         sizes, batch, dtypes, model = ((16, 16),), 2, ("fp32", "bf16"), SRResNet(4, n_blocks=1)
         train_kw = {"steps": 80, "batch": 2, "crop": 16, "n_blocks": 1, "amp": "none", "lr": 3e-3}

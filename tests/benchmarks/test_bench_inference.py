@@ -3,7 +3,7 @@
 Run with ``pytest tests/benchmarks/test_bench_inference.py --benchmark-enable``. Group "srresnet x4
 128x128" holds: the roofline (one 2048^3 fp32 matmul, 17.18 GFLOP, the same work as ``machine_peak.py``;
 SRResNet x4 at 128x128 is 72.69 GFLOP = 4.23 such matmuls), srbench eager (channels_last, BN folded: the adapter's
-module), srbench fused fp32 (:mod:`srbench.models.fused`), srbench fused bf16 (AMX / tensor cores) and
+module), srbench fused fp32 (:mod:`srbench.models.archs.fused`), srbench fused bf16 (AMX / tensor cores) and
 the Keras peer's generator (``$SRBENCH_SHARED_BENCH/keras_srgan_peer.py``'s own ``srresnet()``, built from
 its source without running its training part, timed as it times itself: ``tf.function`` + ``.numpy()``).
 Targets (issue 4): fused fp32 mean <= 1/1.7 of the Keras mean, and >= 70% of the matmul peak, i.e.
@@ -49,7 +49,7 @@ def srresnet_module() -> torch.nn.Module:
     try:
         return get_model("srresnet", 4).module
     except ModelError:
-        from srbench.models.networks import SRResNet
+        from srbench.models.archs.srresnet import SRResNet
         from srbench.models.srresnet import SRResNetAdapter
 
         return SRResNetAdapter("srresnet", 4, SRResNet(4), weights="random", weights_sha256="", demo=True,
@@ -89,7 +89,7 @@ def test_bench_srbench_eager_channels_last(benchmark: Callable, module: torch.nn
 @pytest.mark.benchmark(group=GROUP)
 @pytest.mark.parametrize("dtype", ["fp32", "bf16"])
 def test_bench_srbench_fused(benchmark: Callable, module: torch.nn.Module, lr: torch.Tensor, dtype: str) -> None:
-    from srbench.models.fused import fuse
+    from srbench.models.archs.fused import fuse
     from srbench.perf.memory import retain_freed_memory
 
     retain_freed_memory()  # as the throughput pass does for the fused CPU path

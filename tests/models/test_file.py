@@ -15,7 +15,7 @@ from PIL import Image
 
 from srbench.evaluate import RunConfig, evaluate
 from srbench.interfaces import ModelError
-from srbench.models.file import PadCrop, describe, pad_to, read_checkpoint
+from srbench.models.files.checkpoint import PadCrop, describe, pad_to, read_checkpoint
 from srbench.registry import get_model, split_options
 from srbench.results import load_results
 from tests.models import tiny_nets
@@ -244,7 +244,7 @@ def test_one_channel_model_runs_on_y_with_bicubic_cbcr(tmp_path: Path) -> None:
     from spandrel.architectures.Compact import Compact
 
     from srbench.data.imresize import imresize
-    from srbench.models.preupsample import PreUpsampleAdapter, rgb_to_ycbcr, ycbcr_to_rgb
+    from srbench.models.files.preupsample import PreUpsampleAdapter, rgb_to_ycbcr, ycbcr_to_rgb
 
     torch.manual_seed(0)
     net = Compact(num_in_ch=1, num_out_ch=1, num_feat=8, num_conv=2, upscale=2).eval()
@@ -281,7 +281,7 @@ def test_file_models_pass_the_contract_kit(files: dict[str, Path], name: str) ->
     import functools
 
     from srbench.contract import ADAPTER_CHECKS, check_adapter, check_scale_handling
-    from srbench.models.file import build
+    from srbench.models.files.checkpoint import build
 
     model = get_model(f"file:{files[name + '.pth']}", 4)
     # random weights can leave [0, 1] far behind: every check but the output range

@@ -1,4 +1,4 @@
-"""srbench.models.fused: the fused SRResNet inference plan against the module it was built from."""
+"""srbench.models.archs.fused: the fused SRResNet inference plan against the module it was built from."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from torch import nn
 
 
 def _random_srresnet(scale: int, seed: int = 0) -> nn.Module:
-    from srbench.models.networks import SRResNet
+    from srbench.models.archs.srresnet import SRResNet
 
     torch.manual_seed(seed)
     net = SRResNet(scale, n_blocks=3)
@@ -27,7 +27,7 @@ def _random_srresnet(scale: int, seed: int = 0) -> nn.Module:
 @pytest.mark.parametrize("scale", [2, 3, 4])
 @pytest.mark.parametrize("wrapped", [False, True])
 def test_fused_plan_equals_the_module(scale: int, wrapped: bool) -> None:
-    from srbench.models.fused import fuse
+    from srbench.models.archs.fused import fuse
     from srbench.models.srresnet import _ToUnitRange
 
     net = _random_srresnet(scale)
@@ -41,7 +41,7 @@ def test_fused_plan_equals_the_module(scale: int, wrapped: bool) -> None:
 
 
 def test_fused_plan_generic_path_equals_onednn_path() -> None:
-    from srbench.models.fused import fuse
+    from srbench.models.archs.fused import fuse
 
     net = _random_srresnet(4, seed=1)
     x = torch.rand(1, 3, 9, 9)
@@ -55,7 +55,7 @@ def test_fused_plan_generic_path_equals_onednn_path() -> None:
 
 @pytest.mark.parametrize("f", [2, 3])
 def test_fold_tail_equals_shuffle_then_conv(f: int) -> None:
-    from srbench.models.fused import fold_tail
+    from srbench.models.archs.fused import fold_tail
 
     torch.manual_seed(f)
     tail = nn.Conv2d(4, 3, 9, padding=4)
@@ -66,7 +66,7 @@ def test_fold_tail_equals_shuffle_then_conv(f: int) -> None:
 
 
 def test_fuse_rejects_other_networks() -> None:
-    from srbench.models.fused import FusionUnsupported, fuse
+    from srbench.models.archs.fused import FusionUnsupported, fuse
 
     with pytest.raises(FusionUnsupported, match="not an SRResNet"):
         fuse(nn.Conv2d(3, 3, 1))
@@ -85,7 +85,7 @@ def test_fuse_rejects_other_networks() -> None:
 
 
 def test_fused_plan_bounds_its_prepacked_weights_and_handles_many_sizes() -> None:
-    from srbench.models.fused import PACKED_SHAPES, fuse
+    from srbench.models.archs.fused import PACKED_SHAPES, fuse
 
     net = _random_srresnet(2, seed=3)
     plan = fuse(net)

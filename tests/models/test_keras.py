@@ -18,7 +18,7 @@ from srbench.interfaces import ModelError, SRModel
 @pytest.fixture(scope="module")
 def keras_mod() -> Any:
     pytest.importorskip("tensorflow")
-    from srbench.models import keras as keras_mod
+    from srbench.models.keras import srresnet as keras_mod
 
     return keras_mod
 
@@ -32,7 +32,7 @@ def untrained_x4(keras_mod: Any) -> Any:
 
 def _torch_net(scale: int, seed: int) -> torch.nn.Module:
     """A PyTorch SRResNet with every parameter and BN statistic randomised (so nothing is trivially 0/1)."""
-    from srbench.models.networks import SRResNet
+    from srbench.models.archs.srresnet import SRResNet
 
     torch.manual_seed(seed)
     net = SRResNet(scale).eval()
@@ -81,7 +81,7 @@ def test_deterministic_within_and_across_builds(keras_mod: Any, untrained_x4: An
 
 
 def test_params_match_the_pytorch_srresnet(keras_mod: Any, untrained_x4: Any) -> None:
-    from srbench.models.networks import SRResNet
+    from srbench.models.archs.srresnet import SRResNet
     from srbench.perf.flops import count_params
 
     assert untrained_x4.info().params == count_params(SRResNet(4)) == 1_549_462
@@ -208,7 +208,7 @@ def test_upscale_rejects_bad_input(untrained_x4: Any, bad: object, match: str) -
 
 def test_missing_tensorflow_gives_install_hint(monkeypatch: pytest.MonkeyPatch) -> None:
     """Runs without TensorFlow too: a blocked import must become a ModelError with the pip command."""
-    from srbench.models import keras as keras_mod
+    from srbench.models.keras import srresnet as keras_mod
 
     monkeypatch.setitem(sys.modules, "tensorflow", None)  # makes `import tensorflow` raise ImportError
     with pytest.raises(ModelError, match=r"pip install 'srbench\[tensorflow\]'"):
@@ -219,7 +219,7 @@ def test_registry_lists_it_without_importing_tensorflow() -> None:
     import subprocess
 
     code = (
-        "import sys; from srbench.registry import list_models; import srbench.models.keras; "
+        "import sys; from srbench.registry import list_models; import srbench.models.keras.srresnet; "
         "assert 'keras-srresnet' in list_models(); assert 'tensorflow' not in sys.modules; print('ok')"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)

@@ -22,7 +22,7 @@ tf = pytest.importorskip("tensorflow")
 @pytest.fixture(scope="module")
 def small_generator() -> Any:
     """A small seed generator (x4, 1 residual block) with random but fixed weights, [0, 255] in and out."""
-    from srbench.models.keras_seed import build_generator
+    from srbench.models.keras.seed import build_generator
 
     return build_generator(4, n_blocks=1, seed=3)
 
@@ -72,8 +72,8 @@ def test_unit_range_model(tmp_path: Path) -> None:
     """A model that works in [0, 1] (sigmoid output, srbench's registered depth_to_space) needs input_range='0-1'."""
     import keras
 
-    from srbench.models.keras import _layer_classes
-    from srbench.models.keras_saved import build
+    from srbench.models.keras.srresnet import _layer_classes
+    from srbench.models.keras.saved import build
 
     inp = keras.Input((None, None, 3))
     x = keras.layers.Conv2D(12, 3, padding="same", kernel_initializer=keras.initializers.GlorotUniform(seed=1))(inp)
@@ -96,7 +96,7 @@ def test_unit_range_model(tmp_path: Path) -> None:
 def test_lambda_layers_need_an_explicit_opt_in(tmp_path: Path) -> None:
     import keras
 
-    from srbench.models.keras_saved import build
+    from srbench.models.keras.saved import build
 
     inp = keras.Input((None, None, 3))
     x = keras.layers.Lambda(lambda t: t / 255.0)(inp)  # as in the seed code
@@ -110,7 +110,7 @@ def test_lambda_layers_need_an_explicit_opt_in(tmp_path: Path) -> None:
 
 
 def test_errors(saved: dict, tmp_path: Path) -> None:
-    from srbench.models.keras_saved import build
+    from srbench.models.keras.saved import build
 
     with pytest.raises(ModelError, match=r"keras:.*for an LR input of 8x8 the model returned shape \(1, 32, 32, 3\)"):
         build(2, path=str(saved["keras"]))  # an x4 model asked for x2: caught by the build-time probe
@@ -126,8 +126,8 @@ def test_errors(saved: dict, tmp_path: Path) -> None:
     (tmp_path / "m.onnx").write_bytes(b"x")
     with pytest.raises(ModelError, match="must be a '.keras' file"):
         build(4, path=str(tmp_path / "m.onnx"))
-    from srbench.models.convert import write_keras_h5
-    from srbench.models.keras_seed import get_layer_weights
+    from srbench.models.keras.convert import write_keras_h5
+    from srbench.models.keras.seed import get_layer_weights
     from tests.models.test_keras_seed import seed_code_generator
 
     weights_only = write_keras_h5(tmp_path / "w.h5", get_layer_weights(seed_code_generator(4, 1)))
@@ -139,7 +139,8 @@ def test_errors(saved: dict, tmp_path: Path) -> None:
 
 
 def test_missing_tensorflow_names_the_extra(saved: dict, monkeypatch: pytest.MonkeyPatch) -> None:
-    from srbench.models import keras_saved, keras_seed
+    from srbench.models.keras import saved as keras_saved
+    from srbench.models.keras import seed as keras_seed
 
     monkeypatch.setitem(sys.modules, "tensorflow", None)
     with pytest.raises(ModelError, match=r"keras:.*needs TensorFlow.*pip install 'srbench\[tensorflow\]'"):

@@ -20,7 +20,7 @@ tf = pytest.importorskip("tensorflow")
 
 @pytest.fixture(scope="module")
 def ks() -> Any:
-    from srbench.models import keras_seed
+    from srbench.models.keras import seed as keras_seed
 
     return keras_seed
 
@@ -122,7 +122,7 @@ def test_seed_scripts_h5_files_load_into_keras_srgan(ks: Any, tmp_path: Path, sc
 
 
 def _converted_pair(ks: Any, tmp_path: Path, scale: int, blocks: int) -> tuple[Any, Path, Path]:
-    from srbench.models.convert import convert_file
+    from srbench.models.keras.convert import convert_file
 
     model = randomise(ks.build_generator(scale, blocks, seed=10 + scale), seed=scale)
     h5 = save_legacy_weights(model, tmp_path / f"gen_x{scale}.h5")
@@ -133,7 +133,8 @@ def _converted_pair(ks: Any, tmp_path: Path, scale: int, blocks: int) -> tuple[A
 
 def _parity(ks: Any, tmp_path: Path, scale: int, blocks: int) -> None:
     from srbench.evaluate import RunConfig, evaluate
-    from srbench.models import convert, seed_srgan
+    from srbench.models import seed_srgan
+    from srbench.models.keras import convert
     from srbench.results import load_results
 
     model, h5, st = _converted_pair(ks, tmp_path, scale, blocks)
@@ -184,7 +185,7 @@ def test_full_size_parity_x4(ks: Any, tmp_path: Path) -> None:
 def test_full_size_generator_matches_the_seed_code_parameter_count(ks: Any) -> None:
     """Hand count: per-channel PReLU (64 slopes each) -> 1,550,659 trainable parameters at x4 (the PyTorch
     reproduction with one slope per PReLU has 1,549,462); the twin has the same count."""
-    from srbench.models.seed_networks import SeedGenerator
+    from srbench.models.archs.seed import SeedGenerator
 
     def conv(i: int, o: int, k: int) -> int:
         return i * o * k * k + o
@@ -259,8 +260,8 @@ def test_convert_to_and_from_a_whole_keras_model(ks: Any, tmp_path: Path) -> Non
     """safetensors -> .keras (a whole model for keras:PATH) -> safetensors: identical tensors, same output."""
     from safetensors.numpy import load_file
 
-    from srbench.models.convert import convert_file
-    from srbench.models.keras_saved import build as build_saved
+    from srbench.models.keras.convert import convert_file
+    from srbench.models.keras.saved import build as build_saved
 
     _, h5, st = _converted_pair(ks, tmp_path, 8, 1)
     assert convert_file(st, tmp_path / "gen.keras").scale == 8

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from srbench.models.networks import Discriminator, SRResNet
+from srbench.models.archs.srresnet import Discriminator, SRResNet
 from srbench.perf.flops import count_params
 
 

@@ -112,7 +112,7 @@ def test_errors_name_the_file(onnx_file: Path, tmp_path: Path, demo: object,
 
 
 def test_inspect_an_onnx_file(onnx_file: Path, demo: object) -> None:
-    from srbench.models.onnx import describe
+    from srbench.models.files.onnx import describe
 
     facts = describe(onnx_file)
     assert facts["scale"] == 4 and facts["architecture"] == "ONNX" and facts["weights_dtype"] == "tensor(float)"

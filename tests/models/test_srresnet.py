@@ -13,7 +13,7 @@ from safetensors.torch import save_file
 from srbench.files import file_sha256
 from srbench.interfaces import ModelError, SRModel
 from srbench.models.fast import fold_batchnorm, tiled_forward
-from srbench.models.networks import SRResNet
+from srbench.models.archs.srresnet import SRResNet
 from srbench.models.srresnet import build_srgan, build_srresnet, demo_weights_path
 
 
@@ -172,7 +172,7 @@ def test_x8_adapter_runs_the_fused_plan_and_matches_the_network(tmp_path: Path) 
     path = tmp_path / "g8.safetensors"
     save_file({k: v.contiguous() for k, v in net.state_dict().items()}, str(path))
     model = build_srresnet(8, weights=str(path))
-    from srbench.models.fused import FusedSRResNet
+    from srbench.models.archs.fused import FusedSRResNet
 
     assert isinstance(model._forward, FusedSRResNet)
     x = torch.rand(1, 3, 9, 7, generator=torch.Generator().manual_seed(0))

@@ -26,7 +26,7 @@ def _swinir() -> nn.Module:
 
 
 def _edsr() -> nn.Module:
-    from srbench.models.archs import EDSR  # spandrel 0.4 has no EDSR: srbench's BasicSR-layout network
+    from srbench.models.archs.detect import EDSR  # spandrel 0.4 has no EDSR: srbench's BasicSR-layout network
 
     return EDSR(num_feat=8, num_block=2, upscale=4)
 

@@ -190,7 +190,7 @@ def test_hand_count_is_about_4p4_mflop_per_lr_pixel_for_x4() -> None:
 
 @pytest.mark.parametrize("scale", [2, 3, 4])
 def test_flop_counter_agrees_with_the_hand_count_for_srresnet(scale: int) -> None:
-    from srbench.models.networks import SRResNet
+    from srbench.models.archs.srresnet import SRResNet
 
     net = SRResNet(scale).eval()
     assert count_flops(net, (1, 3, 256, 256)) == srresnet_flops_per_lr_pixel(scale) * 256 * 256

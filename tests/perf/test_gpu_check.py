@@ -62,7 +62,7 @@ def test_srresnet_rows_pass_the_requested_settings() -> None:
 
 
 def test_srresnet_rows_run_for_real_on_a_tiny_cpu_case() -> None:
-    from srbench.models.networks import SRResNet
+    from srbench.models.archs.srresnet import SRResNet
 
     rows = gpu_check.srresnet_rows("cpu", sizes=((8, 8),), batch=2, dtypes=("fp32",), model=SRResNet(4, n_blocks=1),
                                    iters=1)

@@ -10,7 +10,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from srbench.models.networks import SRResNet
+from srbench.models.archs.srresnet import SRResNet
 from srbench.training import checkpoints as ckpt
 from srbench.training.config import load_config
 from srbench.training.data import StepBatches, load_pairs, resolve_hr_files

@@ -11,7 +11,7 @@ Loading is safe by default: ``.keras`` / ``.h5`` models are loaded with Keras' `
 refuses ``Lambda`` layers (their Python bytecode would run on load). Such a model loads only with
 ``safe_mode=False``, an explicit opt-in for files you trust; a SavedModel is a TensorFlow graph and never
 runs Python code. TensorFlow is the optional extra ``srbench[tensorflow]``, imported lazily through
-``srbench.models.keras._import_tensorflow`` (which also orders triton before TensorFlow).
+``srbench.models.keras.srresnet._import_tensorflow`` (which also orders triton before TensorFlow).
 """
 
 from __future__ import annotations
@@ -62,7 +62,7 @@ class KerasAdapter:
     def __init__(self, name: str, scale: int, call: Callable[[Any], Any], *, device: str, info: ModelInfo,
                  input_max: float = 255.0, output_max: float = 255.0, tile: int | None = None,
                  tile_overlap: int = 0, keras_model: Any = None) -> None:
-        from srbench.models.keras import _import_tensorflow, _tf_device
+        from srbench.models.keras.srresnet import _import_tensorflow, _tf_device
 
         tf, _ = _import_tensorflow(name)
         if tile is not None and (isinstance(tile, bool) or not isinstance(tile, int) or tile <= 0):
@@ -174,13 +174,13 @@ def _load(path: Path, keras: Any, tf: Any, who: str, safe_mode: bool) -> tuple[C
         return call, loaded, "tensorflow SavedModel"
     if path.suffix not in (".keras", ".h5"):
         raise ModelError(f"{who}: {path} must be a '.keras' file, a whole model saved as '.h5' or a SavedModel directory")
-    from srbench.models.keras import _layer_classes
-    from srbench.models.keras_seed import register_layers
+    from srbench.models.keras.srresnet import _layer_classes
+    from srbench.models.keras.seed import register_layers
 
     _layer_classes()
     register_layers()  # srbench's own layers (depth_to_space) load without Lambda
     if path.suffix == ".h5":
-        from srbench.models.convert import _h5py
+        from srbench.models.keras.convert import _h5py
 
         try:
             with _h5py(who).File(path, "r") as f:
@@ -241,7 +241,7 @@ def build(scale: int, *, path: str | os.PathLike[str], device: str = "cpu", inpu
     p = Path(path)
     if not p.exists():
         raise ModelError(f"{who}: {p} not found")
-    from srbench.models.keras import _import_tensorflow
+    from srbench.models.keras.srresnet import _import_tensorflow
 
     tf, keras = _import_tensorflow(who)
     call, model, fmt = _load(p, keras, tf, who, bool(safe_mode))

@@ -1,6 +1,6 @@
 """Weight conversion between the seed's Keras SRGAN generator and its PyTorch twin, both ways, exactly.
 
-Keras side: the layer-by-layer weight lists of ``srbench.models.keras_seed.build_generator`` (and of the
+Keras side: the layer-by-layer weight lists of ``srbench.models.keras.seed.build_generator`` (and of the
 seed scripts' own generator, layer for layer the same), as stored in a Keras ``.h5`` weights file (the
 legacy HDF5 layout that ``model.save_weights("gen.h5")`` wrote in Keras 2 and ``model.save("gen.h5")``
 still writes: ``layer_names`` in topological order, each layer's arrays in ``weight_names`` order).
@@ -49,7 +49,7 @@ class SeedLayout:
 
 def keras_layer_names(scale: int, n_blocks: int) -> list[str]:
     """Names of the weighted layers of ``keras_seed.build_generator`` in topological order."""
-    from srbench.models.seed_networks import upsample_stages
+    from srbench.models.archs.seed import upsample_stages
 
     names = ["head_conv", "head_prelu"]
     for b in range(n_blocks):
@@ -62,7 +62,7 @@ def keras_layer_names(scale: int, n_blocks: int) -> list[str]:
 
 def _torch_prefixes(scale: int, n_blocks: int) -> list[tuple[str, str]]:
     """(kind, state_dict prefix) of every Keras weighted layer, in the same order as ``keras_layer_names``."""
-    from srbench.models.seed_networks import upsample_stages
+    from srbench.models.archs.seed import upsample_stages
 
     out = [("conv", "head.0"), ("prelu", "head.1")]
     for b in range(n_blocks):
@@ -290,8 +290,8 @@ def read_torch_safetensors(path: str | os.PathLike[str]) -> tuple[dict[str, np.n
 
 def _read_keras_model(path: Path) -> KerasLayers:
     """Weighted layers of a seed generator saved as ``.keras`` (loaded with TensorFlow, safe mode)."""
-    from srbench.models.keras import _import_tensorflow
-    from srbench.models.keras_seed import get_layer_weights, register_layers
+    from srbench.models.keras.srresnet import _import_tensorflow
+    from srbench.models.keras.seed import get_layer_weights, register_layers
 
     _, keras = _import_tensorflow("srbench convert")
     register_layers()
@@ -306,7 +306,7 @@ def _read_keras_model(path: Path) -> KerasLayers:
 def _write_keras_model(path: Path, layers: KerasLayers, layout: SeedLayout) -> None:
     """``layers`` as a whole ``.keras`` model of ``keras_seed.build_generator`` (loads with keras:PATH)."""
     from srbench.files import atomic_write
-    from srbench.models.keras_seed import build_generator, set_layer_weights
+    from srbench.models.keras.seed import build_generator, set_layer_weights
 
     model = build_generator(layout.scale, layout.n_blocks)
     set_layer_weights(model, layers, str(path))

@@ -140,6 +140,6 @@ def build_srcnn(scale: int, *, device: str = "cpu", weights: str | None = None, 
         raise ModelError(f"srcnn: unknown options {sorted(options)}")
     if weights is None:
         raise ModelError("srcnn: srbench ships no SRCNN weights; pass weights=PATH (CLI: --models file:PATH)")
-    from srbench.models.file import build
+    from srbench.models.files.checkpoint import build
 
     return build(scale, path=str(Path(weights)), device=device)

@@ -1,7 +1,7 @@
 """PyTorch twin of the seed's Keras SRGAN generator (the TensorFlow/Keras SRGAN of the tutorials).
 
-Same layers, same order, same numbers as ``srbench.models.keras_seed.build_generator``, so weights convert
-both ways (``srbench.models.convert``). It differs from ``srbench.models.networks.SRResNet`` where the
+Same layers, same order, same numbers as ``srbench.models.keras.seed.build_generator``, so weights convert
+both ways (``srbench.models.keras.convert``). It differs from ``srbench.models.networks.SRResNet`` where the
 Keras code differs from the PyTorch reproductions:
 
 - PReLU has one slope **per channel** (Keras ``PReLU(shared_axes=[1, 2])``), initialised to 0 (Keras'

@@ -13,7 +13,7 @@ Networks with size requirements (window-attention models, pixel-unshuffle ESRGAN
 LR input padded on the right and bottom by reflection (replicate beyond what reflection can reach), as the
 field's test scripts do (HAT, BasicSR), and the output cropped back to ``scale`` x the input: every model is
 scored on the same HR crop. One-channel (Y) models and 1x (pre-upsampling) networks run through
-:class:`srbench.models.preupsample.PreUpsampleAdapter`: Y of the LR image in (bicubic-upsampled first for a
+:class:`srbench.models.files.preupsample.PreUpsampleAdapter`: Y of the LR image in (bicubic-upsampled first for a
 1x network), CbCr from MATLAB bicubic, ``ycbcr2rgb`` back.
 """
 
@@ -102,7 +102,7 @@ def read_checkpoint(path: str | Path) -> Checkpoint:
 
 @functools.lru_cache(maxsize=1)
 def _registry() -> Any:
-    from srbench.models.archs import registry
+    from srbench.models.archs.detect import registry
 
     return registry()
 
@@ -300,7 +300,7 @@ def build(scale: int, *, path: str, device: str = "cpu", weights: str | None = N
                      f"{Path(path).name}", weights=str(path), weights_sha256=facts["sha256"],
                      params=facts["params"], extra=extra)
     if y_only or pre_upsample:
-        from srbench.models.preupsample import PreUpsampleAdapter
+        from srbench.models.files.preupsample import PreUpsampleAdapter
 
         req = desc.size_requirements
         net: nn.Module = network

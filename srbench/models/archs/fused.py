@@ -40,7 +40,7 @@ class FusionUnsupported(ValueError):
 
 def _srresnet_inside(module: nn.Module) -> tuple[nn.Module, str]:
     """(the SRResNet inside, output mode: 'tanh' or 'unit' for (tanh + 1) / 2)."""
-    from srbench.models.networks import SRResNet
+    from srbench.models.archs.srresnet import SRResNet
     from srbench.models.srresnet import _ToUnitRange
 
     if isinstance(module, SRResNet):

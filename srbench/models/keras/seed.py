@@ -16,7 +16,7 @@ The seed code's ``Lambda`` layers (scaling, ``depth_to_space``) are replaced by 
 compute the same thing and hold no weights (``Rescaling``; srbench's registered ``DepthToSpace``), so a
 model saved from here reloads without running code, and the weighted layers come in the same
 topological order as the seed's: Keras' HDF5 loader, and :func:`load_weights`, match layers by that
-order, not by name. PyTorch twin: ``srbench.models.seed_networks``; conversion: ``srbench.models.convert``.
+order, not by name. PyTorch twin: ``srbench.models.archs.seed``; conversion: ``srbench.models.keras.convert``.
 """
 
 from __future__ import annotations
@@ -30,9 +30,9 @@ import numpy as np
 
 from srbench.files import file_sha256
 from srbench.interfaces import ModelError, ModelInfo
-from srbench.models.convert import KerasLayers, keras_layer_names
-from srbench.models.keras_saved import KerasAdapter
-from srbench.models.seed_networks import SEED_SCALES, upsample_stages
+from srbench.models.keras.convert import KerasLayers, keras_layer_names
+from srbench.models.keras.saved import KerasAdapter
+from srbench.models.archs.seed import SEED_SCALES, upsample_stages
 
 NAME = "keras-srgan"
 N_BLOCKS = 16
@@ -45,14 +45,14 @@ UNTRAINED_WARNING = (
 
 
 def _keras() -> Any:
-    from srbench.models.keras import _import_tensorflow
+    from srbench.models.keras.srresnet import _import_tensorflow
 
     return _import_tensorflow(NAME)[1]
 
 
 def register_layers() -> Any:
     """srbench's registered ``DepthToSpace`` layer (shared with ``keras-srresnet``)."""
-    from srbench.models.keras import _layer_classes
+    from srbench.models.keras.srresnet import _layer_classes
 
     return _layer_classes()
 
@@ -157,7 +157,7 @@ def load_generator(scale: int, weights: str | os.PathLike[str], *, n_blocks: int
     the PyTorch twin's weights (``srbench convert`` output), converted. ``.weights.h5``: Keras 3
     ``save_weights`` of :func:`build_generator` (``n_blocks`` default 16).
     """
-    from srbench.models import convert
+    from srbench.models.keras import convert
 
     path = Path(weights)
     if not path.is_file():
@@ -214,7 +214,7 @@ def build(scale: int, *, device: str = "cpu", weights: str | os.PathLike[str] | 
     if options:
         raise ModelError(f"{NAME}: unknown options {sorted(options)} (known: weights, tile, seed, n_blocks)")
     scale = _check_scale(scale)
-    from srbench.models.keras import _import_tensorflow
+    from srbench.models.keras.srresnet import _import_tensorflow
 
     tf, keras = _import_tensorflow(NAME)
     extra: dict[str, Any] = {"framework": f"tensorflow {tf.__version__}, keras {keras.__version__}",

@@ -3,7 +3,7 @@
 * ``EDSR`` in BasicSR's layout (``conv_first``, ``body.N.conv1/conv2``, ``conv_after_body``, ``upsample``,
   ``conv_last``; Lim et al. 2017), the layout of BasicSR's released EDSR checkpoints (``params`` wrapped).
 * ``SRCNN`` 9-1-5 / 9-5-5 (Dong et al. 2014/2016): a pre-upsampling, Y-only network (scale 1 on the
-  bicubic-upsampled Y channel); see :mod:`srbench.models.preupsample`.
+  bicubic-upsampled Y channel); see :mod:`srbench.models.files.preupsample`.
 
 :func:`registry` is spandrel's main registry plus these two, as a copy: spandrel's global registry is
 never modified.

@@ -5,7 +5,7 @@ harness speaks float32 RGB NCHW torch tensors in [0, 1]; this adapter converts t
 the boundary and back, and nothing else in srbench knows TensorFlow is involved.
 
 The network is docs/protocol.md, "Training recipe"'s SRResNet, layer for layer the same as the PyTorch one in
-``srbench.models.networks`` (so weights can be ported, see :func:`port_torch_state_dict`):
+``srbench.models.archs.srresnet`` (so weights can be ported, see :func:`port_torch_state_dict`):
 9x9 conv 64 + PReLU; 16 residual blocks (3x3 conv, BN, PReLU, 3x3 conv, BN, skip); 3x3 conv + BN +
 long skip; upsampling x2 = [3x3 conv 64->256, depth_to_space 2, PReLU] (twice for x4), x3 = [3x3
 conv 64->576, depth_to_space 3, PReLU], x8 = three x2 stages; 9x9 conv to 3 channels; tanh, mapped back to [0, 1] with
