@@ -29,6 +29,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from srbench.files import atomic_write_text
 from srbench.interfaces import SRBenchError
 from srbench.markup import md_escape
 from srbench.metrics.table import default_tolerances
@@ -187,7 +188,7 @@ def _num(v: float | None, signed: bool = False) -> str:
 
 def protocol_of(run: RunData) -> dict[str, Any]:
     """What must match between a baseline and a run for their numbers to be comparable."""
-    return Protocol.from_run(run.meta).comparable()
+    return run.record.comparable_protocol().comparable()
 
 
 def save_baseline(run_dir: Path, out: Path, *, tolerances: dict[str, float] | None = None) -> Path:
@@ -197,23 +198,22 @@ def save_baseline(run_dir: Path, out: Path, *, tolerances: dict[str, float] | No
     Raises BaselineError when the run is not complete (a partial run is no baseline).
     """
     run = load_run_dir(run_dir)
-    status = run.meta.get("status", "complete")
+    status = run.record.status if run.record.status != "unknown" else "complete"  # hand-made: no status
     if status != "complete":
         raise BaselineError(f"{run.path}: run status is {status!r}; only a complete run can be a baseline")
     metrics = run.metrics()
     tol = {m: _default_tolerance(run, m) for m in metrics}
     tol.update(_validated(tolerances, "save_baseline"))
     datasets = {}
-    for name, info in (run.meta.get("datasets") or {}).items():
-        info = info if isinstance(info, dict) else {}
-        datasets[name] = {"n_images": info.get("n_images"), "hr_pixel_sha256": info.get("hr_pixel_sha256") or {}}
+    for name, info in run.record.datasets.items():
+        datasets[name] = {"n_images": info.n_images, "hr_pixel_sha256": dict(info.hr_pixel_sha256)}
     doc = {
         "schema_version": BASELINE_SCHEMA_VERSION,
         "kind": BASELINE_KIND,
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "source_run": {"run_id": run.run_id, "created": run.meta.get("created"), "git_sha": run.meta.get("git_sha"),
-                       "srbench_version": run.meta.get("srbench_version"), "command": run.meta.get("command"),
-                       "device_name": (run.meta.get("environment") or {}).get("device_name")},
+        "source_run": {"run_id": run.run_id, "created": run.record.created, "git_sha": run.record.git_sha,
+                       "srbench_version": run.record.srbench_version, "command": run.record.command,
+                       "device_name": run.record.environment.get("device_name")},
         "protocol": protocol_of(run),
         "metrics": {m: {k: v for k, v in run.metric_meta(m).items() if k in ("higher_is_better", "unit", "version")}
                     for m in metrics},
@@ -225,10 +225,7 @@ def save_baseline(run_dir: Path, out: Path, *, tolerances: dict[str, float] | No
     }
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp")
-    tmp.write_text(json.dumps(doc, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    tmp.replace(out)
-    return out
+    return atomic_write_text(out, json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
 
 
 def _json_float(v: float) -> float | str:
@@ -279,9 +276,9 @@ def _validated(tolerances: dict[str, float] | None, where: str) -> dict[str, flo
 
 
 def _default_tolerance(run: RunData, metric: str) -> float:
-    meta = (run.meta.get("metrics") or {}).get(metric)
-    if isinstance(meta, dict) and meta.get("default_tolerance") is not None:
-        return float(meta["default_tolerance"])
+    meta = run.record.metrics.get(metric)
+    if meta is not None and meta.default_tolerance is not None:
+        return float(meta.default_tolerance)
     return float(DEFAULT_TOLERANCES.get(metric, 0.0))
 
 
@@ -305,10 +302,10 @@ def _protocol_mismatches(base: dict[str, Any], run: RunData, doc: dict[str, Any]
         for k in ("higher_is_better", "version"):
             if k in meta and metric in set(run.summary["metric"]) and str(cm.get(k)) != str(meta[k]):
                 out.append(f"metrics.{metric}.{k}: baseline {meta[k]!r}, run {cm.get(k)!r}")
-    run_ds = run.meta.get("datasets") or {}
+    run_ds = run.record.datasets
     for name, info in (doc.get("datasets") or {}).items():
         bh = (info or {}).get("hr_pixel_sha256") or {}
-        ch = ((run_ds.get(name) or {}).get("hr_pixel_sha256")) or {}
+        ch = run_ds[name].hr_pixel_sha256 if name in run_ds else {}
         changed = sorted(k for k in set(bh) & set(ch) if bh[k] != ch[k])
         if changed:
             out.append(f"datasets.{name}: HR pixels differ for {', '.join(changed[:5])}"
@@ -384,7 +381,7 @@ def _judge(b: float, c: float, delta: float, tol: float, higher_is_better: bool)
 def default_baseline_path(run_dir: Path, root: Path = Path("baselines")) -> Path:
     """Where ``srbench run --bless`` puts a run's baseline: ``baselines/<models>_<datasets>_x<scales>.json``
     (stable across runs of the same configuration, so re-blessing overwrites and shows up in the diff)."""
-    cfg = load_run_dir(run_dir).meta.get("config") or {}
+    cfg = load_run_dir(run_dir).record.config
     safe = lambda xs: "-".join("".join(ch if ch.isalnum() or ch in "-." else "_" for ch in str(x)) for x in xs)  # noqa: E731
     name = f"{safe(cfg.get('models') or ['run'])}_{safe(cfg.get('datasets') or ['data'])}_x{safe(cfg.get('scales') or ['?'])}"
     return Path(root) / f"{name}.json"

@@ -6,6 +6,7 @@ Each command's docstring is its help text. Heavy imports (torch, pandas) happen 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shlex
@@ -117,7 +118,7 @@ def run(**opts: Any) -> None:
 
 
 def _run_config(opts: dict[str, Any]) -> Any:
-    from srbench.evaluate import RunConfig
+    from srbench.config import RunConfig
 
     base: dict[str, Any] = {}
     if opts["config_file"]:
@@ -154,15 +155,11 @@ def _run_config(opts: dict[str, Any]) -> Any:
     return RunConfig.from_json(base)
 
 
-# Flags a resumed run may take although they differ from its recorded config: they change no number.
-_RESUME_SAFE = {"throughput"}
-
-
 def _resume_config(opts: dict[str, Any]) -> Any:
     """The recorded config of ``--resume DIR``. A flag that would change it (``-m X``, ``-s 2``...) is
     refused with a usage error, so that a resumed run never mixes two configs; ``--no-throughput``
     applies (it changes no result)."""
-    from srbench.evaluate import RunConfig
+    from srbench.config import RunConfig, describe_conflicts, resume_conflicts
     from srbench.rundir import read_run_json
 
     run_dir = opts["resume_dir"]
@@ -176,21 +173,13 @@ def _resume_config(opts: dict[str, Any]) -> Any:
                                "and recorded config)")
     given = _run_config({**opts, "config_file": None})
     defaults = RunConfig.from_json({})
-    changes = {}
-    for key in RunConfig.__dataclass_fields__:
-        value = getattr(given, key)
-        if value == getattr(defaults, key) and not _flag_given(opts, key):
-            continue  # not given on the command line
-        if value != getattr(recorded, key):
-            changes[key] = value
-    unsafe = sorted(k for k in changes if k not in _RESUME_SAFE)
-    if unsafe:
-        said = "; ".join(f"{k}: run has {getattr(recorded, k)!r}, flags say {changes[k]!r}" for k in unsafe)
-        raise click.UsageError(f"--resume {run_dir} continues the recorded run, but the flags change it ({said}). "
-                               "Drop those flags, or start a new run with --out")
-    import dataclasses
-
-    return dataclasses.replace(recorded, **{k: v for k, v in changes.items() if k in _RESUME_SAFE})
+    changed = {key: getattr(given, key) for key in RunConfig.__dataclass_fields__
+               if getattr(given, key) != getattr(defaults, key) or _flag_given(opts, key)}  # given on the command line
+    conflicts = resume_conflicts(recorded, dataclasses.replace(recorded, **changed))
+    if conflicts:
+        raise click.UsageError(f"--resume {run_dir} continues the recorded run, but the flags change it "
+                               f"({describe_conflicts(conflicts, 'flags say')}). Drop those flags, or start a new run with --out")
+    return dataclasses.replace(recorded, **changed)
 
 
 _FLAG_OF = {"models": "models", "datasets": "datasets", "scales": "scale", "device": "device", "lr_source": "lr_source",
@@ -348,7 +337,7 @@ def datasets_export(name: str, scale: int, out: Path, data_dir: Path | None, max
     Layout: OUT/HR/<name>.png and OUT/LR_bicubic/X<S>/<name>x<S>.png.
     """
     from srbench.data.sources import export_dataset
-    from srbench.evaluate import DEFAULT_MAX_PIXELS
+    from srbench.config import DEFAULT_MAX_PIXELS
 
     limit = DEFAULT_MAX_PIXELS if max_pixels is None else (max_pixels or None)
     n, errors = export_dataset(name, scale, out, data_dir=data_dir, max_pixels=limit)

@@ -11,108 +11,33 @@ computed, so an interrupted run keeps its work and ``resume=True`` continues it.
 
 from __future__ import annotations
 
-import re
+import dataclasses
+import sys
 import time
+import traceback
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from srbench import results as res
 from srbench import rundir
+from srbench.config import TIMING_IMAGES, ConfigConflict, RunConfig, describe_conflicts, resume_conflicts
+from srbench.data.fetch import compare_pixel_hashes
+from srbench.data.io import pixel_sha256, write_image
+from srbench.data.sources import make_pair, resolve_dataset
+from srbench.distributed import barrier, gather_rows, init_from_env, shard, shutdown
 from srbench.interfaces import ImagePair, ModelInfo, ResultRow, SRBenchError, SRModel
-from srbench.metrics.table import DEFAULT_METRICS, METRIC_TABLE, computed_metrics
-from srbench.quantise import quantise_sr
+from srbench.perf.bench import BenchOptions, TimingImages, jobs_from_built, run_bench
+from srbench.pipeline import load_lpips, run_model, score
+from srbench.registry import get_model
+from srbench.rundir import image_path
 
 if TYPE_CHECKING:
-    import torch
-
     from srbench.data.sources import DatasetSource
     from srbench.metrics.perceptual import LPIPSMetric
 
-METRICS = computed_metrics()  # every metric srbench computes: the metric table's rows with a scorer
-TIMING_IMAGES = 20  # real LR images per dataset and scale in the timed pass
-COLOURS = ("y", "rgb")
-DEFAULT_MAX_PIXELS = 40_000_000  # per HR image; ~40 MP needs ~4 GB while evaluated (the largest benchmark image: 3 MP)
-
-
-@dataclass(frozen=True)
-class RunConfig:
-    """Everything that defines a run; recorded in run.json. Frozen: options are never mutated."""
-
-    models: tuple[str, ...] = ("bicubic", "srresnet", "srgan")
-    datasets: tuple[str, ...] = ("samples",)
-    scales: tuple[int, ...] = (4,)
-    device: str = "cpu"
-    lr_source: str = "matlab"  # "matlab": regenerate LR with srbench's imresize; "official": the dataset's files
-    metrics: tuple[str, ...] = DEFAULT_METRICS
-    colour: str = "y"  # PSNR/SSIM on MATLAB Y ("y") or on RGB ("rgb")
-    lpips_net: str = "alex"
-    lpips_weights: str | None = None  # backbone path; "random" only for tests
-    data_dir: str | None = None
-    weights: tuple[tuple[str, str], ...] = ()  # (model, path) pairs
-    tile: int | None = None
-    compare: tuple[str, ...] | None = None  # image ids for visual comparisons; None = first `n_compare`
-    n_compare: int = 2
-    crop_box: tuple[int, int, int, int] | None = None  # x, y, w, h in HR pixels, for the report's crops
-    throughput: bool = True
-    throughput_sizes: tuple[int, ...] = (64, 128, 256)
-    seed: int = 0
-    max_pixels: int | None = DEFAULT_MAX_PIXELS  # larger images are errors (decompression bombs); None: no limit
-
-    def __post_init__(self) -> None:
-        for key in ("models", "datasets", "scales", "metrics"):  # "-s 4,4" or "-d set5,set5" run once
-            object.__setattr__(self, key, tuple(dict.fromkeys(getattr(self, key))))
-        if self.max_pixels == 0:  # as on the command line: 0 = no limit
-            object.__setattr__(self, "max_pixels", None)
-        if self.max_pixels is not None and (isinstance(self.max_pixels, bool) or int(self.max_pixels) != self.max_pixels
-                                            or self.max_pixels < 1):
-            raise ValueError(f"max_pixels must be a positive integer or None, got {self.max_pixels!r}")
-        if not self.models:
-            raise ValueError("no models given")
-        if not self.datasets:
-            raise ValueError("no datasets given")
-        if not self.scales or any(int(s) != s or s < 1 for s in self.scales):
-            raise ValueError(f"scales must be positive integers, got {self.scales}")
-        unknown = set(self.metrics) - set(METRICS)
-        if unknown:
-            raise ValueError(f"unknown metrics {sorted(unknown)}; known: {', '.join(METRICS)}")
-        if self.colour not in COLOURS:
-            raise ValueError(f"colour must be one of {COLOURS}, got {self.colour!r}")
-        if self.lr_source not in ("matlab", "official"):
-            raise ValueError(f"lr_source must be 'matlab' or 'official', got {self.lr_source!r}")
-
-    def to_json(self) -> dict[str, Any]:
-        d = asdict(self)
-        d["weights"] = dict(self.weights)
-        return d
-
-    @classmethod
-    def from_json(cls, d: dict[str, Any]) -> RunConfig:
-        d = dict(d)
-        d["weights"] = tuple(sorted(d.get("weights", {}).items()))
-        for key in ("models", "datasets", "scales", "metrics", "throughput_sizes"):
-            if key in d:
-                d[key] = tuple(d[key])
-        if d.get("compare") is not None:
-            d["compare"] = tuple(d["compare"])
-        if d.get("crop_box") is not None:
-            d["crop_box"] = tuple(d["crop_box"])
-        known = set(cls.__dataclass_fields__)
-        unknown = set(d) - known
-        if unknown:
-            raise ValueError(f"unknown config keys: {sorted(unknown)}")
-        return cls(**d)
-
-
-def protocol(config: RunConfig, lpips_info: dict[str, Any]) -> dict[str, Any]:
-    """The protocol record written into run.json (and compared by ``srbench check``): ``srbench.protocol``."""
-    from srbench.protocol import Protocol
-
-    return Protocol.from_config(config, lpips_info).to_json()
-
+__all__ = ["RunConfig", "RunOutcome", "evaluate"]
 
 @dataclass
 class RunOutcome:
@@ -135,105 +60,7 @@ class RunOutcome:
         return not self.errors and self.status == "complete"
 
 
-def new_run_id(config: RunConfig) -> str:
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
-    return f"{stamp}-{safe_name('-'.join(config.models))[:40]}"
-
-
-def safe_name(text: str) -> str:
-    """A file-system-safe version of a user-controlled name."""
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("._") or "_"
-
-
-def to_tensor(image: np.ndarray, device: str) -> torch.Tensor:
-    """uint8 HWC (C = 1 or 3) -> float32 RGB NCHW in [0, 1]; grayscale is replicated to 3 channels."""
-    import torch
-
-    t = torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1))).float().div_(255.0)
-    if t.shape[0] == 1:
-        t = t.expand(3, -1, -1)
-    return t.unsqueeze(0).contiguous().to(device)
-
-
-def quantise(sr: torch.Tensor, channels: int) -> np.ndarray:
-    """Adapter output -> uint8 (C, H, W): clamp to [0, 1], round half up on the 0..255 scale
-    (:func:`srbench.quantise.quantise_sr`, the quantiser training validation uses too).
-
-    For a grayscale input (``channels == 1``) the output's three channels are averaged first.
-    """
-    return quantise_sr(sr, channels)
-
-
-def run_model(model: SRModel, pair: ImagePair) -> np.ndarray:
-    """Upscale one pair with ``model`` and return the quantised SR image, uint8 (C, H, W).
-
-    Raises SRBenchError naming the model when the output has the wrong shape or is not finite.
-    """
-    import torch
-
-    lr = to_tensor(pair.lr, model.device)
-    with torch.inference_mode():
-        sr = model.upscale(lr)
-    want = (1, 3, pair.hr.shape[0], pair.hr.shape[1])
-    if not isinstance(sr, torch.Tensor) or tuple(sr.shape) != want:
-        got = tuple(sr.shape) if isinstance(sr, torch.Tensor) else type(sr).__name__
-        raise SRBenchError(f"model {model.name!r} returned {got} for {pair.id}, expected {want}")
-    if not torch.isfinite(sr).all():
-        raise SRBenchError(f"model {model.name!r} returned NaN or infinite values for {pair.id}")
-    return quantise(sr, pair.hr.shape[2])
-
-
-def score(
-    sr: np.ndarray,
-    hr: np.ndarray,
-    scale: int,
-    metrics: tuple[str, ...],
-    colour: str,
-    lpips_metric: LPIPSMetric | None,
-    *,
-    states: dict[str, Any] | None = None,
-) -> dict[str, float]:
-    """Metric values for one uint8 (C, H, W) SR image against uint8 HWC HR, per the protocol.
-
-    Each requested metric's scorer comes from the metric table; a scorer shared by several requested
-    metrics (PSNR and SSIM) runs once for all of them. ``states`` holds the loaded objects of stateful
-    metrics (``lpips_metric`` is LPIPS's); a stateful metric without one is skipped.
-    """
-    states = dict(states or {})
-    if lpips_metric is not None:
-        states.setdefault("lpips", lpips_metric)
-    hr_chw = hr.transpose(2, 0, 1)
-    out: dict[str, float] = {}
-    calls: dict[str, list[str]] = {}  # scorer -> the requested metrics it computes, in request order
-    for name in metrics:
-        spec = METRIC_TABLE[name]
-        if spec.stateful and states.get(name) is None:
-            continue
-        calls.setdefault(spec.function, []).append(name)
-    for wanted in calls.values():
-        scorer = METRIC_TABLE[wanted[0]].load()
-        state = next((states[m] for m in wanted if m in states), None)
-        values = scorer(sr, hr_chw, scale=scale, colour=colour, wanted=tuple(wanted), state=state)
-        out.update({m: values[m] for m in wanted if m in values})
-    return {m: out[m] for m in metrics if m in out}
-
-
-def _load_lpips(config: RunConfig) -> tuple[LPIPSMetric | None, dict[str, Any]]:
-    if "lpips" not in config.metrics:
-        return None, {"available": False, "reason": "not requested"}
-    from srbench.metrics.perceptual import LPIPSMetric, LPIPSUnavailable
-
-    try:
-        metric = LPIPSMetric(config.lpips_net, backbone=config.lpips_weights, device=config.device)
-    except LPIPSUnavailable as exc:
-        return None, {"available": False, "net": config.lpips_net, "version": "0.1", "reason": str(exc)}
-    info = asdict(metric.info)
-    return metric, {"available": True, "range": "[-1,1]", "reason": None, **info}
-
-
 def _build_models(config: RunConfig, scale: int, device: str, errors: list[dict[str, Any]]) -> dict[str, SRModel]:
-    from srbench.registry import get_model
-
     weights = dict(config.weights)
     built: dict[str, SRModel] = {}
     for name in config.models:
@@ -286,18 +113,14 @@ def evaluate(
     (default: print to stderr). Under ``torchrun`` the images are sharded across ranks and the rows
     gathered on rank 0, which alone writes files: the results equal a single-process run, row for row.
     """
-    import sys
-
-    from srbench.distributed import init_from_env, shutdown
-
     dist = init_from_env(config.device)
     say = log or (lambda msg: print(msg if dist.world_size == 1 else f"[rank {dist.rank}] {msg}", file=sys.stderr))
     try:
         run_dir = _run_dir(out_dir, config, dist)
+        if resume:
+            _check_resume(run_dir, config)
         if not dist.is_main:
             return _Runner(config, run_dir, dist, resume, progress, command, say).run()
-        if resume:
-            rundir.read_run_json(run_dir)  # a clear error when run.json is missing or corrupt
         try:
             run_dir.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -308,12 +131,26 @@ def evaluate(
         shutdown(dist)
 
 
+def _check_resume(run_dir: Path, config: RunConfig) -> None:
+    """A resume continues the recorded run: run.json must be readable and ``config`` must not change a field
+    that changes results (:func:`srbench.config.resume_conflicts`); else nothing is touched."""
+    recorded = rundir.read_run_json(run_dir)  # a clear error when run.json is missing or corrupt
+    try:
+        before = RunConfig.from_json(recorded.get("config") or {})
+    except (TypeError, ValueError) as exc:
+        raise ConfigConflict(f"{run_dir / rundir.RUN_JSON}: its config is not valid ({exc})") from None
+    conflicts = resume_conflicts(before, RunConfig.from_json(config.to_json()))
+    if conflicts:
+        raise ConfigConflict(f"{run_dir}: a resume continues the recorded run, but this config changes it "
+                             f"({describe_conflicts(conflicts)}); start a new run in another directory")
+
+
 def _run_dir(out_dir: str | Path | None, config: RunConfig, dist: Any) -> Path:
     if out_dir:
         return Path(out_dir)
-    name = [new_run_id(config)]
+    name = [rundir.new_run_id(config)]
     if dist.initialized:  # every rank must agree on the timestamped name
-        import torch.distributed
+        import torch.distributed  # deferred: importing srbench must not import torch
 
         torch.distributed.broadcast_object_list(name, src=0)
     return Path("reports") / name[0]
@@ -324,49 +161,23 @@ class _Runner:
 
     def __init__(self, config: RunConfig, run_dir: Path, dist: Any, resume: bool, progress: bool,
                  command: str | None, say: Any) -> None:
-        from srbench.distributed import barrier
-
         self.config, self.run_dir, self.dist, self.progress, self.say = config, run_dir, dist, progress, say
         self.device = dist.device if dist.backend == "nccl" else config.device
         results = run_dir / rundir.RESULTS_CSV
         if not resume and results.exists() and results.stat().st_size:
             raise SRBenchError(f"{run_dir} already holds results: pass --resume to continue it, or choose another --out")
-        self.lpips, lpips_info = _load_lpips(config)
+        self.lpips, lpips_info = load_lpips(config.metrics, config.lpips_net, config.lpips_weights, config.device)
         self.metrics = tuple(m for m in config.metrics if m != "lpips" or self.lpips is not None)
         previous = _resumable_rows(results, self.metrics, dist.is_main, say) if resume else []
         self.done = rundir.completed(previous, self.metrics)
         self.outcome = RunOutcome(run_dir, list(previous))
         if lpips_info.get("reason") and "lpips" in config.metrics:
             self.outcome.warnings.append(lpips_info["reason"])  # the CLI prints warnings at the end
-        self.record: dict[str, Any] = {
-            "run_id": run_dir.name,
-            "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            "srbench_version": _version(),
-            "git_sha": res.git_sha(),
-            "command": command,
-            "config": config.to_json(),
-            "protocol": protocol(config, lpips_info),
-            "environment": {**res.environment(self.device), "world_size": dist.world_size},
-            "models": {},
-            "datasets": {},
-            "metrics": {k: v.record() for k, v in METRIC_TABLE.items() if k in config.metrics},
-            "comparisons": [],
-            "errors": self.outcome.errors,
-            "warnings": self.outcome.warnings,
-            "status": "running",
-        }
-        if resume and (run_dir / "run.json").exists():
-            before = rundir.read_run_json(run_dir)
-            for key in ("models", "datasets"):
-                self.record[key].update(before.get(key, {}))
-            self.record["comparisons"] = before.get("comparisons", [])
-            self.record["created"] = before.get("created", self.record["created"])
-            # what the interrupted run had recorded is kept as history; its image and model errors are not
-            # carried into errors[]: those images are retried, and fail again only if still broken
-            self.record["resumes"] = [*(before.get("resumes") or []), {
-                "at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                "previous_status": before.get("status"), "previous_rows": len(previous),
-                "previous_errors": before.get("errors") or []}]
+        self.record = rundir.new_record(config, run_dir.name, device=self.device, world_size=dist.world_size,
+                                        lpips_info=lpips_info, command=command, errors=self.outcome.errors,
+                                        warnings=self.outcome.warnings)
+        if resume and (run_dir / rundir.RUN_JSON).exists():
+            rundir.resumed_record(self.record, rundir.read_run_json(run_dir), len(previous))
         self.models: dict[int, dict[str, SRModel]] = {}
         self.timing_images: dict[str, list[np.ndarray]] = {}  # "<dataset>@x<scale>" -> LR for the timed pass
         self.writer: rundir.ResultsWriter | None = None
@@ -388,8 +199,6 @@ class _Runner:
             self.outcome.status = "interrupted"
             self.say(f"interrupted: {len(self.outcome.rows)} rows kept in {self.run_dir}; continue with --resume")
         except Exception as exc:  # anything unexpected: recorded as a failed run, never as a success
-            import traceback
-
             self.outcome.status = "failed"
             message = str(exc) if isinstance(exc, SRBenchError) else f"unexpected {type(exc).__name__}: {exc}"
             self.outcome.errors.append({**_error("*", "*", 0, "*", f"run failed: {message}"),
@@ -403,10 +212,7 @@ class _Runner:
         return self.outcome
 
     def _dataset(self, spec: str) -> None:
-        from tqdm.auto import tqdm
-
-        from srbench.data.sources import resolve_dataset
-        from srbench.distributed import gather_rows, shard
+        from tqdm.auto import tqdm  # deferred: only a run draws progress bars
 
         try:
             source = resolve_dataset(spec, data_dir=self.config.data_dir)
@@ -445,8 +251,6 @@ class _Runner:
     def _unique_name(self, spec: str, source: DatasetSource) -> DatasetSource | None:
         """The same data twice (``set5,set5``, ``b100,bsd100``) runs once; two different datasets with one
         name (``folder:a/imgs,folder:b/imgs``) get ``imgs`` and ``imgs-2``, in the order given (stable)."""
-        import dataclasses
-
         if source.origin in self.dataset_names:
             msg = f"dataset {spec!r} is {self.dataset_names[source.origin]!r} again ({source.origin}); evaluated once"
             self.outcome.warnings.append(msg)
@@ -475,9 +279,6 @@ class _Runner:
     def _image(self, result: _ImageResult, source: DatasetSource, image: Any, scale: int,
                models: dict[str, SRModel], compare: bool) -> None:
         """Evaluate one image with every model that still needs it, filling ``result`` as it goes."""
-        from srbench.data.io import pixel_sha256
-        from srbench.data.sources import make_pair
-
         todo = [m for m in models if (m, source.name, scale, image.id) not in self.done]
         if not todo:
             return
@@ -515,12 +316,6 @@ class _Runner:
             record["hr_pixel_sha256"].setdefault(result.image, result.hr_sha256)
         if result.compared:
             _record_comparison(self.record, dataset, scale, result.image, result.compared)
-
-
-def _version() -> str:
-    import srbench
-
-    return srbench.__version__
 
 
 def _resumable_rows(results: Path, metrics: tuple[str, ...], main: bool, say: Any) -> list[ResultRow]:
@@ -564,14 +359,7 @@ def _evaluate_one(
     return [ResultRow(name, dataset, pair.scale, pair.id, m, v) for m, v in values.items()]
 
 
-def image_path(dataset: str, scale: int, who: str, image: str) -> str:
-    """Relative path of a saved comparison image inside the run directory."""
-    return f"images/{safe_name(dataset)}/x{scale}/{safe_name(who)}/{safe_name(image)}.png"
-
-
 def _save_image(run_dir: Path, dataset: str, scale: int, who: str, image: str, pixels: np.ndarray) -> None:
-    from srbench.data.io import write_image
-
     write_image(run_dir / image_path(dataset, scale, who, image), np.ascontiguousarray(pixels))
 
 
@@ -590,29 +378,11 @@ def _record_comparison(run: dict[str, Any], dataset: str, scale: int, image: str
 
 def _verify_dataset(source: DatasetSource, record: dict[str, Any], outcome: RunOutcome, say: Any) -> None:
     """Compare decoded-pixel hashes of the HR images with the catalogue manifest, when it pins them."""
-    record["verified"] = None
-    if source.catalogue is None:
-        return
-    from srbench.data.catalogue import load_manifest
-
-    try:
-        expected = {k: v.pixel_sha256 for k, v in load_manifest(source.catalogue).hr.items()}
-    except SRBenchError:
-        return
-    if not expected:
-        return
-    got = record["hr_pixel_sha256"]
-    bad = sorted(k for k, v in got.items() if expected.get(k, v) != v)
-    missing = sorted(set(expected) - {im.id for im in source.images})
-    extra = sorted({im.id for im in source.images} - set(expected))
-    record["verified"] = not (bad or missing or extra)
-    if not record["verified"]:
-        msg = (f"dataset {source.name} at {source.origin} differs from the catalogue: "
-               f"{len(bad)} images with other pixels ({', '.join(bad[:5])}), {len(missing)} missing "
-               f"({', '.join(missing[:5])}), {len(extra)} extra ({', '.join(extra[:5])}); "
-               f"results are not comparable with published numbers")
-        outcome.warnings.append(msg)
-        say(f"warning: {msg}")
+    record["verified"], problem = compare_pixel_hashes(source.catalogue, source.name, source.origin,
+                                                       record["hr_pixel_sha256"], (im.id for im in source.images))
+    if problem:
+        outcome.warnings.append(problem)
+        say(f"warning: {problem}")
 
 
 def _throughput(
@@ -627,8 +397,6 @@ def _throughput(
 
     Writes ``throughput.csv``; returns its summary for run.json (None when nothing was timed).
     """
-    from srbench.perf.bench import BenchOptions, TimingImages, jobs_from_built, run_bench
-
     if not any(built.values()):
         return None
     say("throughput: timing the models (--no-throughput skips this)")
@@ -689,10 +457,8 @@ def _finish(run_dir: Path, run: dict[str, Any], outcome: RunOutcome, seconds: fl
         outcome.status = "failed"
         outcome.errors.append(_error("*", "*", 0, "*", str(exc)))
         return
-    try:
-        from srbench.report.html import write_report
-    except ImportError:
-        return
+    from srbench.report.html import write_report  # deferred: the report needs pandas and matplotlib
+
     try:
         write_report(run_dir)
     except Exception as exc:  # a report bug must not lose the results

@@ -1,4 +1,4 @@
-"""File helpers used everywhere: atomic writes and content hashes. One copy of each.
+"""File helpers used everywhere: atomic writes, content hashes, safe names and CSV text cells. One copy of each.
 
 An atomic write goes to a temporary file in the target's folder and is moved into place with
 ``os.replace`` (atomic on POSIX): a reader sees the old file or the new one, never half of one.
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import tempfile
 from collections.abc import Callable
 from functools import lru_cache
@@ -73,3 +74,22 @@ def file_digest(path: PathLike, algorithm: str = "sha256") -> str:
 def file_sha256(path: PathLike) -> str:
     """sha256 hex digest of a file's bytes, streamed."""
     return file_digest(path, "sha256")
+
+
+# A spreadsheet runs a cell that starts with one of these as a formula (OWASP's CSV injection list).
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "'")
+
+
+def escape_text(text: str) -> str:
+    """A CSV text cell made inert for spreadsheets: a leading ``'`` before ``= + - @``, tab, CR or ``'``."""
+    return "'" + text if text.startswith(_FORMULA_START) else text
+
+
+def unescape_text(text: str) -> str:
+    """The inverse of :func:`escape_text`."""
+    return text[1:] if text.startswith("'") and text[1:].startswith(_FORMULA_START) else text
+
+
+def safe_name(text: str) -> str:
+    """A file-system-safe version of a user-controlled name (one path component, never empty)."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("._") or "_"

@@ -9,11 +9,10 @@ verbatim: a changed description *is* a changed protocol until someone re-blesses
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass, field, replace
+from typing import Any
 
-if TYPE_CHECKING:
-    from srbench.evaluate import RunConfig
+from srbench.config import RunConfig
 
 # Protocol fields whose difference makes numbers incomparable (checked by `srbench check`).
 PROTOCOL_KEYS = ("modcrop", "lr", "quantisation", "crop_border", "colour", "grayscale", "psnr", "ssim")
@@ -42,6 +41,7 @@ class Protocol:
     ssim: str | None = "Wang et al. ssim_index.m: gaussian 11x11 sigma 1.5, valid, K1 .01 K2 .03"
     lpips: Mapping[str, Any] | str | None = field(default_factory=dict)
     niqe: str | None = None
+    extra: Mapping[str, Any] = field(default_factory=dict)  # keys of a newer or hand-made run.json
 
     @classmethod
     def from_config(cls, config: RunConfig, lpips_info: Mapping[str, Any]) -> Protocol:
@@ -54,28 +54,38 @@ class Protocol:
         )
 
     def to_json(self) -> dict[str, Any]:
-        """run.json's ``protocol`` block (key order as schema v1 wrote it)."""
+        """run.json's ``protocol`` block (key order as schema v1 wrote it); absent (None) fields are left out,
+        so a block read with :meth:`from_json` is written back as it was."""
         out: dict[str, Any] = {"modcrop": self.modcrop, "lr": self.lr, "lr_source": self.lr_source,
                                "quantisation": self.quantisation, "crop_border": self.crop_border,
                                "colour": self.colour, "grayscale": self.grayscale, "psnr": self.psnr,
                                "ssim": self.ssim,
-                               "lpips": dict(self.lpips) if isinstance(self.lpips, Mapping) else self.lpips}
-        if self.niqe is not None:
-            out["niqe"] = self.niqe
+                               "lpips": dict(self.lpips) if isinstance(self.lpips, Mapping) else self.lpips,
+                               "niqe": self.niqe}
+        out = {k: v for k, v in out.items() if v is not None}
+        out.update(self.extra)
         return out
+
+    @classmethod
+    def from_json(cls, block: Mapping[str, Any]) -> Protocol:
+        """A run.json ``protocol`` block, verbatim: absent fields are None, unknown keys kept in ``extra``."""
+        lp = block.get("lpips")
+        known = {"lr_source", "lr", "lpips", "niqe", *PROTOCOL_KEYS}
+        return cls(lr_source=block.get("lr_source"), lr=block.get("lr"),
+                   lpips=dict(lp) if isinstance(lp, Mapping) else lp, niqe=block.get("niqe"),
+                   extra={k: v for k, v in block.items() if k not in known},
+                   **{k: block.get(k) for k in PROTOCOL_KEYS if k != "lr"})
 
     @classmethod
     def from_run(cls, meta: Mapping[str, Any]) -> Protocol:
         """Read a run.json (as a dict) verbatim; absent fields are None. ``lr_source`` is the config's."""
         proto = meta.get("protocol") if isinstance(meta.get("protocol"), Mapping) else {}
         cfg = meta.get("config") if isinstance(meta.get("config"), Mapping) else {}
-        lp = proto.get("lpips")
-        return cls(
-            lr_source=cfg.get("lr_source"),
-            lpips=dict(lp) if isinstance(lp, Mapping) else lp,
-            niqe=proto.get("niqe"),
-            **{k: proto.get(k) for k in PROTOCOL_KEYS},
-        )
+        return cls.from_json(proto).with_lr_source(cfg.get("lr_source"))
+
+    def with_lr_source(self, lr_source: str | None) -> Protocol:
+        """This protocol with the run config's ``lr_source`` (what comparisons use: older blocks lack it)."""
+        return replace(self, lr_source=lr_source)
 
     @property
     def lpips_available(self) -> bool:
@@ -88,3 +98,8 @@ class Protocol:
         lp = self.lpips
         out["lpips"] = {k: lp.get(k) for k in LPIPS_KEYS} if isinstance(lp, Mapping) else lp
         return out
+
+
+def protocol(config: RunConfig, lpips_info: Mapping[str, Any]) -> dict[str, Any]:
+    """The protocol block of run.json for ``config`` (and what the LPIPS loader found)."""
+    return Protocol.from_config(config, lpips_info).to_json()

@@ -29,7 +29,7 @@ def _pairs() -> list[ImagePair]:
 
 def _rows_for(model: object, pair: ImagePair) -> list[ResultRow]:
     """What the evaluate loop does per image: upscale, quantise to uint8, PSNR/SSIM on Y (crop = scale)."""
-    from srbench.evaluate import run_model, score
+    from srbench.pipeline import run_model, score
 
     values = score(run_model(model, pair), pair.hr, SCALE, ("psnr", "ssim"), "y", None)  # type: ignore[arg-type]
     return [ResultRow("bicubic", "synthetic", SCALE, pair.id, m, v) for m, v in values.items()]

@@ -15,7 +15,7 @@ from PIL import Image
 from srbench import registry
 from srbench.evaluate import RunConfig, evaluate
 from srbench.interfaces import ModelInfo
-from srbench.results import load_results, read_rows
+from srbench.rundir import load_results, read_rows
 
 FAST = dict(throughput=False, metrics=("psnr", "ssim"))
 

@@ -10,7 +10,8 @@ import pytest
 from PIL import Image
 
 from srbench.data.imresize import bicubic_lr, imresize, modcrop
-from srbench.evaluate import RunConfig, evaluate, score
+from srbench.evaluate import RunConfig, evaluate
+from srbench.pipeline import score
 from srbench.metrics import scorers
 from srbench.metrics.niqe import niqe
 from srbench.metrics.table import METRIC_TABLE, computed_metrics

@@ -22,7 +22,7 @@ from PIL import Image
 
 from srbench.cli import cli
 from srbench.evaluate import RunConfig, evaluate
-from srbench.results import load_results, read_rows
+from srbench.rundir import load_results, read_rows
 
 FAST = dict(throughput=False, metrics=("psnr", "ssim"))
 REPO = Path(__file__).resolve().parents[1]
@@ -362,6 +362,26 @@ def test_resume_refuses_flags_that_change_the_run(tmp_path: Path) -> None:
     assert r.exit_code == 2 and "--out cannot be combined with --resume" in r.output
     r = _cli("--resume", run, "-m", "bicubic", "--metrics", "psnr", "--no-throughput")  # same as recorded: fine
     assert r.exit_code == 0, r.output
+
+
+def test_python_resume_with_a_config_that_changes_results_is_refused_and_loses_nothing(tmp_path: Path) -> None:
+    """The resume rule lives in the library (srbench.config.resume_conflicts), not only in the CLI: a Python
+    caller resuming with other models used to get its earlier rows deleted and a "complete" run."""
+    from srbench.config import ConfigConflict
+
+    d = _folder(tmp_path / "imgs")
+    first = _run(tmp_path, d, metrics=("psnr",))
+    assert first.ok
+    results = (tmp_path / "run" / "results.csv").read_bytes()
+    record = (tmp_path / "run" / "run.json").read_bytes()
+    changed = RunConfig(models=("srresnet",), datasets=(f"folder:{d}",), **{**FAST, "metrics": ("psnr",)})
+    with pytest.raises(ConfigConflict, match=r"models: run has \('bicubic',\), now \('srresnet',\)"):
+        evaluate(changed, tmp_path / "run", resume=True, progress=False, log=lambda _m: None)
+    assert (tmp_path / "run" / "results.csv").read_bytes() == results  # nothing deleted
+    assert (tmp_path / "run" / "run.json").read_bytes() == record
+    same = RunConfig(models=("bicubic",), datasets=(f"folder:{d}",), **{**FAST, "metrics": ("psnr",),
+                                                                          "throughput": False})
+    assert evaluate(same, tmp_path / "run", resume=True, progress=False, log=lambda _m: None).ok  # safe flag
 
 
 @pytest.mark.parametrize("umask", [0o002, 0o077])

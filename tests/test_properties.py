@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from srbench.data.imresize import imresize, output_size
 from srbench.metrics import psnr, ssim
-from srbench.results import csv_number
+from srbench.rundir import csv_number
 from tests.data.test_imresize import reference_imresize
 
 FAST = settings(max_examples=25, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
@@ -120,7 +120,7 @@ def test_results_csv_round_trips_through_writer_and_reader(rows: list) -> None:
     from pathlib import Path
 
     from srbench.interfaces import ResultRow
-    from srbench.results import ResultsWriter, read_rows
+    from srbench.rundir import ResultsWriter, read_rows
 
     records = [ResultRow(*r) for r in rows]
     with tempfile.TemporaryDirectory() as d:

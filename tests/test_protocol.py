@@ -6,7 +6,8 @@ import json
 from pathlib import Path
 
 from srbench.check import protocol_of
-from srbench.evaluate import RunConfig, protocol
+from srbench.config import RunConfig
+from srbench.protocol import protocol
 from srbench.protocol import NIQE, Protocol
 from srbench.rundir import load_run_dir
 

@@ -50,7 +50,7 @@ def x8_run(shared_datasets: Path, tmp_path_factory: pytest.TempPathFactory) -> P
 def test_bicubic_x8_matches_the_published_figures(x8_run: Path) -> None:
     """Within 0.02 dB PSNR and 0.003 SSIM of RCAN's bicubic x8 (measured: Set5 24.397 / 0.6581,
     Set14 23.089 / 0.5639; the SSIM slack is the x8 spread of MATLAB pipelines' rounding details)."""
-    from srbench.results import load_results
+    from srbench.rundir import load_results
 
     s = load_results(x8_run, summary=True).set_index(["dataset", "metric"])["value"]
     for ds in ("set5", "set14"):
@@ -65,7 +65,7 @@ def test_protocol_at_x8_crops_8_pixels(x8_run: Path, shared_datasets: Path) -> N
     from skimage.metrics import peak_signal_noise_ratio
 
     from srbench.data.io import read_image
-    from srbench.results import load_results
+    from srbench.rundir import load_results
 
     run = json.loads((x8_run / "run.json").read_text())
     assert run["protocol"]["crop_border"] == "scale" and run["config"]["scales"] == [8]

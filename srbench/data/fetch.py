@@ -364,3 +364,28 @@ def _gather_lr(spec: FileSpec, tree: Path, out: Path, scale: int, hr_dir: Path) 
             os.rename(p, out / f"{hr.stem}x{scale}{p.suffix.lower()}")
     for p in by_stem.values():  # left-overs stay visible to the check as extras
         os.rename(p, out / p.name)
+
+
+def compare_pixel_hashes(catalogue: str | None, name: str, origin: str, got: Mapping[str, str],
+                         ids: Iterable[str]) -> tuple[bool | None, str | None]:
+    """Decoded-pixel hashes of a dataset's HR images (``got``: image id -> sha256) against its catalogue
+    manifest, when that pins them: (verified, warning). ``verified`` is None when there is nothing to
+    compare with (a folder, or a manifest without pixel hashes); the warning says what differs."""
+    if catalogue is None:
+        return None, None
+    try:
+        expected = {k: v.pixel_sha256 for k, v in load_manifest(catalogue).hr.items()}
+    except DatasetError:
+        return None, None
+    if not expected:
+        return None, None
+    present = set(ids)
+    bad = sorted(k for k, v in got.items() if expected.get(k, v) != v)
+    missing = sorted(set(expected) - present)
+    extra = sorted(present - set(expected))
+    if not (bad or missing or extra):
+        return True, None
+    return False, (f"dataset {name} at {origin} differs from the catalogue: "
+                   f"{len(bad)} images with other pixels ({', '.join(bad[:5])}), {len(missing)} missing "
+                   f"({', '.join(missing[:5])}), {len(extra)} extra ({', '.join(extra[:5])}); "
+                   f"results are not comparable with published numbers")

@@ -23,7 +23,7 @@ import statistics
 import time
 import warnings
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -33,7 +33,10 @@ from srbench.perf.env import environment
 from srbench.perf.flops import FLOPS_LR_SIZE, count_flops, count_params
 from srbench.perf.peak import DTYPES, Roofline, measure_roofline, torch_dtype
 from srbench.perf.prepare import PreparedModel, compile_context, prepare_model, run_context
+from srbench.perf.table import COLUMNS, REQUIRED_COLUMNS, ThroughputRow, rows_to_frame, write_throughput_csv
 from srbench.perf.timing import Clock, is_cuda, percentile, time_callable
+from srbench.pipeline import to_tensor
+from srbench.registry import get_model
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -42,65 +45,6 @@ if TYPE_CHECKING:
 __all__ = ["DTYPES", "FLOPS_LR_SIZE", "REQUIRED_COLUMNS", "COLUMNS", "ThroughputRow", "BenchOptions", "BenchJob",
            "TimingImages", "BenchError", "BenchResult", "benchmark_model", "benchmark_pairs",
            "throughput_vs_batch", "run_bench", "jobs_for", "jobs_from_built"]
-
-REQUIRED_COLUMNS = (
-    "model", "scale", "lr_height", "lr_width", "batch", "dtype", "device", "ms_median", "ms_p90",
-    "images_per_s", "mpix_per_s", "params", "gflops", "achieved_gflops_per_s", "peak_gflops_per_s",
-    "peak_fraction",
-)
-
-
-@dataclass(frozen=True)
-class ThroughputRow:
-    """One line of throughput.csv. Times are per image (a batch's time divided by ``batch``).
-
-    ``gflops``: GFLOP per image at a 256x256 LR input (None when the model is not a torch module).
-    ``achieved_gflops_per_s``: FLOPs at the timed size / median time. ``peak_fraction`` = achieved / the
-    measured compute ceiling (never above 1: see the module doc). ``mpix_per_s``: output (SR) megapixels
-    per second. ``input``: "HxW" or the dataset name (then ``lr_height``/``lr_width`` are the median LR
-    size over its images). ``achieved_gb_per_s``: bytes of the float32 input + output per second (a lower
-    bound of the memory traffic); ``bound``: "compute" or "memory" (see the module doc), ``bound_fraction``
-    the achieved rate over that bound's ceiling.
-    """
-
-    model: str
-    scale: int
-    lr_height: int | None
-    lr_width: int | None
-    batch: int
-    dtype: str
-    device: str
-    ms_median: float
-    ms_p90: float
-    images_per_s: float
-    mpix_per_s: float
-    params: int | None
-    gflops: float | None
-    achieved_gflops_per_s: float | None
-    peak_gflops_per_s: float | None
-    peak_fraction: float | None
-    peak_mem_mb: float | None = None
-    h2d_ms: float | None = None
-    d2h_ms: float | None = None
-    threads: int | None = None
-    channels_last: bool = False
-    compile: bool = False
-    fused: bool = False
-    cudnn_benchmark: bool | None = None
-    torch: str = ""
-    cuda: str | None = None
-    device_name: str = ""
-    input: str = ""
-    n_timed: int = 0
-    note: str = ""
-    achieved_gb_per_s: float | None = None
-    bandwidth_gb_per_s: float | None = None
-    bound: str = ""
-    bound_fraction: float | None = None
-
-
-COLUMNS = tuple(f.name for f in fields(ThroughputRow))
-
 
 @dataclass(frozen=True)
 class BenchOptions:
@@ -405,27 +349,6 @@ def throughput_vs_batch(model: SRModel | torch.nn.Module, *, scale: int, size: t
     return rows
 
 
-def _to_tensor(img: Any) -> torch.Tensor:
-    """uint8 HWC (C = 1 or 3) array or float NCHW/CHW tensor -> float32 1x3xHxW in [0, 1] (grey repeated)."""
-    import torch
-
-    if isinstance(img, torch.Tensor):
-        t = img.float()
-        if t.ndim == 3:
-            t = t.unsqueeze(0)
-        if t.ndim != 4 or t.shape[1] != 3:
-            raise ValueError(f"expected an RGB CHW/NCHW tensor, got shape {tuple(img.shape)}")
-        return t
-    arr = np.asarray(img)
-    if arr.ndim == 2:
-        arr = arr[:, :, None]
-    if arr.ndim != 3 or arr.shape[2] not in (1, 3) or arr.dtype != np.uint8:
-        raise ValueError(f"expected a uint8 HWC image with 1 or 3 channels, got {arr.dtype} {arr.shape}")
-    if arr.shape[2] == 1:
-        arr = np.repeat(arr, 3, axis=2)
-    return torch.from_numpy(np.ascontiguousarray(arr.transpose(2, 0, 1))).float().div_(255.0).unsqueeze(0)
-
-
 def benchmark_pairs(model: SRModel | torch.nn.Module, lr_images: Sequence[Any], *, scale: int,
                     dataset: str = "dataset", dtype: str = "fp32", device: str = "cpu",
                     channels_last: bool = False, compile: bool = False, fused: bool = False, warmup: int = 1,
@@ -450,7 +373,7 @@ def benchmark_pairs(model: SRModel | torch.nn.Module, lr_images: Sequence[Any], 
                          dtype=dtype)
     env = environment(device)
     roofline, peak_gflops = _resolve_roofline(roofline, peak_gflops, measure_roofline, device, dtype)
-    hosts = [_to_tensor(im) for im in lr_images]
+    hosts = [to_tensor(im) for im in lr_images]
     xs = []
     for t in hosts:
         x = t.to(device)
@@ -500,8 +423,6 @@ def benchmark_pairs(model: SRModel | torch.nn.Module, lr_images: Sequence[Any], 
 def _build(job: BenchJob, device: str) -> Any:
     if job.model is not None:
         return job.model
-    from srbench.registry import get_model
-
     return get_model(job.name, job.scale, device=device, **dict(job.build_options))
 
 
@@ -516,8 +437,6 @@ def run_bench(jobs: Sequence[BenchJob], options: BenchOptions | None = None, *,
     A job that cannot be built or timed (missing weights, an optional dependency, a model error) is
     skipped with a warning and listed in ``errors``; the other jobs still run.
     """
-    from srbench.perf.table import rows_to_frame, write_throughput_csv
-
     if not jobs:
         raise ValueError("no models to benchmark")
     opt = options or BenchOptions()

@@ -1,6 +1,6 @@
 """What belongs beside every timing: the device's name, the CPU's features, versions and settings.
 
-One copy, used by run.json (:mod:`srbench.results`) and by every throughput row.
+One copy, used by run.json (:mod:`srbench.rundir`) and by every throughput row.
 """
 
 from __future__ import annotations
@@ -138,3 +138,18 @@ def environment(device: str) -> dict[str, Any]:
         "cpu_count": os.cpu_count(),
         "cudnn_benchmark": bool(torch.backends.cudnn.benchmark) if cuda else None,
     }
+
+
+def git_sha() -> str | None:
+    """Commit of the srbench checkout (``+dirty`` when modified), or None for an installed package."""
+    import subprocess  # deferred: only run.json needs it
+
+    here = Path(__file__).resolve().parent
+    try:
+        sha = subprocess.run(["git", "-C", str(here), "rev-parse", "HEAD"], capture_output=True, text=True,
+                             timeout=5, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "-C", str(here), "status", "--porcelain", "--untracked-files=no"],
+                               capture_output=True, text=True, timeout=5, check=True).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return sha + ("+dirty" if dirty else "") if sha else None

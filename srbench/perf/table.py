@@ -5,23 +5,80 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from srbench.files import atomic_write
+from srbench.files import atomic_write, escape_text
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from srbench.perf.bench import ThroughputRow
+REQUIRED_COLUMNS = (
+    "model", "scale", "lr_height", "lr_width", "batch", "dtype", "device", "ms_median", "ms_p90",
+    "images_per_s", "mpix_per_s", "params", "gflops", "achieved_gflops_per_s", "peak_gflops_per_s",
+    "peak_fraction",
+)
+
+
+@dataclass(frozen=True)
+class ThroughputRow:
+    """One line of throughput.csv. Times are per image (a batch's time divided by ``batch``).
+
+    ``gflops``: GFLOP per image at a 256x256 LR input (None when the model is not a torch module).
+    ``achieved_gflops_per_s``: FLOPs at the timed size / median time. ``peak_fraction`` = achieved / the
+    measured compute ceiling (never above 1: see :mod:`srbench.perf.bench`). ``mpix_per_s``: output (SR) megapixels
+    per second. ``input``: "HxW" or the dataset name (then ``lr_height``/``lr_width`` are the median LR
+    size over its images). ``achieved_gb_per_s``: bytes of the float32 input + output per second (a lower
+    bound of the memory traffic); ``bound``: "compute" or "memory" (see the module doc), ``bound_fraction``
+    the achieved rate over that bound's ceiling.
+    """
+
+    model: str
+    scale: int
+    lr_height: int | None
+    lr_width: int | None
+    batch: int
+    dtype: str
+    device: str
+    ms_median: float
+    ms_p90: float
+    images_per_s: float
+    mpix_per_s: float
+    params: int | None
+    gflops: float | None
+    achieved_gflops_per_s: float | None
+    peak_gflops_per_s: float | None
+    peak_fraction: float | None
+    peak_mem_mb: float | None = None
+    h2d_ms: float | None = None
+    d2h_ms: float | None = None
+    threads: int | None = None
+    channels_last: bool = False
+    compile: bool = False
+    fused: bool = False
+    cudnn_benchmark: bool | None = None
+    torch: str = ""
+    cuda: str | None = None
+    device_name: str = ""
+    input: str = ""
+    n_timed: int = 0
+    note: str = ""
+    achieved_gb_per_s: float | None = None
+    bandwidth_gb_per_s: float | None = None
+    bound: str = ""
+    bound_fraction: float | None = None
+
+
+COLUMNS = tuple(f.name for f in fields(ThroughputRow))
+
+# throughput.csv's text columns (formula-escaped when written, unescaped when read); the rest are numbers
+THROUGHPUT_TEXT_COLUMNS = ("model", "dtype", "device", "device_name", "input", "note", "torch", "cuda")
 
 
 def rows_to_frame(rows: Sequence[ThroughputRow]) -> pd.DataFrame:
     """Rows -> DataFrame with the throughput.csv columns in a fixed order."""
-    import pandas as pd
-
-    from srbench.perf.bench import COLUMNS
+    import pandas as pd  # deferred: pandas is slow to import
 
     return pd.DataFrame([asdict(r) for r in rows], columns=list(COLUMNS))
 
@@ -86,11 +143,8 @@ def summary_table(frame: pd.DataFrame, roofline: Mapping[str, Any] | None = None
 
 def write_throughput_csv(rows: Sequence[ThroughputRow] | pd.DataFrame, out_dir: str | os.PathLike[str]) -> Path:
     """Write ``out_dir/throughput.csv`` atomically (temporary file + rename); returns its path. Text cells
-    are formula-escaped as in results.csv (:func:`srbench.rundir.csvfiles.escape_text`)."""
-    import pandas as pd
-
-    from srbench.rundir.common import THROUGHPUT_TEXT_COLUMNS
-    from srbench.rundir.csvfiles import escape_text
+    are formula-escaped as in results.csv (:func:`srbench.files.escape_text`)."""
+    import pandas as pd  # deferred: pandas is slow to import
 
     frame = rows if isinstance(rows, pd.DataFrame) else rows_to_frame(rows)
     frame = frame.copy()

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from srbench.files import atomic_write_text
 from srbench.report import crops as _crops
 from srbench.report.format import (
     REPORT_DECIMALS,
@@ -54,10 +55,7 @@ def write_report(run_dir: Path, *, out: Path | None = None, crop_box: str | None
     html = render_report(run, ReportOptions(crop_box=crop_box))
     target = Path(out) if out is not None else run_dir / "report.html"
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.tmp")
-    tmp.write_text(html, encoding="utf-8")
-    tmp.replace(target)
-    return target
+    return atomic_write_text(target, html)
 
 
 def _env():
@@ -294,10 +292,8 @@ PERCEPTUAL_AXES = ("lpips", "niqe")  # the plane's y axis: the first of these th
 def _perceptual_axis(run: RunData, notes: list[str]) -> str | None:
     """The metric on the plane's perceptual axis: LPIPS when the run has it, else NIQE; None (with a note
     saying why) when it has neither."""
-    from srbench.protocol import Protocol
-
     present = set(run.summary["metric"])
-    proto = Protocol.from_run(run.meta)
+    proto = run.record.comparable_protocol()
     lpips_reason = None if proto.lpips_available or not isinstance(proto.lpips, dict) else proto.lpips.get("reason")
     for metric in PERCEPTUAL_AXES:
         if metric in present:
@@ -389,7 +385,7 @@ def _kv(d: Any) -> list[tuple[str, str]]:
 
 def _provenance(run: RunData) -> dict[str, Any]:
     r = run.record
-    protocol = dict(r.protocol)
+    protocol = r.protocol.to_json()
     lp = protocol.get("lpips")
     if isinstance(lp, dict):
         if lp.get("available") is False:

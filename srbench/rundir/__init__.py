@@ -22,6 +22,7 @@ This module imports neither torch nor pandas at import time (pandas is imported 
 
 # One job a module: names and errors (common), the CSV files and the aggregation (csvfiles), run.json
 # (record), the lock (lock), DataFrame readers (frames). Every public name is importable from here.
+from srbench.files import escape_text, safe_name, unescape_text  # noqa: F401
 from srbench.rundir.common import (  # noqa: F401
     FALLBACK_METRICS,
     LOCK_FILE,
@@ -33,6 +34,8 @@ from srbench.rundir.common import (  # noqa: F401
     THROUGHPUT_CSV,
     RunDirError,
     RunDirInUse,
+    image_path,
+    new_run_id,
     write_error,
 )
 from srbench.rundir.csvfiles import (  # noqa: F401
@@ -40,13 +43,11 @@ from srbench.rundir.csvfiles import (  # noqa: F401
     SummaryRow,
     completed,
     csv_number,
-    escape_text,
     infinity_notes,
     read_rows,
     repair_results,
     rewrite_results,
     summarise,
-    unescape_text,
     write_summary,
 )
 from srbench.rundir.frames import (  # noqa: F401
@@ -69,11 +70,18 @@ from srbench.rundir.record import (  # noqa: F401
     ModelRecord,
     RunRecord,
     load_record,
+    new_record,
     read_run_json,
+    resumed_record,
     write_run_json,
 )
 
 __all__ = [
+    "safe_name",
+    "resumed_record",
+    "new_record",
+    "new_run_id",
+    "image_path",
     "Comparison",
     "DatasetRecord",
     "ErrorRecord",

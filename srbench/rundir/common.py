@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import errno
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from srbench.config import RunConfig
+from srbench.files import safe_name
 from srbench.interfaces import SRBenchError
 from srbench.metrics.table import fallback_records
 
@@ -13,8 +16,6 @@ RUN_JSON = "run.json"
 RESULTS_CSV = "results.csv"
 SUMMARY_CSV = "summary.csv"
 THROUGHPUT_CSV = "throughput.csv"
-# throughput.csv's text columns (formula-escaped when written, unescaped when read); the rest are numbers
-THROUGHPUT_TEXT_COLUMNS = ("model", "dtype", "device", "device_name", "input", "note", "torch", "cuda")
 LOCK_FILE = ".srbench.lock"
 
 SUPPORTED_SCHEMA_VERSIONS = (1,)
@@ -38,3 +39,14 @@ def write_error(path: Path, exc: OSError) -> RunDirError:
     why = "the disk is full" if exc.errno == errno.ENOSPC else (exc.strerror or str(exc))
     return RunDirError(f"{path}: cannot write ({why}); the rows written so far are kept: "
                        "free the space and continue with `srbench run --resume`")
+
+
+def new_run_id(config: RunConfig) -> str:
+    """``20261204-201500-bicubic-srresnet``: a run directory's default name (UTC time + models)."""
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+    return f"{stamp}-{safe_name('-'.join(config.models))[:40]}"
+
+
+def image_path(dataset: str, scale: int, who: str, image: str) -> str:
+    """Relative path of a saved comparison image inside the run directory."""
+    return f"images/{safe_name(dataset)}/x{scale}/{safe_name(who)}/{safe_name(image)}.png"

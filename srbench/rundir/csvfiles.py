@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from srbench.files import atomic_write_text
+from srbench.files import atomic_write_text, escape_text, unescape_text
 from srbench.interfaces import (
     RESULT_COLUMNS,
     SUMMARY_COLUMNS,
@@ -25,9 +25,6 @@ if TYPE_CHECKING:
 
 # ------------------------------------------------------------------------------------------------ cells
 
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "'")
-
-
 def csv_number(value: float) -> str:
     """Full precision (repr) so that re-reading gives the same float; ``inf``/``nan`` spelled out."""
     if math.isinf(value):
@@ -35,16 +32,6 @@ def csv_number(value: float) -> str:
     if math.isnan(value):
         return "nan"
     return repr(float(value))
-
-
-def escape_text(text: str) -> str:
-    """A text cell made inert for spreadsheets: a leading ``'`` before ``= + - @``, tab, CR or ``'``."""
-    return "'" + text if text.startswith(_FORMULA_START) else text
-
-
-def unescape_text(text: str) -> str:
-    """The inverse of :func:`escape_text`."""
-    return text[1:] if text.startswith("'") and text[1:].startswith(_FORMULA_START) else text
 
 
 def _row_cells(r: ResultRow) -> list[str]:

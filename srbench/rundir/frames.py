@@ -9,20 +9,23 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeAlias
 
+from srbench.config import RunConfig
+from srbench.files import unescape_text
 from srbench.interfaces import (
     RESULT_COLUMNS,
     SUMMARY_COLUMNS,
     ResultRow,
 )
+from srbench.perf.table import THROUGHPUT_TEXT_COLUMNS
+from srbench.protocol import protocol
 from srbench.rundir.common import (
     FALLBACK_METRICS,
     RESULTS_CSV,
     SUMMARY_CSV,
     THROUGHPUT_CSV,
-    THROUGHPUT_TEXT_COLUMNS,
     RunDirError,
 )
-from srbench.rundir.csvfiles import SummaryRow, summarise, unescape_text
+from srbench.rundir.csvfiles import SummaryRow, summarise
 from srbench.rundir.record import RunRecord, read_run_json
 
 if TYPE_CHECKING:
@@ -202,8 +205,6 @@ def as_run_data(run: RunLike, *, name: str = "in-memory", meta: dict[str, Any] |
         return load_run_dir(run)
     cols = set(run.columns)
     if meta is None:
-        from srbench.evaluate import RunConfig, protocol
-
         default = RunConfig()
         meta = {"protocol": protocol(default, {}), "config": default.to_json()}
     meta = {"run_id": name, **meta}

@@ -6,13 +6,18 @@ import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from srbench.config import RunConfig
 from srbench.files import atomic_write_text
 from srbench.interfaces import (
     RESULTS_SCHEMA_VERSION,
 )
+from srbench.metrics.table import METRIC_TABLE
+from srbench.perf.env import environment, git_sha
+from srbench.protocol import Protocol, protocol
 from srbench.rundir.common import (
     FALLBACK_METRICS,
     RUN_JSON,
@@ -20,9 +25,6 @@ from srbench.rundir.common import (
     RunDirError,
     write_error,
 )
-
-if TYPE_CHECKING:
-    pass
 
 # ------------------------------------------------------------------------------------------- run.json
 
@@ -182,9 +184,10 @@ class ErrorRecord:
 
 @dataclass(frozen=True)
 class RunRecord:
-    """run.json, typed (schema version 1, docs/schema.md). ``config``, ``protocol``, ``environment`` and
-    ``throughput`` stay mappings: their keys belong to the code that writes them (RunConfig, the
-    protocol record, the environment probe, the timed pass). Unknown top-level keys live in ``extra``."""
+    """run.json, typed (schema version 1, docs/schema.md). ``protocol`` is a :class:`srbench.protocol.Protocol`
+    read verbatim; ``config``, ``environment`` and ``throughput`` stay mappings: their keys belong to the code
+    that writes them (RunConfig, the environment probe, the timed pass). Unknown top-level keys live in
+    ``extra``."""
 
     run_id: str
     schema_version: int = RESULTS_SCHEMA_VERSION
@@ -193,7 +196,7 @@ class RunRecord:
     git_sha: str | None = None
     command: str | None = None
     config: Mapping[str, Any] = field(default_factory=dict)
-    protocol: Mapping[str, Any] = field(default_factory=dict)
+    protocol: Protocol = field(default_factory=lambda: Protocol.from_json({}))
     environment: Mapping[str, Any] = field(default_factory=dict)
     models: Mapping[str, ModelRecord] = field(default_factory=dict)
     datasets: Mapping[str, DatasetRecord] = field(default_factory=dict)
@@ -223,7 +226,7 @@ class RunRecord:
             git_sha=_opt_str(d.get("git_sha")),
             command=_opt_str(d.get("command")),
             config=_dict(d.get("config")),
-            protocol=_dict(d.get("protocol")),
+            protocol=Protocol.from_json(_dict(d.get("protocol"))),
             environment=_dict(d.get("environment")),
             models={str(k): ModelRecord.from_json(v) for k, v in _dict(d.get("models")).items()},
             datasets={str(k): DatasetRecord.from_json(v) for k, v in _dict(d.get("datasets")).items()},
@@ -242,7 +245,7 @@ class RunRecord:
         out: dict[str, Any] = {
             "schema_version": self.schema_version, "run_id": self.run_id, "created": self.created,
             "srbench_version": self.srbench_version, "git_sha": self.git_sha, "command": self.command,
-            "config": dict(self.config), "protocol": dict(self.protocol), "environment": dict(self.environment),
+            "config": dict(self.config), "protocol": self.protocol.to_json(), "environment": dict(self.environment),
             "models": {k: v.to_json() for k, v in self.models.items()},
             "datasets": {k: v.to_json() for k, v in self.datasets.items()},
             "metrics": {k: v.to_json() for k, v in self.metrics.items()},
@@ -263,6 +266,10 @@ class RunRecord:
         fallback = MetricRecord.from_json(FALLBACK_METRICS.get(name))
         entry = self.metrics.get(name)
         return fallback if entry is None else entry.or_else(fallback)
+
+    def comparable_protocol(self) -> Protocol:
+        """The protocol with the config's ``lr_source`` (what a baseline comparison reads; older blocks lack it)."""
+        return self.protocol.with_lr_source(self.config.get("lr_source"))
 
     def config_list(self, key: str) -> list[Any]:
         v = self.config.get(key)
@@ -305,3 +312,49 @@ def read_run_json(run_dir: str | os.PathLike[str]) -> dict[str, Any]:
 def load_record(run_dir: str | os.PathLike[str]) -> RunRecord:
     """The typed run.json of ``run_dir`` (see :func:`read_run_json` for the errors)."""
     return RunRecord.from_json(read_run_json(run_dir), run_id=Path(run_dir).name)
+
+
+def new_record(config: RunConfig, run_id: str, *, device: str, world_size: int, lpips_info: Mapping[str, Any],
+               command: str | None, errors: list[dict[str, Any]], warnings: list[str]) -> dict[str, Any]:
+    """The run.json of a run that starts now (status ``running``), as the mutable dict the loop fills in.
+
+    ``errors`` and ``warnings`` are the run's own lists (shared, not copied): run.json shows them as they grow.
+    """
+    return {
+        "run_id": run_id,
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "srbench_version": srbench_version(),
+        "git_sha": git_sha(),
+        "command": command,
+        "config": config.to_json(),
+        "protocol": protocol(config, lpips_info),
+        "environment": {**environment(device), "world_size": world_size},
+        "models": {},
+        "datasets": {},
+        "metrics": {k: v.record() for k, v in METRIC_TABLE.items() if k in config.metrics},
+        "comparisons": [],
+        "errors": errors,
+        "warnings": warnings,
+        "status": "running",
+    }
+
+
+def resumed_record(record: dict[str, Any], before: Mapping[str, Any], kept_rows: int) -> None:
+    """Carry what an interrupted run had recorded into ``record`` (its models, datasets, comparisons and
+    creation time), with the interrupted run's status, row count and errors kept as history under
+    ``resumes``: its image and model errors are not carried into ``errors`` (those images are retried, and
+    fail again only if still broken)."""
+    for key in ("models", "datasets"):
+        record[key].update(before.get(key, {}))
+    record["comparisons"] = before.get("comparisons", [])
+    record["created"] = before.get("created", record["created"])
+    record["resumes"] = [*(before.get("resumes") or []), {
+        "at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "previous_status": before.get("status"), "previous_rows": kept_rows,
+        "previous_errors": before.get("errors") or []}]
+
+
+def srbench_version() -> str:
+    from srbench import __version__  # the package root: its version string only
+
+    return __version__

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from srbench.evaluate import score
+from srbench.pipeline import score
 from tests.benchmarks.test_bench_metrics import SCALE, set14_pairs  # noqa: F401  (the same 14 images)
 
 

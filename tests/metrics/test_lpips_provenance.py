@@ -7,10 +7,16 @@ from pathlib import Path
 
 import pytest
 
-from srbench.evaluate import RunConfig, _load_lpips
+from srbench.config import RunConfig
+from srbench.pipeline import load_lpips
+
 from srbench.files import file_sha256
 
 torch = pytest.importorskip("torch")
+
+
+def _lpips(config: RunConfig):
+    return load_lpips(config.metrics, config.lpips_net, config.lpips_weights, config.device)
 
 
 def test_protocol_records_backbone_sha256_and_lpips_version(tmp_path: Path) -> None:
@@ -20,7 +26,7 @@ def test_protocol_records_backbone_sha256_and_lpips_version(tmp_path: Path) -> N
     torch.manual_seed(0)
     path = tmp_path / "alexnet-owt-7be5be79.pth"
     torch.save(torchvision.models.alexnet().state_dict(), path)
-    metric, info = _load_lpips(RunConfig(metrics=("psnr", "lpips"), lpips_weights=str(path)))
+    metric, info = _lpips(RunConfig(metrics=("psnr", "lpips"), lpips_weights=str(path)))
     assert metric is not None and info["available"] is True
     assert info["backbone"] == str(path) and info["backbone_sha256"] == file_sha256(path)
     assert info["package_version"] == version("lpips")
@@ -30,5 +36,5 @@ def test_protocol_records_backbone_sha256_and_lpips_version(tmp_path: Path) -> N
 
 
 def test_unavailable_lpips_keeps_the_reason(tmp_path: Path) -> None:
-    metric, info = _load_lpips(RunConfig(metrics=("lpips",), lpips_weights=str(tmp_path / "missing.pth")))
+    metric, info = _lpips(RunConfig(metrics=("lpips",), lpips_weights=str(tmp_path / "missing.pth")))
     assert metric is None and info["available"] is False and "not found" in info["reason"]

@@ -17,7 +17,7 @@ from srbench.evaluate import RunConfig, evaluate
 from srbench.interfaces import ModelError
 from srbench.models.files.checkpoint import PadCrop, describe, pad_to, read_checkpoint
 from srbench.registry import get_model, split_options
-from srbench.results import load_results
+from srbench.rundir import load_results
 from tests.models import tiny_nets
 
 REPO = Path(__file__).resolve().parents[2]
@@ -119,7 +119,7 @@ def test_run_evaluates_every_architecture_with_provenance_and_report(files: dict
 def test_run_rows_equal_scoring_the_direct_module_output(files: dict[str, Path], folder: Path,
                                                          tmp_path: Path) -> None:
     from srbench.data.imresize import bicubic_lr
-    from srbench.evaluate import quantise, score
+    from srbench.pipeline import quantise, score
 
     path = files["rcan.pth"]
     evaluate(RunConfig(models=(f"file:{path}",), datasets=(f"folder:{folder}",), **FAST), tmp_path / "run",

@@ -154,7 +154,7 @@ def test_cli_run_keras_path_beside_srresnet(saved: dict, tmp_path: Path) -> None
     from click.testing import CliRunner
 
     from srbench.cli import cli
-    from srbench.results import load_results
+    from srbench.rundir import load_results
 
     folder = tmp_path / "imgs"
     folder.mkdir()

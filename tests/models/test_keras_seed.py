@@ -135,7 +135,7 @@ def _parity(ks: Any, tmp_path: Path, scale: int, blocks: int) -> None:
     from srbench.evaluate import RunConfig, evaluate
     from srbench.models import seed_srgan
     from srbench.models.keras import convert
-    from srbench.results import load_results
+    from srbench.rundir import load_results
 
     model, h5, st = _converted_pair(ks, tmp_path, scale, blocks)
     # 1. the two networks on the same image: [0, 255] outputs within 1e-3

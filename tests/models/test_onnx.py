@@ -12,7 +12,7 @@ from PIL import Image
 from srbench.evaluate import RunConfig, evaluate
 from srbench.interfaces import ModelError
 from srbench.registry import get_model
-from srbench.results import load_results
+from srbench.rundir import load_results
 
 pytest.importorskip("onnxruntime")
 pytest.importorskip("onnx")

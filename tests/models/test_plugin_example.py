@@ -48,7 +48,7 @@ def test_the_plugin_appears_in_models_list(env: dict[str, str]) -> None:
 def test_srbench_run_evaluates_the_plugin(env: dict[str, str], tmp_path: Path) -> None:
     import skimage.data
 
-    from srbench.results import load_results
+    from srbench.rundir import load_results
 
     d = tmp_path / "imgs"
     d.mkdir()

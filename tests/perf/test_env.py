@@ -45,7 +45,7 @@ def test_missing_cpuinfo_falls_back_to_the_platform(tmp_path: Path) -> None:
 
 def test_device_name_and_environment_are_one_copy_used_by_run_json_and_rows() -> None:
     import srbench.perf.bench as bench
-    import srbench.results as results
+    import srbench.rundir.record as results
 
     assert results.environment is environment is bench.environment
     env = environment("cpu")

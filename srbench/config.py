@@ -1,0 +1,110 @@
+"""What defines a run: :class:`RunConfig` (frozen), its constants, and the rule for what a resume may change.
+
+``resume_conflicts`` is the one place that rule lives: :func:`srbench.evaluate.evaluate` enforces it for
+every caller (a resumed run never mixes two configs), and the CLI turns the same answer into a usage error.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+from srbench.interfaces import SRBenchError
+from srbench.metrics.table import DEFAULT_METRICS, computed_metrics
+
+METRICS = computed_metrics()  # every metric srbench computes: the metric table's rows with a scorer
+TIMING_IMAGES = 20  # real LR images per dataset and scale in the timed pass
+COLOURS = ("y", "rgb")
+LR_SOURCES = ("matlab", "official")
+DEFAULT_MAX_PIXELS = 40_000_000  # per HR image; ~40 MP needs ~4 GB while evaluated (the largest benchmark image: 3 MP)
+
+# Fields a resumed run may change although they differ from its recorded config: they change no number.
+RESUME_SAFE = frozenset({"throughput"})
+
+
+class ConfigConflict(SRBenchError):
+    """A resume whose config differs from the recorded one in a field that changes results."""
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Everything that defines a run; recorded in run.json. Frozen: options are never mutated."""
+
+    models: tuple[str, ...] = ("bicubic", "srresnet", "srgan")
+    datasets: tuple[str, ...] = ("samples",)
+    scales: tuple[int, ...] = (4,)
+    device: str = "cpu"
+    lr_source: str = "matlab"  # "matlab": regenerate LR with srbench's imresize; "official": the dataset's files
+    metrics: tuple[str, ...] = DEFAULT_METRICS
+    colour: str = "y"  # PSNR/SSIM on MATLAB Y ("y") or on RGB ("rgb")
+    lpips_net: str = "alex"
+    lpips_weights: str | None = None  # backbone path; "random" only for tests
+    data_dir: str | None = None
+    weights: tuple[tuple[str, str], ...] = ()  # (model, path) pairs
+    tile: int | None = None
+    compare: tuple[str, ...] | None = None  # image ids for visual comparisons; None = first `n_compare`
+    n_compare: int = 2
+    crop_box: tuple[int, int, int, int] | None = None  # x, y, w, h in HR pixels, for the report's crops
+    throughput: bool = True
+    throughput_sizes: tuple[int, ...] = (64, 128, 256)
+    seed: int = 0
+    max_pixels: int | None = DEFAULT_MAX_PIXELS  # larger images are errors (decompression bombs); None: no limit
+
+    def __post_init__(self) -> None:
+        for key in ("models", "datasets", "scales", "metrics"):  # "-s 4,4" or "-d set5,set5" run once
+            object.__setattr__(self, key, tuple(dict.fromkeys(getattr(self, key))))
+        if self.max_pixels == 0:  # as on the command line: 0 = no limit
+            object.__setattr__(self, "max_pixels", None)
+        if self.max_pixels is not None and (isinstance(self.max_pixels, bool)
+                                            or int(self.max_pixels) != self.max_pixels or self.max_pixels < 1):
+            raise ValueError(f"max_pixels must be a positive integer or None, got {self.max_pixels!r}")
+        if not self.models:
+            raise ValueError("no models given")
+        if not self.datasets:
+            raise ValueError("no datasets given")
+        if not self.scales or any(int(s) != s or s < 1 for s in self.scales):
+            raise ValueError(f"scales must be positive integers, got {self.scales}")
+        unknown = set(self.metrics) - set(METRICS)
+        if unknown:
+            raise ValueError(f"unknown metrics {sorted(unknown)}; known: {', '.join(METRICS)}")
+        if self.colour not in COLOURS:
+            raise ValueError(f"colour must be one of {COLOURS}, got {self.colour!r}")
+        if self.lr_source not in LR_SOURCES:
+            raise ValueError(f"lr_source must be 'matlab' or 'official', got {self.lr_source!r}")
+
+    def to_json(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["weights"] = dict(self.weights)
+        return d
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> RunConfig:
+        d = dict(d)
+        d["weights"] = tuple(sorted(d.get("weights", {}).items()))
+        for key in ("models", "datasets", "scales", "metrics", "throughput_sizes"):
+            if key in d:
+                d[key] = tuple(d[key])
+        if d.get("compare") is not None:
+            d["compare"] = tuple(d["compare"])
+        if d.get("crop_box") is not None:
+            d["crop_box"] = tuple(d["crop_box"])
+        known = set(cls.__dataclass_fields__)
+        unknown = set(d) - known
+        if unknown:
+            raise ValueError(f"unknown config keys: {sorted(unknown)}")
+        return cls(**d)
+
+
+def resume_conflicts(recorded: RunConfig, given: RunConfig) -> dict[str, tuple[Any, Any]]:
+    """Field -> (recorded, given) for each field a resume would change that changes results.
+
+    Empty when ``given`` may continue the run recorded with ``recorded`` (only :data:`RESUME_SAFE` fields
+    differ, or none).
+    """
+    return {f.name: (getattr(recorded, f.name), getattr(given, f.name)) for f in fields(RunConfig)
+            if f.name not in RESUME_SAFE and getattr(recorded, f.name) != getattr(given, f.name)}
+
+
+def describe_conflicts(conflicts: dict[str, tuple[Any, Any]], said: str = "now") -> str:
+    """``"models: run has ('bicubic',), now ('srgan',)"``: one clause per conflicting field."""
+    return "; ".join(f"{k}: run has {old!r}, {said} {new!r}" for k, (old, new) in conflicts.items())

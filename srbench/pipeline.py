@@ -1,0 +1,125 @@
+"""The per-image core, one copy: uint8 image -> tensor -> model -> 8-bit quantise -> metrics.
+
+Used by the evaluation loop (:mod:`srbench.evaluate`), the timed pass (:mod:`srbench.perf.bench`) and
+training validation (:mod:`srbench.training.loop`), so that all three see the same input tensor, the same
+quantiser and the same metric dispatch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from srbench.interfaces import ImagePair, SRBenchError, SRModel
+from srbench.metrics.table import METRIC_TABLE
+from srbench.quantise import quantise_sr
+
+if TYPE_CHECKING:
+    import torch
+
+    from srbench.metrics.perceptual import LPIPSMetric
+
+
+def to_tensor(image: Any, device: str = "cpu") -> torch.Tensor:
+    """uint8 HWC (C = 1 or 3, or HW) -> float32 RGB NCHW in [0, 1] on ``device``; gray is replicated to RGB.
+
+    A float CHW/NCHW RGB tensor passes through (as float32, batched). Anything else is a ValueError saying
+    what it got.
+    """
+    import torch  # deferred: importing srbench must not import torch
+
+    if isinstance(image, torch.Tensor):
+        t = image.float()
+        if t.ndim == 3:
+            t = t.unsqueeze(0)
+        if t.ndim != 4 or t.shape[1] != 3:
+            raise ValueError(f"expected an RGB CHW/NCHW tensor, got shape {tuple(image.shape)}")
+        return t.to(device)
+    arr = np.asarray(image)
+    if arr.ndim == 2:
+        arr = arr[:, :, None]
+    if arr.ndim != 3 or arr.shape[2] not in (1, 3) or arr.dtype != np.uint8:
+        raise ValueError(f"expected a uint8 HWC image with 1 or 3 channels, got {arr.dtype} {arr.shape}")
+    t = torch.from_numpy(np.ascontiguousarray(arr.transpose(2, 0, 1))).float().div_(255.0)
+    if t.shape[0] == 1:
+        t = t.expand(3, -1, -1)
+    return t.unsqueeze(0).contiguous().to(device)
+
+
+def quantise(sr: torch.Tensor, channels: int) -> np.ndarray:
+    """Adapter output -> uint8 (C, H, W): clamp to [0, 1], round half up on the 0..255 scale
+    (:func:`srbench.quantise.quantise_sr`, the quantiser training validation uses too).
+
+    For a grayscale input (``channels == 1``) the output's three channels are averaged first.
+    """
+    return quantise_sr(sr, channels)
+
+
+def run_model(model: SRModel, pair: ImagePair) -> np.ndarray:
+    """Upscale one pair with ``model`` and return the quantised SR image, uint8 (C, H, W).
+
+    Raises SRBenchError naming the model when the output has the wrong shape or is not finite.
+    """
+    import torch  # deferred: importing srbench must not import torch
+
+    lr = to_tensor(pair.lr, model.device)
+    with torch.inference_mode():
+        sr = model.upscale(lr)
+    want = (1, 3, pair.hr.shape[0], pair.hr.shape[1])
+    if not isinstance(sr, torch.Tensor) or tuple(sr.shape) != want:
+        got = tuple(sr.shape) if isinstance(sr, torch.Tensor) else type(sr).__name__
+        raise SRBenchError(f"model {model.name!r} returned {got} for {pair.id}, expected {want}")
+    if not torch.isfinite(sr).all():
+        raise SRBenchError(f"model {model.name!r} returned NaN or infinite values for {pair.id}")
+    return quantise(sr, pair.hr.shape[2])
+
+
+def score(
+    sr: np.ndarray,
+    hr: np.ndarray,
+    scale: int,
+    metrics: tuple[str, ...],
+    colour: str,
+    lpips_metric: LPIPSMetric | None,
+    *,
+    states: dict[str, Any] | None = None,
+) -> dict[str, float]:
+    """Metric values for one uint8 (C, H, W) SR image against uint8 HWC HR, per the protocol.
+
+    Each requested metric's scorer comes from the metric table; a scorer shared by several requested
+    metrics (PSNR and SSIM) runs once for all of them. ``states`` holds the loaded objects of stateful
+    metrics (``lpips_metric`` is LPIPS's); a stateful metric without one is skipped.
+    """
+    states = dict(states or {})
+    if lpips_metric is not None:
+        states.setdefault("lpips", lpips_metric)
+    hr_chw = hr.transpose(2, 0, 1)
+    out: dict[str, float] = {}
+    calls: dict[str, list[str]] = {}  # scorer -> the requested metrics it computes, in request order
+    for name in metrics:
+        spec = METRIC_TABLE[name]
+        if spec.stateful and states.get(name) is None:
+            continue
+        calls.setdefault(spec.function, []).append(name)
+    for wanted in calls.values():
+        scorer = METRIC_TABLE[wanted[0]].load()
+        state = next((states[m] for m in wanted if m in states), None)
+        values = scorer(sr, hr_chw, scale=scale, colour=colour, wanted=tuple(wanted), state=state)
+        out.update({m: values[m] for m in wanted if m in values})
+    return {m: out[m] for m in metrics if m in out}
+
+
+def load_lpips(metrics: tuple[str, ...], net: str, weights: str | None,
+               device: str) -> tuple[LPIPSMetric | None, dict[str, Any]]:
+    """The LPIPS metric object (None when not requested or unavailable) and its provenance record."""
+    if "lpips" not in metrics:
+        return None, {"available": False, "reason": "not requested"}
+    from srbench.metrics.perceptual import LPIPSMetric, LPIPSUnavailable  # deferred: torch + lpips
+
+    try:
+        metric = LPIPSMetric(net, backbone=weights, device=device)
+    except LPIPSUnavailable as exc:
+        return None, {"available": False, "net": net, "version": "0.1", "reason": str(exc)}
+    return metric, {"available": True, "range": "[-1,1]", "reason": None, **asdict(metric.info)}
