@@ -336,8 +336,8 @@ def datasets_export(name: str, scale: int, out: Path, data_dir: Path | None, max
 
     Layout: OUT/HR/<name>.png and OUT/LR_bicubic/X<S>/<name>x<S>.png.
     """
-    from srbench.data.sources import export_dataset
     from srbench.config import DEFAULT_MAX_PIXELS
+    from srbench.data.sources import export_dataset
 
     limit = DEFAULT_MAX_PIXELS if max_pixels is None else (max_pixels or None)
     n, errors = export_dataset(name, scale, out, data_dir=data_dir, max_pixels=limit)

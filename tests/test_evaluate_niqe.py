@@ -11,10 +11,10 @@ from PIL import Image
 
 from srbench.data.imresize import bicubic_lr, imresize, modcrop
 from srbench.evaluate import RunConfig, evaluate
-from srbench.pipeline import score
 from srbench.metrics import scorers
 from srbench.metrics.niqe import niqe
 from srbench.metrics.table import METRIC_TABLE, computed_metrics
+from srbench.pipeline import score
 
 
 def _photo(h: int, w: int) -> np.ndarray:

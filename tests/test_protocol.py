@@ -7,8 +7,7 @@ from pathlib import Path
 
 from srbench.check import protocol_of
 from srbench.config import RunConfig
-from srbench.protocol import protocol
-from srbench.protocol import NIQE, Protocol
+from srbench.protocol import NIQE, Protocol, protocol
 from srbench.rundir import load_run_dir
 
 FIXTURE = Path(__file__).parent / "report" / "fixtures" / "bicubic_x4"

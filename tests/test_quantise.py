@@ -9,8 +9,8 @@ import pytest
 import torch
 from torch import nn
 
-from srbench.pipeline import run_model, score
 from srbench.interfaces import ImagePair
+from srbench.pipeline import run_model, score
 from srbench.quantise import quantise_sr, round_uint8, unit_to_uint8
 from srbench.training.loop import validate
 

@@ -21,9 +21,9 @@ from torch import nn
 
 from srbench.files import file_sha256
 from srbench.interfaces import ModelError, ModelInfo
+from srbench.models.archs.srresnet import SUPPORTED_SCALES, SRResNet
 from srbench.models.fast import prepare_for_inference, tiled_forward
 from srbench.models.inputs import check_lr
-from srbench.models.archs.srresnet import SUPPORTED_SCALES, SRResNet
 from srbench.models.weights import read_safetensors, torch_load_weights
 from srbench.perf.flops import count_params
 

@@ -8,9 +8,8 @@ from pathlib import Path
 import pytest
 
 from srbench.config import RunConfig
-from srbench.pipeline import load_lpips
-
 from srbench.files import file_sha256
+from srbench.pipeline import load_lpips
 
 torch = pytest.importorskip("torch")
 

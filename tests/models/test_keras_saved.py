@@ -72,8 +72,8 @@ def test_unit_range_model(tmp_path: Path) -> None:
     """A model that works in [0, 1] (sigmoid output, srbench's registered depth_to_space) needs input_range='0-1'."""
     import keras
 
-    from srbench.models.keras.srresnet import _layer_classes
     from srbench.models.keras.saved import build
+    from srbench.models.keras.srresnet import _layer_classes
 
     inp = keras.Input((None, None, 3))
     x = keras.layers.Conv2D(12, 3, padding="same", kernel_initializer=keras.initializers.GlorotUniform(seed=1))(inp)

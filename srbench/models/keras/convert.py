@@ -290,8 +290,8 @@ def read_torch_safetensors(path: str | os.PathLike[str]) -> tuple[dict[str, np.n
 
 def _read_keras_model(path: Path) -> KerasLayers:
     """Weighted layers of a seed generator saved as ``.keras`` (loaded with TensorFlow, safe mode)."""
-    from srbench.models.keras.srresnet import _import_tensorflow
     from srbench.models.keras.seed import get_layer_weights, register_layers
+    from srbench.models.keras.srresnet import _import_tensorflow
 
     _, keras = _import_tensorflow("srbench convert")
     register_layers()

@@ -174,8 +174,8 @@ def _load(path: Path, keras: Any, tf: Any, who: str, safe_mode: bool) -> tuple[C
         return call, loaded, "tensorflow SavedModel"
     if path.suffix not in (".keras", ".h5"):
         raise ModelError(f"{who}: {path} must be a '.keras' file, a whole model saved as '.h5' or a SavedModel directory")
-    from srbench.models.keras.srresnet import _layer_classes
     from srbench.models.keras.seed import register_layers
+    from srbench.models.keras.srresnet import _layer_classes
 
     _layer_classes()
     register_layers()  # srbench's own layers (depth_to_space) load without Lambda

@@ -30,9 +30,9 @@ import numpy as np
 
 from srbench.files import file_sha256
 from srbench.interfaces import ModelError, ModelInfo
+from srbench.models.archs.seed import SEED_SCALES, upsample_stages
 from srbench.models.keras.convert import KerasLayers, keras_layer_names
 from srbench.models.keras.saved import KerasAdapter
-from srbench.models.archs.seed import SEED_SCALES, upsample_stages
 
 NAME = "keras-srgan"
 N_BLOCKS = 16
