@@ -29,7 +29,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from srbench.files import atomic_write_text
+from srbench.files import atomic_write_text, safe_name
 from srbench.interfaces import SRBenchError
 from srbench.markup import md_escape
 from srbench.metrics.table import default_tolerances
@@ -382,6 +382,8 @@ def default_baseline_path(run_dir: Path, root: Path = Path("baselines")) -> Path
     """Where ``srbench run --bless`` puts a run's baseline: ``baselines/<models>_<datasets>_x<scales>.json``
     (stable across runs of the same configuration, so re-blessing overwrites and shows up in the diff)."""
     cfg = load_run_dir(run_dir).record.config
-    safe = lambda xs: "-".join("".join(ch if ch.isalnum() or ch in "-." else "_" for ch in str(x)) for x in xs)  # noqa: E731
-    name = f"{safe(cfg.get('models') or ['run'])}_{safe(cfg.get('datasets') or ['data'])}_x{safe(cfg.get('scales') or ['?'])}"
+    def part(xs: list[Any]) -> str:
+        return "-".join(safe_name(str(x)) for x in xs)
+
+    name = f"{part(cfg.get('models') or ['run'])}_{part(cfg.get('datasets') or ['data'])}_x{part(cfg.get('scales') or ['?'])}"
     return Path(root) / f"{name}.json"

@@ -60,6 +60,17 @@ def launched_by_torchrun() -> bool:
     return all(k in os.environ for k in ("RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT"))
 
 
+def torchrun_ranks() -> tuple[int, int, int]:
+    """(rank, world size, local rank) from torchrun's environment; (0, 1, 0) outside torchrun."""
+    if not launched_by_torchrun():
+        return 0, 1, 0
+    rank, world = _int_env("RANK"), _int_env("WORLD_SIZE")
+    local = _int_env("LOCAL_RANK") if "LOCAL_RANK" in os.environ else rank
+    if world < 1 or not 0 <= rank < world:
+        raise ValueError(f"inconsistent torchrun environment: RANK={rank}, WORLD_SIZE={world}")
+    return rank, world, local
+
+
 def init_from_env(device: str = "cpu", *, timeout_s: float = 1800.0) -> DistInfo:
     """Join the process group described by torchrun's environment variables.
 
@@ -70,10 +81,7 @@ def init_from_env(device: str = "cpu", *, timeout_s: float = 1800.0) -> DistInfo
     """
     if not launched_by_torchrun():
         return DistInfo()
-    rank, world = _int_env("RANK"), _int_env("WORLD_SIZE")
-    local = _int_env("LOCAL_RANK") if "LOCAL_RANK" in os.environ else rank
-    if world < 1 or not 0 <= rank < world:
-        raise ValueError(f"inconsistent torchrun environment: RANK={rank}, WORLD_SIZE={world}")
+    rank, world, local = torchrun_ranks()
     if world == 1:
         return DistInfo(rank=0, world_size=1, local_rank=local)
     import datetime

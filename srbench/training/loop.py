@@ -26,7 +26,11 @@ import numpy as np
 import torch
 from torch import nn
 
+from srbench.data.io import write_image
+from srbench.distributed import init_from_env, shutdown, torchrun_ranks
 from srbench.interfaces import SRBenchError
+from srbench.metrics import psnr, ssim
+from srbench.pipeline import quantise, to_tensor
 from srbench.training import checkpoints as ckpt
 from srbench.training.config import TrainConfig
 from srbench.training.data import StepBatches, load_pairs, make_loader, resolve_hr_files
@@ -51,11 +55,6 @@ class TrainingDiverged(SRBenchError):
 
 
 # --------------------------------------------------------------------------------------------------- setup
-
-def _dist_env() -> tuple[int, int, int]:
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    return int(os.environ.get("RANK", "0")), world, int(os.environ.get("LOCAL_RANK", "0"))
-
 
 def _device(cfg: TrainConfig, local_rank: int, world: int) -> torch.device:
     name = cfg.device
@@ -120,21 +119,14 @@ def load_validation(cfg: TrainConfig) -> list[Any]:
 def validate(net: nn.Module, pairs: list[Any], scale: int, device: torch.device, sample_dir: Path | None,
              n_samples: int, step: int) -> tuple[float, float]:
     """Mean PSNR / SSIM (Y channel, crop = scale) through srbench.metrics, on output quantised to 8 bits by
-    srbench's one quantiser (:func:`srbench.quantise.quantise_sr`, as in ``srbench run``)."""
-    from srbench.data.io import write_image
-    from srbench.metrics import psnr, ssim
-    from srbench.quantise import quantise_sr
-
+    srbench's one per-image core (:mod:`srbench.pipeline`: the input tensor and the quantiser of ``srbench run``)."""
     was_training = net.training
     net.eval()
     ps, ss = [], []
     try:
         for i, pair in enumerate(pairs):
-            lr = torch.from_numpy(np.array(pair.lr)).permute(2, 0, 1)[None].float().div(255)
-            if lr.shape[1] == 1:
-                lr = lr.expand(-1, 3, -1, -1)
-            sr01 = (net(lr.to(device)).float() + 1.0) * 0.5  # tanh range -> [0, 1], as the adapters do
-            sr_u8 = quantise_sr(sr01, pair.hr.shape[2])  # (C, H, W)
+            sr01 = (net(to_tensor(pair.lr, device)).float() + 1.0) * 0.5  # tanh range -> [0, 1], as the adapters do
+            sr_u8 = quantise(sr01, pair.hr.shape[2])  # (C, H, W)
             hr = np.ascontiguousarray(np.asarray(pair.hr).transpose(2, 0, 1))
             ps.append(psnr(sr_u8, hr, crop_border=scale))
             ss.append(ssim(sr_u8, hr, crop_border=scale))
@@ -179,18 +171,15 @@ def train(config: TrainConfig, *, on_step: Callable[[int, dict[str, float]], Non
     ``on_step(step, losses)`` is called after every completed step (tests use it to inject interrupts).
     Raises TrainingInterrupted (SIGINT/SIGTERM, after saving), TrainingDiverged (NaN loss), VGGWeightsMissing.
     """
-    rank, world, local_rank = _dist_env()
-    distributed = world > 1
+    _, world, local_rank = torchrun_ranks()
     device = _device(config, local_rank, world)
     if config.threads:
         torch.set_num_threads(config.threads)
-    if distributed and not torch.distributed.is_initialized():
-        torch.distributed.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    dist = init_from_env(str(device))  # the same process-group set-up as `srbench run` under torchrun
     try:
-        return _train(config, rank, world, device, on_step)
+        return _train(config, dist.rank, dist.world_size, device, on_step)
     finally:
-        if distributed and torch.distributed.is_initialized():
-            torch.distributed.destroy_process_group()
+        shutdown(dist)
 
 
 def _train(cfg: TrainConfig, rank: int, world: int, device: torch.device,
