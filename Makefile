@@ -17,7 +17,8 @@ $(STAMP): $(BIN)/python pyproject.toml
 run: $(STAMP)  ## evaluate the default models on the offline built-in samples
 	$(BIN)/srbench run
 
-test: $(STAMP)  ## the CI test set (slow tests excluded)
+test: $(STAMP)  ## the layer contract, then the CI test set (slow tests excluded)
+	$(BIN)/lint-imports
 	$(BIN)/pytest -m "not slow" -q
 
 test-all: $(STAMP)
@@ -28,6 +29,7 @@ bench: $(STAMP)  ## pytest-benchmark suite, peers in the same run
 
 lint: $(STAMP)
 	$(BIN)/ruff check srbench tests
+	$(BIN)/lint-imports
 
 clean:
 	rm -rf $(VENV) .pytest_cache .benchmarks
