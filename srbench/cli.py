@@ -62,6 +62,9 @@ def cli() -> None:
               help="Regenerate LR with srbench's MATLAB imresize (default) or use the dataset's official LR files.")
 @click.option("--metrics", default=None, help="Comma-separated subset of psnr,ssim,lpips,niqe [default: psnr,ssim,lpips].")
 @click.option("--colour", type=click.Choice(["y", "rgb"]), default=None, help="PSNR/SSIM on MATLAB Y (default) or RGB.")
+@click.option("--grayscale", type=click.Choice(["replicate", "raw"]), default=None,
+              help="Single-channel HR files (Set14 bridge): copy to RGB first, as EDSR/RCAN/BasicSR do (default), "
+                   "or score the gray values raw, as the published bicubic tables do.")
 @click.option("--lpips-net", type=click.Choice(["alex", "vgg"]), default=None, help="LPIPS backbone [default: alex].")
 @click.option("--lpips-weights", default=None, help="Path of the LPIPS backbone ImageNet weights (else torch hub cache).")
 @weights_option()
@@ -138,6 +141,7 @@ def _run_config(opts: dict[str, Any]) -> Any:
         "lr_source": opts["lr_source"],
         "metrics": _csv_list(opts["metrics"]) or None,
         "colour": opts["colour"],
+        "grayscale": opts["grayscale"],
         "lpips_net": opts["lpips_net"],
         "lpips_weights": opts["lpips_weights"],
         "data_dir": str(opts["data_dir"]) if opts["data_dir"] else None,
@@ -159,12 +163,12 @@ def _resume_config(opts: dict[str, Any]) -> Any:
     """The recorded config of ``--resume DIR``. A flag that would change it (``-m X``, ``-s 2``...) is
     refused with a usage error, so that a resumed run never mixes two configs; ``--no-throughput``
     applies (it changes no result)."""
-    from srbench.config import RunConfig, describe_conflicts, resume_conflicts
+    from srbench.config import RunConfig, describe_conflicts, recorded_config, resume_conflicts
     from srbench.rundir import read_run_json
 
     run_dir = opts["resume_dir"]
     try:
-        recorded = RunConfig.from_json(read_run_json(run_dir).get("config") or {})
+        recorded = recorded_config(read_run_json(run_dir).get("config") or {})
     except (TypeError, ValueError) as exc:
         raise ValueError(f"{run_dir / 'run.json'}: its config is not valid ({exc})") from None
     if opts["config_file"] or opts["out"]:
@@ -183,7 +187,7 @@ def _resume_config(opts: dict[str, Any]) -> Any:
 
 
 _FLAG_OF = {"models": "models", "datasets": "datasets", "scales": "scale", "device": "device", "lr_source": "lr_source",
-            "metrics": "metrics", "colour": "colour", "lpips_net": "lpips_net", "lpips_weights": "lpips_weights",
+            "metrics": "metrics", "colour": "colour", "grayscale": "grayscale", "lpips_net": "lpips_net", "lpips_weights": "lpips_weights",
             "data_dir": "data_dir", "weights": "weights", "tile": "tile", "compare": "compare",
             "crop_box": "crop_box", "throughput": "no_throughput", "max_pixels": "max_pixels"}
 

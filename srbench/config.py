@@ -16,6 +16,10 @@ METRICS = computed_metrics()  # every metric srbench computes: the metric table'
 TIMING_IMAGES = 20  # real LR images per dataset and scale in the timed pass
 COLOURS = ("y", "rgb")
 LR_SOURCES = ("matlab", "official")
+# A single-channel HR file (Set14 `bridge`): "replicate" copies it to RGB first, as the evaluation code behind most
+# model tables since EDSR does (RCAN's scripts, EDSR-PyTorch, BasicSR); "raw" scores the gray values themselves,
+# as older MATLAB code (SRCNN, VDSR) and the published bicubic tables do. docs/protocol.md has the measured effect.
+GRAYSCALES = ("replicate", "raw")
 DEFAULT_MAX_PIXELS = 40_000_000  # per HR image; ~40 MP needs ~4 GB while evaluated (the largest benchmark image: 3 MP)
 
 # Fields a resumed run may change although they differ from its recorded config: they change no number.
@@ -37,6 +41,7 @@ class RunConfig:
     lr_source: str = "matlab"  # "matlab": regenerate LR with srbench's imresize; "official": the dataset's files
     metrics: tuple[str, ...] = DEFAULT_METRICS
     colour: str = "y"  # PSNR/SSIM on MATLAB Y ("y") or on RGB ("rgb")
+    grayscale: str = "replicate"  # single-channel HR files: "replicate" to RGB first, or score them "raw"
     lpips_net: str = "alex"
     lpips_weights: str | None = None  # backbone path; "random" only for tests
     data_dir: str | None = None
@@ -69,6 +74,8 @@ class RunConfig:
             raise ValueError(f"unknown metrics {sorted(unknown)}; known: {', '.join(METRICS)}")
         if self.colour not in COLOURS:
             raise ValueError(f"colour must be one of {COLOURS}, got {self.colour!r}")
+        if self.grayscale not in GRAYSCALES:
+            raise ValueError(f"grayscale must be one of {GRAYSCALES}, got {self.grayscale!r}")
         if self.lr_source not in LR_SOURCES:
             raise ValueError(f"lr_source must be 'matlab' or 'official', got {self.lr_source!r}")
 
@@ -93,6 +100,11 @@ class RunConfig:
         if unknown:
             raise ValueError(f"unknown config keys: {sorted(unknown)}")
         return cls(**d)
+
+
+def recorded_config(d: dict[str, Any]) -> RunConfig:
+    """The config recorded in a run.json. A run recorded before ``grayscale`` existed scored gray files raw."""
+    return RunConfig.from_json({"grayscale": "raw", **d})
 
 
 def resume_conflicts(recorded: RunConfig, given: RunConfig) -> dict[str, tuple[Any, Any]]:

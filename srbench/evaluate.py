@@ -22,14 +22,21 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from srbench import rundir
-from srbench.config import TIMING_IMAGES, ConfigConflict, RunConfig, describe_conflicts, resume_conflicts
+from srbench.config import (
+    TIMING_IMAGES,
+    ConfigConflict,
+    RunConfig,
+    describe_conflicts,
+    recorded_config,
+    resume_conflicts,
+)
 from srbench.data.fetch import compare_pixel_hashes
 from srbench.data.io import pixel_sha256, write_image
 from srbench.data.sources import make_pair, resolve_dataset
 from srbench.distributed import barrier, gather_rows, init_from_env, shard, shutdown
 from srbench.interfaces import ImagePair, ModelInfo, ResultRow, SRBenchError, SRModel
 from srbench.perf.bench import BenchOptions, TimingImages, jobs_from_built, run_bench
-from srbench.pipeline import load_lpips, run_model, score
+from srbench.pipeline import apply_grayscale, load_lpips, run_model, score
 from srbench.registry import get_model
 from srbench.rundir import image_path
 
@@ -136,7 +143,7 @@ def _check_resume(run_dir: Path, config: RunConfig) -> None:
     that changes results (:func:`srbench.config.resume_conflicts`); else nothing is touched."""
     recorded = rundir.read_run_json(run_dir)  # a clear error when run.json is missing or corrupt
     try:
-        before = RunConfig.from_json(recorded.get("config") or {})
+        before = recorded_config(recorded.get("config") or {})
     except (TypeError, ValueError) as exc:
         raise ConfigConflict(f"{run_dir / rundir.RUN_JSON}: its config is not valid ({exc})") from None
     conflicts = resume_conflicts(before, RunConfig.from_json(config.to_json()))
@@ -285,8 +292,8 @@ class _Runner:
         try:
             hr_full = image.load(max_pixels=self.config.max_pixels)
             result.hr_sha256 = pixel_sha256(hr_full)
-            pair = make_pair(image, scale, lr_source=self.config.lr_source, lr_root=source.lr_root,
-                             hr=hr_full, max_pixels=self.config.max_pixels)
+            pair = apply_grayscale(make_pair(image, scale, lr_source=self.config.lr_source, lr_root=source.lr_root,
+                                             hr=hr_full, max_pixels=self.config.max_pixels), self.config.grayscale)
         except (SRBenchError, ValueError) as exc:
             result.errors.append(_error("*", source.name, scale, image.id, str(exc)))
             self.say(f"error: {exc}")

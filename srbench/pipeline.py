@@ -7,7 +7,7 @@ quantiser and the same metric dispatch.
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -46,6 +46,18 @@ def to_tensor(image: Any, device: str = "cpu") -> torch.Tensor:
     if t.shape[0] == 1:
         t = t.expand(3, -1, -1)
     return t.unsqueeze(0).contiguous().to(device)
+
+
+def apply_grayscale(pair: ImagePair, convention: str) -> ImagePair:
+    """The pair as the run's grayscale convention scores it: ``"replicate"`` turns a single-channel pair into
+    three equal channels (then it is RGB in every later step: the model's output is not averaged, and PSNR/SSIM
+    use MATLAB Y); ``"raw"`` leaves it (the gray values are scored). RGB pairs are returned as they are.
+
+    Replicating the LR equals downscaling the replicated HR: MATLAB's imresize works channel by channel.
+    """
+    if convention == "raw" or pair.hr.shape[2] != 1:
+        return pair
+    return replace(pair, hr=np.repeat(pair.hr, 3, axis=2), lr=np.repeat(pair.lr, 3, axis=2))
 
 
 def quantise(sr: torch.Tensor, channels: int) -> np.ndarray:

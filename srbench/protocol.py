@@ -20,6 +20,8 @@ LPIPS_KEYS = ("net", "version", "range")
 
 LR_MATLAB = "MATLAB imresize bicubic (Keys a=-0.5, antialias, uint8)"
 LR_OFFICIAL = "official LR files of the dataset"
+GRAYSCALE = {"raw": "raw values, no Y transform",
+             "replicate": "replicated to 3 channels first (EDSR/RCAN/BasicSR), then as RGB: MATLAB Y"}
 NIQE = ("MATLAB niqe: pristine model (Mittal et al. 2013), rounded MATLAB Y, crop = scale, 96x96 blocks, "
         "gaussian 7x7 sigma 7/6, imresize 0.5")
 
@@ -36,7 +38,7 @@ class Protocol:
     quantisation: str | None = "clamp [0,255] + round to uint8"
     crop_border: str | None = "scale"
     colour: str | None = "y-matlab"
-    grayscale: str | None = "raw values, no Y transform"
+    grayscale: str | None = GRAYSCALE["replicate"]
     psnr: str | None = "10 log10(255^2/MSE), float64, mean over images"
     ssim: str | None = "Wang et al. ssim_index.m: gaussian 11x11 sigma 1.5, valid, K1 .01 K2 .03"
     lpips: Mapping[str, Any] | str | None = field(default_factory=dict)
@@ -49,6 +51,7 @@ class Protocol:
             lr_source=config.lr_source,
             lr=LR_MATLAB if config.lr_source == "matlab" else LR_OFFICIAL,
             colour="y-matlab" if config.colour == "y" else "rgb",
+            grayscale=GRAYSCALE[config.grayscale],
             lpips=dict(lpips_info),
             niqe=NIQE if "niqe" in config.metrics else None,
         )
@@ -103,3 +106,8 @@ class Protocol:
 def protocol(config: RunConfig, lpips_info: Mapping[str, Any]) -> dict[str, Any]:
     """The protocol block of run.json for ``config`` (and what the LPIPS loader found)."""
     return Protocol.from_config(config, lpips_info).to_json()
+
+
+def grayscale_convention(text: str | None) -> str | None:
+    """``"raw"`` / ``"replicate"`` for a protocol's grayscale text (None when absent or unknown)."""
+    return next((k for k, v in GRAYSCALE.items() if v == text), None)

@@ -41,7 +41,8 @@ def folder(tmp_path: Path) -> Path:
 @pytest.mark.shared
 def test_bicubic_x4_reproduces_the_matlab_protocol_table(shared_datasets: Path, tmp_path: Path) -> None:
     """docs/protocol.md, "Published reference numbers": Set5 28.42 / 0.8104, Set14 26.00 / 0.7027 (within 0.01 dB, 0.001)."""
-    cfg = RunConfig(models=("bicubic",), datasets=("set5", "set14"), scales=(4,), data_dir=str(shared_datasets), **FAST)
+    cfg = RunConfig(models=("bicubic",), datasets=("set5", "set14"), scales=(4,), data_dir=str(shared_datasets),
+                    grayscale="raw", **FAST)  # the published bicubic tables score Set14's gray bridge raw
     out = evaluate(cfg, tmp_path / "run", progress=False)
     assert out.ok, out.errors
     s = load_results(tmp_path / "run", summary=True).set_index(["dataset", "metric"])["value"]
@@ -270,7 +271,8 @@ PUBLISHED_BICUBIC = {
 
 
 def _bicubic_table(datasets: tuple[str, ...], shared: Path, out: Path) -> dict[tuple[str, int, str], float]:
-    cfg = RunConfig(models=("bicubic",), datasets=datasets, scales=(2, 3, 4), data_dir=str(shared), **FAST)
+    cfg = RunConfig(models=("bicubic",), datasets=datasets, scales=(2, 3, 4), data_dir=str(shared), grayscale="raw",
+                    **FAST)  # the published bicubic tables score gray files raw
     outcome = evaluate(cfg, out, progress=False)
     assert outcome.ok, outcome.errors
     s = load_results(out, summary=True)
@@ -311,3 +313,25 @@ def test_throughput_pass_goes_into_throughput_csv_and_run_json(folder: Path, tmp
     assert set(run["throughput"]["median_ms"]) == {"bicubic x4 16x16", "bicubic x4 imgs"}
     roof = run["throughput"]["roofline"]  # the ceiling and how it was measured, once per run
     assert roof["peak_gflops_per_s"] == run["throughput"]["peak_gflops_per_s"] and roof["peak_method"]
+
+
+@pytest.mark.shared
+def test_grayscale_replicate_scores_bridge_on_y_and_raw_on_its_gray_values(shared_datasets: Path,
+                                                                           tmp_path: Path) -> None:
+    """Set14's bridge is the one single-channel file. Replicated to RGB, its error is measured on MATLAB Y, i.e.
+    scaled by 219/255: PSNR exactly 20 log10(255/219) = 1.3215 dB higher than raw; every RGB image is unchanged,
+    so the Set14 mean moves by that / 14. The protocol block records which convention a run used."""
+    runs = {}
+    for gray in ("replicate", "raw"):
+        cfg = RunConfig(models=("bicubic",), datasets=("set14",), scales=(4,), data_dir=str(shared_datasets),
+                        grayscale=gray, **FAST)
+        assert evaluate(cfg, tmp_path / gray, progress=False).ok
+        runs[gray] = load_results(tmp_path / gray).set_index(["image", "metric"])["value"]
+        proto = json.loads((tmp_path / gray / "run.json").read_text())["protocol"]["grayscale"]
+        assert proto.startswith("replicated" if gray == "replicate" else "raw"), proto
+    rep, raw = runs["replicate"], runs["raw"]
+    gray_ids = sorted({i for i, _ in rep.index if rep[i, "psnr"] != raw[i, "psnr"]})
+    assert gray_ids == ["bridge"]
+    assert rep["bridge", "psnr"] - raw["bridge", "psnr"] == pytest.approx(20 * math.log10(255 / 219), abs=1e-9)
+    assert rep.xs("psnr", level="metric").mean() - raw.xs("psnr", level="metric").mean() == pytest.approx(
+        20 * math.log10(255 / 219) / 14, abs=1e-9)

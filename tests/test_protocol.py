@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 from srbench.check import protocol_of
-from srbench.config import RunConfig
+from srbench.config import RunConfig, recorded_config
 from srbench.protocol import NIQE, Protocol, protocol
 from srbench.rundir import load_run_dir
 
@@ -16,7 +16,7 @@ FIXTURE = Path(__file__).parent / "report" / "fixtures" / "bicubic_x4"
 def test_to_json_is_schema_v1() -> None:
     """A bicubic psnr/ssim run writes exactly the protocol block of the committed fixture run."""
     fixture = json.loads((FIXTURE / "run.json").read_text(encoding="utf-8"))
-    cfg = RunConfig.from_json(fixture["config"])
+    cfg = recorded_config(fixture["config"])  # recorded before `grayscale` existed: raw
     written = protocol(cfg, {"available": False, "reason": "not requested"})
     assert written == fixture["protocol"]
     assert list(written) == list(fixture["protocol"])  # key order too
