@@ -2,24 +2,16 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
+
+from tests.helpers import shared_datasets_dir
 
 try:  # triton imported after TensorFlow segfaults (TF 2.21 + torch 2.14's triton): load it first, so test
     import triton  # noqa: F401  # order cannot matter (tests/benchmarks import TensorFlow directly)
 except Exception:
     pass
-
-REPO = Path(__file__).resolve().parents[1]
-
-
-def shared_datasets_dir() -> Path | None:
-    env = os.environ.get("SRBENCH_SHARED_DATASETS")
-    if env and (Path(env) / "Set5" / "HR").is_dir():
-        return Path(env)
-    return None
 
 
 @pytest.fixture(scope="session")

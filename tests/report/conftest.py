@@ -6,22 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import shared_datasets_dir
-from tests.report.fakerun import load_hr, make_image_run
+from tests.report.fakerun import make_image_run
+from tests.report.helpers import XSS, hr_images
 from tests.report.realrun import bicubic_set5_set14_x4
-
-XSS = "<script>alert(1)</script>"
-
-
-def hr_images(side: int = 200) -> dict:
-    """Set5 (first 3 images, central side x side crops: keeps the tests quick) from $SRBENCH_SHARED_DATASETS when
-    present, else synthetic images."""
-    d = shared_datasets_dir()
-    out = {}
-    for name, img in load_hr(d / "Set5" / "HR" if d else None, limit=3).items():
-        y, x = max(0, (img.shape[0] - side) // 2), max(0, (img.shape[1] - side) // 2)
-        out[name] = img[y : y + side, x : x + side]
-    return {"set5": out}
 
 
 @pytest.fixture(scope="session")

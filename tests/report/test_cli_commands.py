@@ -13,8 +13,8 @@ import pytest
 from click.testing import CliRunner
 
 from srbench.cli import cli
-from tests.report.conftest import hr_images
 from tests.report.fakerun import make_image_run
+from tests.report.helpers import hr_images
 from tests.report.test_tables import BICUBIC_RUN, GOLDEN
 
 pytestmark = pytest.mark.skipif(

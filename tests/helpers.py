@@ -1,0 +1,15 @@
+"""Plain helpers shared across the test packages (fixtures live in the conftest.py files)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def shared_datasets_dir() -> Path | None:
+    env = os.environ.get("SRBENCH_SHARED_DATASETS")
+    if env and (Path(env) / "Set5" / "HR").is_dir():
+        return Path(env)
+    return None
