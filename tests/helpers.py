@@ -7,6 +7,10 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 
+# What `srbench doctor` lists, in order (tests/test_doctor.py, tests/cli/test_doctor.py)
+DOCTOR_NAMES = ["lpips", "LPIPS alex backbone", "LPIPS vgg backbone", "NIQE pristine model",
+                "VGG19 (training)", "tensorflow", "onnxruntime", "spandrel", "numba", "CUDA"]
+
 
 def shared_datasets_dir() -> Path | None:
     env = os.environ.get("SRBENCH_SHARED_DATASETS")

@@ -1,5 +1,5 @@
 """Helpers of the training tests: a few smooth 64x64 colour images made by the tests themselves, and the tiny
-config overrides (the ``tiny_data`` fixture built from them is in conftest.py)."""
+config overrides (the ``tiny_data`` fixture built from them is in tests/conftest.py)."""
 
 from __future__ import annotations
 
