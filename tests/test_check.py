@@ -20,8 +20,8 @@ from srbench.check import (
     load_baseline,
     save_baseline,
 )
-from tests.report.conftest import hr_images
 from tests.report.fakerun import make_image_run, write_run
+from tests.report.helpers import hr_images
 from tests.report.realrun import bicubic_set5_set14_x4
 
 REPO = Path(__file__).resolve().parents[1]

@@ -1,19 +1,16 @@
-"""srbench doctor: optional weights and extras, present or not, and where they are looked for."""
+"""srbench doctor: optional weights and extras, present or not, and where they are looked for.
+
+The `srbench doctor` command itself: tests/cli/test_doctor.py."""
 
 from __future__ import annotations
 
 import hashlib
-import json
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from srbench.cli import cli
 from srbench.doctor import diagnose, render
-
-NAMES = ["lpips", "LPIPS alex backbone", "LPIPS vgg backbone", "NIQE pristine model", "VGG19 (training)",
-         "tensorflow", "onnxruntime", "spandrel", "numba", "CUDA"]
+from tests.helpers import DOCTOR_NAMES as NAMES
 
 
 def test_missing_weights_say_where_they_are_looked_for(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -41,12 +38,3 @@ def test_configured_backbone_is_found_and_hashed(tmp_path: Path, monkeypatch: py
     assert alex.present and alex.sha256 == hashlib.sha256(b"not really weights").hexdigest()
     assert "sha256 differs from torchvision's" in alex.found
     assert alex.where[0] == f"{weights} ($SRBENCH_LPIPS_BACKBONE)"
-
-
-def test_cli_doctor_json() -> None:
-    r = CliRunner().invoke(cli, ["doctor", "--json"])
-    assert r.exit_code == 0, r.output
-    doc = json.loads(r.output)
-    assert [d["name"] for d in doc] == NAMES
-    assert all(isinstance(d["present"], bool) and d["where"] for d in doc)
-    assert "looked in:" in CliRunner().invoke(cli, ["doctor"]).output

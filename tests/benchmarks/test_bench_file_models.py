@@ -16,6 +16,7 @@ import pytest
 import torch
 
 from srbench.registry import get_model
+from tests.benchmarks.helpers import timed
 from tests.models import tiny_nets
 
 pytestmark = pytest.mark.slow  # ~20 s even with --benchmark-disable (10 timed models); `make bench` runs it
@@ -31,7 +32,8 @@ def adapters(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 def _run(benchmark: Callable, fn: Callable[[], Any]) -> Any:
     with torch.inference_mode():
         fn()  # warm-up outside the timing
-        return benchmark.pedantic(fn, rounds=20, iterations=1, warmup_rounds=2)
+        out, _ = timed(benchmark, fn, rounds=20, iterations=1, warmup_rounds=2)  # asserts a finite time > 0
+        return out
 
 
 @pytest.mark.parametrize("how", ["direct", "adapter"])

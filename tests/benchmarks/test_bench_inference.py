@@ -21,6 +21,8 @@ from typing import Any
 import pytest
 import torch
 
+from tests.benchmarks.helpers import timed
+
 REPO = Path(__file__).resolve().parents[2]
 SHARED_BENCH = Path(os.environ.get("SRBENCH_SHARED_BENCH") or ".")  # "." holds no peer scripts: skipped
 GROUP = "srresnet x4 128x128"
@@ -68,7 +70,8 @@ def lr() -> torch.Tensor:
 
 def _run(benchmark: Callable, fn: Callable[[], Any]) -> Any:
     fn()  # warm-up outside the timing (oneDNN weight reordering, first-call allocations)
-    return benchmark.pedantic(fn, rounds=5, iterations=1, warmup_rounds=1)
+    out, _ = timed(benchmark, fn, rounds=5, iterations=1, warmup_rounds=1)  # asserts a finite time > 0
+    return out
 
 
 @pytest.mark.benchmark(group=GROUP)

@@ -9,28 +9,17 @@ MATLAB formula). Target: srbench at least as fast as scikit-image. Group "lpips"
 
 from __future__ import annotations
 
-from pathlib import Path
+import math
 
 import numpy as np
 import pytest
 from skimage.color import rgb2ycbcr
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
-from srbench.data.imresize import bicubic_lr, imresize, modcrop
-from srbench.data.io import list_images, read_image
 from srbench.metrics import psnr, ssim
+from tests.benchmarks.helpers import SCALE, assert_finite_positive, timed
 
-SCALE = 4
-
-
-@pytest.fixture(scope="module")
-def set14_pairs(shared_datasets: Path) -> list[tuple[np.ndarray, np.ndarray]]:
-    """(sr, hr) uint8 HWC pairs: bicubic x4 outputs of Set14 and their modcropped HR."""
-    pairs = []
-    for path in list_images(shared_datasets / "Set14" / "HR"):
-        hr = np.ascontiguousarray(modcrop(read_image(path), SCALE))
-        pairs.append((imresize(bicubic_lr(hr, SCALE), SCALE), hr))
-    return pairs
+# set14_pairs: the fixture in tests/benchmarks/conftest.py (shared with test_bench_niqe.py)
 
 
 def _srbench(pairs: list[tuple[np.ndarray, np.ndarray]]) -> list[tuple[float, float]]:
@@ -62,14 +51,24 @@ def test_peers_compute_the_same_numbers(set14_pairs: list[tuple[np.ndarray, np.n
     np.testing.assert_allclose(_srbench(set14_pairs), _skimage(set14_pairs), rtol=0, atol=1e-9)
 
 
+def _assert_psnr_ssim(values: list[tuple[float, float]], n: int) -> None:
+    """One finite (PSNR dB > 0, 0 < SSIM <= 1) per image: the work the benchmark timed was done."""
+    assert len(values) == n
+    for p, s in values:
+        assert_finite_positive(p, "psnr")
+        assert 0 < assert_finite_positive(s, "ssim") <= 1
+
+
 @pytest.mark.benchmark(group="metrics-set14")
 def test_bench_metrics_srbench(benchmark, set14_pairs) -> None:  # type: ignore[no-untyped-def]
-    benchmark(_srbench, set14_pairs)
+    values, seconds = timed(benchmark, _srbench, set14_pairs)  # seconds asserted finite and > 0
+    _assert_psnr_ssim(values, len(set14_pairs))
 
 
 @pytest.mark.benchmark(group="metrics-set14")
 def test_bench_metrics_skimage(benchmark, set14_pairs) -> None:  # type: ignore[no-untyped-def]
-    benchmark(_skimage, set14_pairs)
+    values, seconds = timed(benchmark, _skimage, set14_pairs)  # seconds asserted finite and > 0
+    _assert_psnr_ssim(values, len(set14_pairs))
 
 
 @pytest.mark.benchmark(group="lpips")
@@ -78,4 +77,6 @@ def test_bench_lpips_set14(benchmark, set14_pairs) -> None:  # type: ignore[no-u
 
     metric = LPIPSMetric("alex", backbone="random")
     pairs = [(sr.transpose(2, 0, 1), hr.transpose(2, 0, 1)) for sr, hr in set14_pairs]
-    benchmark(lambda: [metric(a, b, crop_border=SCALE) for a, b in pairs])
+    values, seconds = timed(benchmark, lambda: [metric(a, b, crop_border=SCALE) for a, b in pairs])
+    assert len(values) == len(pairs)
+    assert all(math.isfinite(v) and v >= 0 for v in values), values  # a distance: 0 only for equal images

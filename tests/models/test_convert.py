@@ -1,10 +1,9 @@
 """Weight conversion Keras seed generator <-> PyTorch twin, without TensorFlow: layouts checked against
 independent definitions (TF's documented depth_to_space, torch's PixelShuffle and conv2d), exact round
-trips, structure detection, file and CLI errors. (Parity with real Keras: tests/models/test_keras_seed.py.)"""
+trips, structure detection, file errors. (Parity with real Keras: tests/models/test_keras_seed.py; the
+`srbench convert` command: tests/cli/test_convert.py.)"""
 
 from __future__ import annotations
-
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,6 +13,7 @@ import torch.nn.functional as F
 from srbench.interfaces import ModelError
 from srbench.models.archs.seed import SeedGenerator, upsample_stages
 from srbench.models.keras import convert
+from tests.models.helpers import random_keras_layers
 
 h5py = pytest.importorskip("h5py")
 
@@ -38,19 +38,6 @@ def conv_nhwc(x: np.ndarray, kernel_hwio: np.ndarray, bias: np.ndarray) -> np.nd
         for b in range(kw):
             out += np.einsum("nhwi,io->nhwo", xp[:, a:a + x.shape[1], b:b + x.shape[2]], kernel_hwio[a, b])
     return out + bias
-
-
-def random_keras_layers(scale: int, n_blocks: int, seed: int = 0) -> convert.KerasLayers:
-    rng = np.random.default_rng(seed)
-    layers = []
-    kinds = convert._torch_prefixes(scale, n_blocks)
-    for (kind, _), name in zip(kinds, convert.keras_layer_names(scale, n_blocks), strict=True):
-        shapes = convert._keras_shapes(kind, name)
-        arrays = [rng.standard_normal(s).astype(np.float32) for s in shapes]
-        if kind == "bn":
-            arrays[3] = np.abs(arrays[3]) + 0.5  # variances are positive
-        layers.append((f"seed_{name}", arrays))  # foreign names: matching is by order
-    return layers
 
 
 def test_shuffle_conv_permutation_matches_depth_to_space_vs_pixel_shuffle() -> None:
@@ -118,38 +105,6 @@ def test_detect_layout_errors_name_the_file_and_layer() -> None:
     bad[3] = (bad[3][0], [a[:32] for a in bad[3][1]])  # block0_bn1 with 32 channels
     with pytest.raises(ModelError, match=r"gen\.h5: layer 'seed_block0_bn1' \(the seed generator's block0_bn1\)"):
         convert.detect_layout(bad, "gen.h5")
-
-
-def test_h5_files_and_cli(tmp_path: Path) -> None:
-    from click.testing import CliRunner
-
-    from srbench.cli import cli
-
-    layers = random_keras_layers(8, 2, seed=3)
-    h5 = convert.write_keras_h5(tmp_path / "gen.h5", layers)
-    with h5py.File(h5, "r") as f:  # the Keras HDF5 layout: layer_names, weight_names
-        assert [n.decode() for n in f.attrs["layer_names"]] == [n for n, _ in layers]
-        assert [w.decode() for w in f["seed_head_conv"].attrs["weight_names"]] == [
-            "seed_head_conv/kernel:0", "seed_head_conv/bias:0"]
-    runner = CliRunner()
-    res = runner.invoke(cli, ["convert", str(h5), str(tmp_path / "gen.safetensors")])
-    assert res.exit_code == 0, res.output
-    assert "seed SRGAN generator x8, 2 residual blocks" in res.output
-    sd, meta = convert.read_torch_safetensors(tmp_path / "gen.safetensors")
-    assert meta["scale"] == "8" and meta["n_blocks"] == "2" and meta["format"] == convert.FORMAT
-    assert len(meta["source_sha256"]) == 64
-    res = runner.invoke(cli, ["convert", str(tmp_path / "gen.safetensors"), str(tmp_path / "back.h5")])
-    assert res.exit_code == 0, res.output
-    again = convert.read_keras_h5(tmp_path / "back.h5")
-    for (_, a), (_, b) in zip(layers, again, strict=True):
-        assert all(np.array_equal(x, y) for x, y in zip(a, b, strict=True))
-    # wrong direction / suffix / content: exit 2 and a sentence naming the file
-    res = runner.invoke(cli, ["convert", str(h5), str(tmp_path / "x.onnx")])
-    assert res.exit_code == 2 and "cannot convert gen.h5 to x.onnx" in res.output
-    (tmp_path / "junk.h5").write_bytes(b"not hdf5")
-    res = runner.invoke(cli, ["convert", str(tmp_path / "junk.h5"), str(tmp_path / "j.safetensors")])
-    assert res.exit_code == 2 and "junk.h5: not a readable Keras HDF5 file" in res.output
-    assert not (tmp_path / "j.safetensors").exists()
 
 
 def test_torch_state_dict_with_extra_or_missing_tensors_is_rejected() -> None:

@@ -27,13 +27,7 @@ FAST = dict(throughput=False, metrics=("psnr", "ssim"))
 @pytest.fixture(scope="module")
 def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """Every tiny architecture as .pth (BasicSR-wrapped where ARCHS says) and as .safetensors."""
-    d = tmp_path_factory.mktemp("ckpts")
-    out: dict[str, Path] = {}
-    for name, (_, _, wrapper) in tiny_nets.ARCHS.items():
-        net = tiny_nets.make(name)
-        out[f"{name}.pth"] = tiny_nets.save(net, d / f"{name}.pth", wrapper)
-        out[f"{name}.safetensors"] = tiny_nets.save(net, d / f"{name}.safetensors")
-    return out
+    return tiny_nets.save_all(tmp_path_factory.mktemp("ckpts"))
 
 
 @pytest.fixture(scope="module")
@@ -259,21 +253,6 @@ def test_one_channel_model_runs_on_y_with_bicubic_cbcr(tmp_path: Path) -> None:
     cbcr = imresize(ycc[1:].transpose(1, 2, 0), 2).transpose(2, 0, 1)
     want = ycbcr_to_rgb(np.concatenate([y, cbcr]))
     assert np.abs(got - want).max() < 1e-6
-
-
-def test_models_inspect_cli(files: dict[str, Path], tmp_path: Path) -> None:
-    from click.testing import CliRunner
-
-    from srbench.cli import cli
-
-    res = CliRunner().invoke(cli, ["models", "inspect", str(files["swinir.pth"])])
-    assert res.exit_code == 0, res.output
-    assert "SwinIR" in res.output and "x4" in res.output and "minimum 16" in res.output
-    res = CliRunner().invoke(cli, ["models", "inspect", "--json", str(files["esrgan.pth"])])
-    facts = json.loads(res.output)
-    assert facts["architecture"] == "ESRGAN" and facts["checkpoint_wrapper"] == "params_ema"
-    res = CliRunner().invoke(cli, ["models", "inspect", str(tmp_path / "nope.pth")])
-    assert res.exit_code == 2 and "not found" in res.output
 
 
 @pytest.mark.parametrize("name", sorted(tiny_nets.ARCHS))

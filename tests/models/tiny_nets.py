@@ -1,6 +1,7 @@
 """Random-weight, small instances of the field's architectures, built with spandrel's own classes.
 
-Shared by tests/models/test_file.py and tests/benchmarks (the file: adapter's overhead).
+Shared by tests/models/test_file.py, tests/cli/test_models.py and tests/benchmarks (the file: adapter's
+overhead).
 """
 
 from __future__ import annotations
@@ -73,3 +74,13 @@ def save(net: nn.Module, path: Path, wrapper: str | None = None) -> Path:
     else:
         torch.save({wrapper: sd, "iter": 1000} if wrapper else sd, str(path))
     return path
+
+
+def save_all(folder: Path) -> dict[str, Path]:
+    """Every tiny architecture as .pth (BasicSR-wrapped where ARCHS says) and .safetensors, in ``folder``."""
+    out: dict[str, Path] = {}
+    for name, (_, _, wrapper) in ARCHS.items():
+        net = make(name)
+        out[f"{name}.pth"] = save(net, folder / f"{name}.pth", wrapper)
+        out[f"{name}.safetensors"] = save(net, folder / f"{name}.safetensors")
+    return out

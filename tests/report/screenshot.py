@@ -12,7 +12,7 @@ import tempfile
 from pathlib import Path
 
 from srbench.report.html import write_report
-from tests.conftest import shared_datasets_dir
+from tests.helpers import shared_datasets_dir
 from tests.report.fakerun import load_hr, make_image_run
 
 REPO = Path(__file__).resolve().parents[2]

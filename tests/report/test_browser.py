@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 
 from srbench.report.html import write_report
-from tests.report.conftest import XSS
 from tests.report.fakerun import write_run
+from tests.report.helpers import XSS
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright not installed (pip install playwright)")
 

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from srbench.report.html import write_report
-from tests.report.conftest import XSS
 from tests.report.fakerun import write_run
+from tests.report.helpers import XSS
 
 
 class Tables(HTMLParser):

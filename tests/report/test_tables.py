@@ -12,15 +12,10 @@ import pytest
 
 from srbench.report.tables import load_published, md_escape, render_table, tex_escape
 from tests.report.fakerun import write_run
+from tests.report.helpers import BICUBIC_RUN, GOLDEN  # the committed bicubic x4 run and its golden tables
 
-GOLDEN = Path(__file__).with_name("golden")
 UPDATE = bool(os.environ.get("SRBENCH_UPDATE_GOLDEN"))
-
-# A real run, committed (run.json, results.csv, summary.csv; no images): made by
-#   srbench run -m bicubic -d set5,set14 -s 4 --data-dir $SRBENCH_SHARED_DATASETS --metrics psnr,ssim --no-throughput
-# test_golden_from_a_fresh_run re-runs it (about 7 s) and checks that it still renders to the same golden files.
 # To regenerate the goldens after an intended change: SRBENCH_UPDATE_GOLDEN=1 pytest tests/report/test_tables.py
-BICUBIC_RUN = Path(__file__).with_name("fixtures") / "bicubic_x4"
 
 
 @pytest.fixture(scope="module")

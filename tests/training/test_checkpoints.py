@@ -20,7 +20,7 @@ from torch import nn
 from srbench.training import checkpoints as ckpt
 from srbench.training.config import load_config
 from srbench.training.loop import train
-from tests.training.conftest import tiny_overrides
+from tests.training.helpers import tiny_overrides
 from tests.training.test_loop import _assert_bitwise
 
 

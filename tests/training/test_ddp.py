@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from srbench.training.data import StepBatches, load_pairs, resolve_hr_files
-from tests.training.conftest import tiny_overrides
+from tests.training.helpers import tiny_overrides
 
 
 def test_ranks_split_the_same_global_batch(tiny_data: dict[str, Path]) -> None:

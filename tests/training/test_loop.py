@@ -16,7 +16,7 @@ from srbench.training.config import load_config
 from srbench.training.data import StepBatches, load_pairs, resolve_hr_files
 from srbench.training.loop import TrainingDiverged, TrainingInterrupted, train
 from srbench.training.losses import VGG19_FILE, VGGWeightsMissing
-from tests.training.conftest import tiny_overrides
+from tests.training.helpers import tiny_overrides
 
 
 def fixed_batch_loss(weights: dict[str, torch.Tensor] | None, tiny: dict[str, Path]) -> float:

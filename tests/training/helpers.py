@@ -1,4 +1,5 @@
-"""Tiny training fixtures made by the tests themselves: a few smooth 64x64 colour images."""
+"""Helpers of the training tests: a few smooth 64x64 colour images made by the tests themselves, and the tiny
+config overrides (the ``tiny_data`` fixture built from them is in tests/conftest.py)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pytest
 from scipy.ndimage import gaussian_filter
 
 from srbench.data.io import write_image
@@ -23,15 +23,10 @@ def make_images(folder: Path, n: int, size: int = 64, seed: int = 0) -> Path:
     return folder
 
 
-@pytest.fixture(scope="session")
-def tiny_data(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    root = tmp_path_factory.mktemp("tiny")
-    return {"train": make_images(root / "train", 4, 64, 0), "val": make_images(root / "val", 2, 48, 1)}
-
-
 def tiny_overrides(tiny: dict[str, Path], out: Path, **extra: Any) -> dict[str, Any]:
     base: dict[str, Any] = dict(
-        model="srresnet", scale=4, train_data=[str(tiny["train"])], val_data="none", crop=32, batch=4, steps=6,
+        model="srresnet", scale=4, train_data=[str(tiny["train"])], val_data="none", crop=32, batch=4,
+        steps=6,
         lr=1e-4, workers=0, ckpt_every=3, log_every=1, tensorboard=False, progress=False, threads=1,
         out_dir=str(out), seed=0,
     )

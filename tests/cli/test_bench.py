@@ -23,3 +23,8 @@ def test_bench_prints_the_roofline_and_errors_as_sentences(tmp_path: Path) -> No
 def test_bench_rejects_bad_sizes() -> None:
     r = CliRunner().invoke(cli, ["bench", "-m", "bicubic", "--sizes", "8xq"])
     assert r.exit_code != 0 and "sizes must be N or HxW" in r.output
+
+
+def test_bench_refuses_an_impossible_device() -> None:
+    r = CliRunner().invoke(cli, ["bench", "-m", "bicubic", "--device", "banana"])
+    assert r.exit_code == 2 and "'banana' is not a device" in r.output

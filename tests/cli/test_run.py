@@ -1,29 +1,17 @@
-"""The CLI: click's CliRunner for behaviour, a real subprocess for the installed console script."""
+"""`srbench run` through the CLI (click's CliRunner): the run directory, resume, config files, usage errors.
+
+The ``folder`` fixture (one small image) is in tests/cli/conftest.py."""
 
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pytest
 from click.testing import CliRunner
-from PIL import Image
 
 from srbench.cli import cli
-
-
-@pytest.fixture()
-def folder(tmp_path: Path) -> Path:
-    import skimage.data
-
-    d = tmp_path / "imgs"
-    d.mkdir()
-    Image.fromarray(skimage.data.chelsea()[:64, :72]).save(d / "cat.png")
-    return d
 
 
 def test_run_writes_a_run_directory_and_prints_a_summary(folder: Path, tmp_path: Path) -> None:
@@ -61,36 +49,6 @@ def test_config_file_with_unknown_key_is_an_error(tmp_path: Path) -> None:
     cfg.write_text('models = ["bicubic"]\nscale = 4\n')
     r = CliRunner().invoke(cli, ["run", "--config", str(cfg)])
     assert r.exit_code == 2 and "unknown config keys: ['scale']" in r.output
-
-
-def test_models_and_datasets_list() -> None:
-    r = CliRunner().invoke(cli, ["models", "list"])
-    assert r.exit_code == 0 and "bicubic" in r.output and "srgan" in r.output
-    r = CliRunner().invoke(cli, ["datasets", "list"])
-    assert r.exit_code == 0 and "samples" in r.output and "set14" in r.output
-
-
-def test_datasets_export_writes_the_benchmark_layout(folder: Path, tmp_path: Path) -> None:
-    from srbench.data.imresize import bicubic_lr
-    from srbench.data.io import read_image
-
-    out = tmp_path / "exp"
-    r = CliRunner().invoke(cli, ["datasets", "export", f"folder:{folder}", "--scale", "3", "--out", str(out)])
-    assert r.exit_code == 0, r.output
-    hr = read_image(out / "HR" / "cat.png")
-    lr = read_image(out / "LR_bicubic" / "X3" / "catx3.png")
-    assert hr.shape == (63, 72, 3) and lr.shape == (21, 24, 3)
-    assert np.array_equal(lr, bicubic_lr(read_image(folder / "cat.png"), 3))
-
-
-def test_console_script_is_real_and_imports_no_torch() -> None:
-    exe = Path(sys.executable).with_name("srbench")
-    p = subprocess.run([str(exe), "--help"], capture_output=True, text=True, timeout=60)
-    assert p.returncode == 0 and "run" in p.stdout and "datasets" in p.stdout
-    # --help is instant because nothing heavy is imported at start-up:
-    p = subprocess.run([sys.executable, "-c", "import srbench, sys; print('torch' in sys.modules)"],
-                       capture_output=True, text=True, timeout=60)
-    assert p.stdout.strip() == "False"
 
 
 def _run(folder: Path, tmp_path: Path, *extra: str) -> Any:
@@ -155,8 +113,3 @@ def test_a_well_typed_toml_config_runs(folder: Path, tmp_path: Path) -> None:
     r = CliRunner().invoke(cli, ["run", "--config", str(cfg), "--no-progress", "-o", str(tmp_path / "r")])
     assert r.exit_code == 0, r.output
     assert json.loads((tmp_path / "r" / "run.json").read_text())["config"]["metrics"] == ["psnr"]
-
-
-def test_bench_refuses_an_impossible_device() -> None:
-    r = CliRunner().invoke(cli, ["bench", "-m", "bicubic", "--device", "banana"])
-    assert r.exit_code == 2 and "'banana' is not a device" in r.output
