@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from srbench.models.keras.srresnet import convert
+from srbench.models.keras import convert
 from tests.models.helpers import random_keras_layers
 
 h5py = pytest.importorskip("h5py")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from srbench.models.keras.srresnet import convert
+from srbench.models.keras import convert
 
 
 def random_keras_layers(scale: int, n_blocks: int, seed: int = 0) -> convert.KerasLayers:

@@ -139,8 +139,8 @@ def test_errors(saved: dict, tmp_path: Path) -> None:
 
 
 def test_missing_tensorflow_names_the_extra(saved: dict, monkeypatch: pytest.MonkeyPatch) -> None:
-    from srbench.models.keras.srresnet import saved as keras_saved
-    from srbench.models.keras.srresnet import seed as keras_seed
+    from srbench.models.keras import saved as keras_saved
+    from srbench.models.keras import seed as keras_seed
 
     monkeypatch.setitem(sys.modules, "tensorflow", None)
     with pytest.raises(ModelError, match=r"keras:.*needs TensorFlow.*pip install 'srbench\[tensorflow\]'"):

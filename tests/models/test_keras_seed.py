@@ -20,7 +20,7 @@ tf = pytest.importorskip("tensorflow")
 
 @pytest.fixture(scope="module")
 def ks() -> Any:
-    from srbench.models.keras.srresnet import seed as keras_seed
+    from srbench.models.keras import seed as keras_seed
 
     return keras_seed
 
@@ -134,7 +134,7 @@ def _converted_pair(ks: Any, tmp_path: Path, scale: int, blocks: int) -> tuple[A
 def _parity(ks: Any, tmp_path: Path, scale: int, blocks: int) -> None:
     from srbench.evaluate import RunConfig, evaluate
     from srbench.models import seed_srgan
-    from srbench.models.keras.srresnet import convert
+    from srbench.models.keras import convert
     from srbench.rundir import load_results
 
     model, h5, st = _converted_pair(ks, tmp_path, scale, blocks)
