@@ -68,7 +68,8 @@ def cli() -> None:
 @click.option("--lpips-net", type=click.Choice(["alex", "vgg"]), default=None, help="LPIPS backbone [default: alex].")
 @click.option("--lpips-weights", default=None, help="Path of the LPIPS backbone ImageNet weights (else torch hub cache).")
 @weights_option()
-@click.option("--tile", type=int, default=None, help="Process large images in tiles of this LR size.")
+@click.option("--tile", type=click.IntRange(min=1), default=None,
+              help="Process large images in tiles of this LR size (pixels, >= 1).")
 @click.option("--compare", default=None, help="Comma-separated image ids for visual comparisons [default: first 2].")
 @click.option("--crop-box", default=None, metavar="X,Y,W,H", help="Region (HR pixels) for zoomed comparison crops.")
 @click.option("--no-throughput", is_flag=True, help="Skip the timed throughput pass.")
@@ -329,7 +330,7 @@ def datasets_fetch(names: tuple[str, ...], official_lr: bool, data_dir: Path | N
 
 @datasets.command("export")
 @click.argument("name")
-@click.option("--scale", "-s", type=int, required=True, help="Scale factor.")
+@click.option("--scale", "-s", type=click.IntRange(min=1), required=True, help="Scale factor.")
 @click.option("--out", "-o", type=click.Path(file_okay=False, path_type=Path), required=True, help="Output folder.")
 @data_dir_option("Local folder in the benchmark layout.")
 @click.option("--max-pixels", type=click.IntRange(min=0), default=None,

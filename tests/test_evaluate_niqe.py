@@ -27,16 +27,16 @@ def test_run_with_niqe_records_values_metadata_and_draws_the_plane(tmp_path: Pat
     d = tmp_path / "imgs"
     d.mkdir()
     Image.fromarray(_photo(200, 204)).save(d / "a.png")
-    Image.fromarray(_photo(60, 52)).save(d / "small.png")  # too small for NIQE: an error, the rest goes on
-    out = evaluate(RunConfig(models=("bicubic",), datasets=(f"folder:{d}",), metrics=("psnr", "ssim", "niqe"),
-                             throughput=False), tmp_path / "run", progress=False)
+    Image.fromarray(_photo(60, 52)).save(d / "small.png")  # too small for NIQE: no NIQE, its other rows kept
+    with pytest.warns(scorers.MetricUndefinedWarning, match="two 96x96 blocks"):
+            out = evaluate(RunConfig(models=("bicubic",), datasets=(f"folder:{d}",),
+                                 metrics=("psnr", "ssim", "niqe"), throughput=False), tmp_path / "run", progress=False)
     by = {(r.image, r.metric): r.value for r in out.rows}
     hr = modcrop(np.asarray(Image.open(d / "a.png")), 4)
     sr = imresize(bicubic_lr(hr, 4), 4)
     assert by[("a", "niqe")] == pytest.approx(niqe(sr.transpose(2, 0, 1), crop_border=4), abs=1e-12)
-    assert {m for (_, m) in by} == {"psnr", "ssim", "niqe"}
-    assert [(e["image"], e["model"]) for e in out.errors] == [("small", "bicubic")]
-    assert "two 96x96 blocks" in out.errors[0]["error"]
+    assert set(by) == {("a", "psnr"), ("a", "ssim"), ("a", "niqe"), ("small", "psnr"), ("small", "ssim")}
+    assert out.errors == []
     meta = json.loads((tmp_path / "run" / "run.json").read_text(encoding="utf-8"))
     assert meta["metrics"]["niqe"]["higher_is_better"] is False
     assert meta["metrics"]["niqe"] == METRIC_TABLE["niqe"].record()
@@ -74,3 +74,37 @@ def test_table_is_consistent() -> None:
         METRIC_TABLE["mos"].load()
     with pytest.raises(ValueError, match="niqe"):
         RunConfig(metrics=("psnr", "fid"))  # the message lists the known metrics, NIQE among them
+
+
+def test_an_image_niqe_cannot_score_keeps_its_other_rows(tmp_path: Path) -> None:
+    """Issue 23 item 10: NIQE on a flat image raised inside score(), so the image's PSNR row was dropped too
+    and the PSNR mean changed when niqe was added. Now NIQE alone has no value for it, with a warning naming
+    NIQE and why (no NumPy RuntimeWarning)."""
+    import warnings
+
+    from srbench.metrics.scorers import MetricUndefinedWarning
+
+    flat_hr = np.full((256, 256, 3), 120, dtype=np.uint8)
+    flat_sr = np.full((3, 256, 256), 121, dtype=np.uint8)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        values = score(flat_sr, flat_hr, 4, ("psnr", "niqe"), "y", None)
+    assert values["psnr"] == score(flat_sr, flat_hr, 4, ("psnr",), "y", None)["psnr"]
+    assert list(values) == ["psnr"]
+    assert [type(w.message) for w in caught] == [MetricUndefinedWarning], [str(w.message) for w in caught]
+    assert "niqe" in str(caught[0].message) and "flat" in str(caught[0].message)
+
+    d = tmp_path / "imgs"
+    d.mkdir()
+    Image.fromarray(_photo(200, 204)).save(d / "a.png")
+    Image.fromarray(np.full((200, 200, 3), 90, dtype=np.uint8)).save(d / "flat.png")
+    means = {}
+    for metrics in (("psnr",), ("psnr", "niqe")):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", MetricUndefinedWarning)
+            out = evaluate(RunConfig(models=("bicubic",), datasets=(f"folder:{d}",), metrics=metrics,
+                                     throughput=False), tmp_path / "-".join(metrics), progress=False)
+        assert out.errors == []
+        means[metrics] = {s.metric: s for s in out.summary}
+    assert means[("psnr", "niqe")]["psnr"].value == means[("psnr",)]["psnr"].value
+    assert means[("psnr", "niqe")]["psnr"].n_images == 2 and means[("psnr", "niqe")]["niqe"].n_images == 1

@@ -80,3 +80,65 @@ def test_training_validation_and_run_give_the_same_psnr_on_the_same_sr(channels:
     if channels == 1:
         old = old.mean(0, keepdim=True).round()
     assert (old.to(torch.uint8).numpy() != quantise_sr((t + 1.0) * 0.5, channels)).any()
+
+
+def _old_quantise_sr(sr: object, channels: int) -> np.ndarray:
+    """The quantiser before issue 23 item 13 (whole-image float64 temporaries), as the reference."""
+    if hasattr(sr, "detach"):
+        sr = sr.detach().float().cpu().numpy()
+    x = np.asarray(sr, dtype=np.float64)
+    if x.ndim == 4:
+        x = x[0]
+    if channels == 1:
+        x = x.mean(axis=0, keepdims=True)
+    a = np.clip(x, 0.0, 1.0) * 255.0
+    out = np.floor(a)
+    out += (a - out) >= 0.5
+    np.clip(out, 0, 255, out=out)
+    return out.astype(np.uint8)
+
+
+@pytest.mark.filterwarnings("ignore:invalid value encountered in subtract:RuntimeWarning")  # inf - inf, as before
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_the_chunked_quantiser_gives_the_old_values(monkeypatch: pytest.MonkeyPatch, dtype: type) -> None:
+    """Issue 23 item 13: the quantiser works in chunks (the 16-Mpixel output of a 4000x4000 x4 image took
+    1.5 GiB of float64 temporaries); the values are the old formula's, ties and out-of-range included."""
+    import srbench.quantise as q
+
+    rng = np.random.default_rng(7)
+    h, w = 37, 53
+    x = rng.uniform(-0.2, 1.2, (1, 3, h, w))
+    flat = x.reshape(-1)
+    ties = np.array([(k + 0.5) / 255.0 for k in range(256)])  # k + 0.5 on the 0..255 scale (or a hair off)
+    flat[: ties.size] = ties
+    flat[300:310] = [0.0, 1.0, -0.0, -5.0, 7.0, np.inf, -np.inf, 0.5 / 255, 254.5 / 255, 1 - 1e-17]
+    flat[400:656] = np.arange(256) / 255.0 + 0.5 / 255.0
+    x = x.astype(dtype)
+    monkeypatch.setattr(q, "CHUNK", 1000)  # many chunks, the last one partial, rows split across them
+    for channels in (3, 1):
+        for given in (x, x[0], torch.from_numpy(x), torch.from_numpy(x[0].copy())):
+            want = _old_quantise_sr(given, channels)  # (a torch tensor goes through float32 in both)
+            got = q.quantise_sr(given, channels)
+            assert got.dtype == np.uint8 and got.shape == want.shape
+            assert np.array_equal(got, want), (channels, type(given))
+    a = flat[:2000].astype(np.float64) * 255.0
+    np.testing.assert_array_equal(q.round_uint8(a), np.clip(np.floor(a) + ((a - np.floor(a)) >= 0.5), 0, 255))
+    np.testing.assert_array_equal(q.unit_to_uint8(x), _old_quantise_sr(x, 3)[None])
+    assert q.round_uint8(a.reshape(40, 50)[:, ::2]).shape == (40, 25)  # a non-contiguous view
+
+
+def test_the_quantiser_keeps_its_temporaries_small() -> None:
+    """No whole-image float64 temporary: the traced peak stays near the uint8 output (tracemalloc counts
+    numpy's buffers), where the old formula took ~6 float64 copies of the image."""
+    import tracemalloc
+
+    x = torch.rand(1, 3, 600, 600)
+    tracemalloc.start()
+    try:
+        quantise_sr(x, 3)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    out_bytes = 3 * 600 * 600
+    assert peak < out_bytes + 40 * 2**20, peak / 2**20  # the output + chunk scratch (CHUNK float64 x 3)
+    assert peak < 8 * 3 * 600 * 600  # less than one float64 copy of the image

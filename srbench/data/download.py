@@ -5,7 +5,10 @@ retries with exponential backoff, checks size and hash, and only then moves the 
 ``os.replace``: a file at ``dest`` is always complete and verified. ``extract`` unpacks tar (any
 compression) and zip archives into a temporary folder beside ``dest`` and renames it into place, refusing
 members that would land outside it (absolute paths, ``..``, links pointing outside, devices). A dataset
-archive holding such a member is broken or malicious, so the whole archive is rejected.
+archive holding such a member is broken or malicious, so the whole archive is rejected. So is one that
+would expand past a size or member-count cap (an archive bomb: an unpinned mirror's archive is extracted
+before its images are verified), and one that does not fit the free disk space; both are checked from the
+archive's own listing before anything is written.
 
 Both raise ``srbench.interfaces.DatasetError`` with a message meant for the user as is.
 """
@@ -25,6 +28,7 @@ import time
 import zipfile
 import zlib
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from urllib.parse import urlparse
 
@@ -37,6 +41,13 @@ from srbench.interfaces import DatasetError
 log = logging.getLogger("srbench.data")
 
 __all__ = ["OFFLINE_HINT", "OfflineError", "download", "extract", "file_digest"]
+
+# Extraction caps (an ``extract`` argument, else the environment variable, else these). The largest archive
+# of the catalogue (DIV2K train HR) extracts to 3.5 GB in 801 members.
+MAX_EXTRACT_BYTES = 32 * 2**30
+MAX_EXTRACT_MEMBERS = 200_000
+MAX_BYTES_ENV = "SRBENCH_EXTRACT_MAX_BYTES"
+MAX_MEMBERS_ENV = "SRBENCH_EXTRACT_MAX_MEMBERS"
 
 _CHUNK = 1 << 20  # bytes per read/write: large enough to keep Python overhead negligible
 _BACKOFF_S = 1.0  # first retry delay in seconds, doubled at each retry (tests set it to 0)
@@ -329,7 +340,8 @@ def _short_reason(exc: BaseException) -> str:
 # extraction
 
 
-def extract(archive: Path, dest: Path, *, include: Sequence[str] | None = None) -> Path:
+def extract(archive: Path, dest: Path, *, include: Sequence[str] | None = None, max_bytes: int | None = None,
+            max_members: int | None = None) -> Path:
     """Unpack ``archive`` (tar with any compression, or zip) into the new folder ``dest``; return ``dest``.
 
     ``include``: archive paths (folders or files, e.g. ``"benchmark/Set5/HR"``) to extract; ``None``
@@ -338,6 +350,12 @@ def extract(archive: Path, dest: Path, *, include: Sequence[str] | None = None) 
     link pointing outside (tar: checked again by ``tarfile``'s ``"data"`` filter; zip: links are refused).
     Extraction happens in a temporary folder beside ``dest`` that is renamed to ``dest`` at the end, so a
     failure leaves nothing half-written.
+
+    Before anything is written: the archive may list at most ``max_members`` members (default
+    ``$SRBENCH_EXTRACT_MAX_MEMBERS`` or :data:`MAX_EXTRACT_MEMBERS`), the files extracted may total at most
+    ``max_bytes`` (default ``$SRBENCH_EXTRACT_MAX_BYTES`` or :data:`MAX_EXTRACT_BYTES`), and that total must
+    fit the free space beside ``dest``. The sizes are the archive's declared ones, which bound what is
+    written (tar reads exactly the declared size; zip stops at it and checks the CRC).
     """
     archive, dest = Path(archive), Path(dest)
     if not archive.is_file():
@@ -345,13 +363,15 @@ def extract(archive: Path, dest: Path, *, include: Sequence[str] | None = None) 
     if dest.exists():
         raise DatasetError(f"cannot extract {archive} into {dest}: the destination already exists")
     prefixes = [_normalise(p) for p in include] if include is not None else None
+    budget = _Budget(archive, dest.parent, _limit(max_bytes, MAX_BYTES_ENV, MAX_EXTRACT_BYTES),
+                     _limit(max_members, MAX_MEMBERS_ENV, MAX_EXTRACT_MEMBERS))
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.extract-", dir=dest.parent))
     try:
         if zipfile.is_zipfile(archive):
-            _extract_zip(archive, tmp, prefixes)
+            _extract_zip(archive, tmp, prefixes, budget)
         elif tarfile.is_tarfile(archive):
-            _extract_tar(archive, tmp, prefixes)
+            _extract_tar(archive, tmp, prefixes, budget)
         else:
             raise DatasetError(f"cannot extract {archive}: not a tar or zip archive")
         umask = os.umask(0)
@@ -377,6 +397,63 @@ def extract(archive: Path, dest: Path, *, include: Sequence[str] | None = None) 
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return dest
+
+
+def _limit(given: int | None, env: str, default: int) -> int:
+    if given is not None:
+        return given
+    text = os.environ.get(env, "").strip()
+    if not text:
+        return default
+    try:
+        value = int(text)
+    except ValueError:
+        raise DatasetError(f"${env} must be a whole number, got {text!r}") from None
+    if value < 0:
+        raise DatasetError(f"${env} must not be negative, got {value}")
+    return value
+
+
+def _human(n: int) -> str:
+    if n < 1024:
+        return f"{n} B"
+    value = float(n)
+    for unit in ("KiB", "MiB", "GiB", "TiB"):
+        value /= 1024
+        if value < 1024 or unit == "TiB":
+            break
+    return f"{value:.1f} {unit}"
+
+
+@dataclass(frozen=True)
+class _Budget:
+    """What an extraction may write: member count and total size caps, and the free space beside it."""
+
+    archive: Path
+    where: Path
+    max_bytes: int
+    max_members: int
+
+    def count(self, members: int) -> None:
+        """Called as the listing is read: refuses as soon as it passes the cap (a header bomb)."""
+        if members > self.max_members:
+            raise DatasetError(
+                f"refusing to extract {self.archive}: it has more than {self.max_members} members, the limit "
+                f"(${MAX_MEMBERS_ENV} raises it); the archive is broken or malicious, nothing was extracted")
+
+    def check(self, total: int) -> None:
+        if total > self.max_bytes:
+            raise DatasetError(
+                f"refusing to extract {self.archive}: its files would take {_human(total)}, over the limit of "
+                f"{_human(self.max_bytes)} (${MAX_BYTES_ENV} raises it); the archive is broken or malicious, "
+                "nothing was extracted")
+        where = self.where
+        while not where.exists() and where != where.parent:  # dest's parent may not exist yet
+            where = where.parent
+        free = shutil.disk_usage(where).free
+        if total > free:
+            raise DatasetError(f"cannot extract {self.archive}: it needs {_human(total)} and {where} has "
+                               f"{_human(free)} free; free some space (or extract elsewhere) and try again")
 
 
 def _normalise(name: str) -> str:
@@ -418,9 +495,12 @@ def _check_selection(archive: Path, selected: int, prefixes: list[str] | None) -
         )
 
 
-def _extract_tar(archive: Path, tmp: Path, prefixes: list[str] | None) -> None:
+def _extract_tar(archive: Path, tmp: Path, prefixes: list[str] | None, budget: _Budget) -> None:
     with tarfile.open(archive, "r:*") as tf:
-        members = tf.getmembers()
+        members: list[tarfile.TarInfo] = []
+        for ti in tf:  # the listing read member by member: a header bomb stops at the cap
+            members.append(ti)
+            budget.count(len(members))
         for ti in members:
             why = _unsafe_name(ti.name)
             if why is None and (ti.isdev() or ti.isfifo()):
@@ -435,6 +515,7 @@ def _extract_tar(archive: Path, tmp: Path, prefixes: list[str] | None) -> None:
                 raise _reject(archive, ti.name, why)
         selected = [ti for ti in members if _included(ti.name, prefixes)]
         _check_selection(archive, len(selected), prefixes)
+        budget.check(sum(ti.size for ti in selected if ti.isreg()))
         if not hasattr(tarfile, "data_filter"):  # Python < 3.10.12 / 3.11.4: the checks above must do
             tf.extractall(tmp, members=selected)
             return
@@ -460,9 +541,10 @@ def _resolve_parts(path: PurePosixPath) -> list[str]:
     return out
 
 
-def _extract_zip(archive: Path, tmp: Path, prefixes: list[str] | None) -> None:
+def _extract_zip(archive: Path, tmp: Path, prefixes: list[str] | None, budget: _Budget) -> None:
     with zipfile.ZipFile(archive) as zf:
         infos = zf.infolist()
+        budget.count(len(infos))
         for zi in infos:
             why = _unsafe_name(zi.filename)
             mode = zi.external_attr >> 16
@@ -476,6 +558,7 @@ def _extract_zip(archive: Path, tmp: Path, prefixes: list[str] | None) -> None:
                 raise _reject(archive, zi.filename, why)
         selected = [zi for zi in infos if _included(zi.filename, prefixes)]
         _check_selection(archive, len(selected), prefixes)
+        budget.check(sum(zi.file_size for zi in selected if not zi.is_dir()))
         root = tmp.resolve()
         for zi in selected:
             target = (tmp / zi.filename).resolve()

@@ -90,7 +90,12 @@ def write_image(path: str | os.PathLike[str], image: np.ndarray) -> None:
     if image.dtype != np.uint8:
         raise ValueError(f"write_image expects uint8, got {image.dtype}")
     arr = image[:, :, 0] if image.ndim == 3 and image.shape[2] == 1 else image
-    atomic_write(path, lambda tmp: Image.fromarray(arr).save(tmp))
+    try:
+        atomic_write(path, lambda tmp: Image.fromarray(arr).save(tmp))
+    except OSError as exc:  # name the file meant (the error names the temporary one, or none: a full disk)
+        if exc.filename == str(path):
+            raise
+        raise OSError(exc.errno, exc.strerror or str(exc), str(path)) from exc
 
 
 def pixel_sha256(image: np.ndarray) -> str:

@@ -186,6 +186,8 @@ def export_dataset(
     """
     from srbench.data.io import write_image
 
+    if isinstance(scale, bool) or not isinstance(scale, int) or scale < 1:  # once, not once per image
+        raise ValueError(f"export: scale must be a positive integer, got {scale!r}")
     source = resolve_dataset(spec, data_dir=data_dir)
     n, errors = 0, []
     for image in source.images:

@@ -57,6 +57,11 @@ _SHIFTS = ((0, 1), (1, 0), (1, 1), (1, -1))
 NOISE = 1e-9
 
 
+class NIQEUndefined(ValueError):
+    """NIQE has no value for this image: fewer than two whole 96 x 96 blocks, or too few blocks with
+    finite features (a flat image: the AGGD fit divides by zero)."""
+
+
 @lru_cache(maxsize=1)
 def pristine_model() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(mu (36,), cov (36, 36), gaussian window (7, 7)) of MATLAB's pristine NIQE model."""
@@ -92,8 +97,8 @@ def niqe_y(image: Any, crop_border: int = 0) -> np.ndarray:
 def niqe(image: Any, *, crop_border: int = 0) -> float:
     """NIQE of one image (uint8 or [0, 1] float, (C, H, W) or (1, C, H, W), C = 1 or 3); lower is better.
 
-    Raises ValueError when fewer than two whole 96 x 96 blocks remain after the border crop (the feature
-    covariance needs two blocks).
+    Raises NIQEUndefined (a ValueError) when fewer than two whole 96 x 96 blocks remain after the border
+    crop, or fewer than two have finite features (a flat image): the feature covariance needs two blocks.
     """
     return niqe_of_plane(niqe_y(image, crop_border))
 
@@ -105,7 +110,7 @@ def niqe_of_plane(plane: np.ndarray) -> float:
     h, w = plane.shape
     nh, nw = h // BLOCK, w // BLOCK
     if nh * nw < 2:
-        raise ValueError(f"NIQE needs at least two {BLOCK}x{BLOCK} blocks, the image (after the border crop) "
+        raise NIQEUndefined(f"NIQE needs at least two {BLOCK}x{BLOCK} blocks, the image (after the border crop) "
                          f"is {h}x{w}")
     im = np.ascontiguousarray(plane[: nh * BLOCK, : nw * BLOCK], dtype=np.float64)
     feats = [_features(im, BLOCK)]
@@ -245,11 +250,11 @@ def _nearest(values: np.ndarray) -> np.ndarray:
 
 def _distance(feat: np.ndarray) -> float:
     mu_p, cov_p, _ = pristine_model()
-    with np.errstate(invalid="ignore"):
-        mu = np.nanmean(feat, axis=0)
     clean = feat[~np.isnan(feat).any(axis=1)]
-    if len(clean) < 2:
-        raise ValueError("NIQE: fewer than two image blocks have finite features (a flat image?)")
+    if len(clean) < 2:  # checked first: nanmean of an all-NaN column warns (a RuntimeWarning errstate misses)
+        raise NIQEUndefined(f"NIQE: {len(clean)} of {len(feat)} image blocks have finite features, it needs "
+                            "two (a flat image?)")
+    mu = np.nanmean(feat, axis=0)  # every column has a finite value (the clean blocks'): no warning
     cov = np.cov(clean, rowvar=False)
     d = mu_p - mu
     q = float(d @ np.linalg.pinv((cov_p + cov) / 2.0) @ d)

@@ -4,13 +4,23 @@
 quantised SR image), ``hr`` uint8 (C, H, W), ``scale`` the crop border, ``colour`` "y" or "rgb",
 ``wanted`` the metrics of the table that name this scorer and were requested, ``state`` the loaded object of
 a stateful metric (None otherwise). A scorer returns values for ``wanted`` only.
+
+A metric that has no value for an image (NIQE of a flat or too small image) returns nothing for it and
+says why in a :class:`MetricUndefinedWarning`; it never raises, so the image keeps its other metrics' rows.
+No value rather than NaN: a NaN row would make the dataset's mean NaN (the mean over the images that have
+a value is the figure a report can use; summary.csv's n_images says how many that is).
 """
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
+
+
+class MetricUndefinedWarning(UserWarning):
+    """A metric has no value for one image (it gets no row); the message names the metric and why."""
 
 
 def fidelity(sr: np.ndarray, hr: np.ndarray, *, scale: int, colour: str, wanted: tuple[str, ...],
@@ -41,6 +51,12 @@ def niqe(sr: np.ndarray, hr: np.ndarray | None, *, scale: int, colour: str, want
          state: Any = None) -> dict[str, float]:
     """NIQE of the SR image alone (reference-free), always on MATLAB Y whatever ``colour`` says: NIQE is
     defined on one luminance plane (grayscale images: their raw values)."""
+    from srbench.metrics.niqe import NIQEUndefined
     from srbench.metrics.niqe import niqe as niqe_value
 
-    return {"niqe": niqe_value(sr, crop_border=scale)}
+    try:
+        return {"niqe": niqe_value(sr, crop_border=scale)}
+    except NIQEUndefined as exc:
+        warnings.warn(f"niqe has no value for this image ({sr.shape[2]}x{sr.shape[1]}): {exc}",
+                      MetricUndefinedWarning, stacklevel=2)
+        return {}

@@ -6,8 +6,14 @@ A checkpoint ``<tag>`` at step N is one directory, ``checkpoints/<tag>-<N:08d>/`
 ``state.pt``. The pair is committed atomically: both files are written and fsynced inside a temporary
 directory, which is then renamed into place (one ``rename``, atomic on POSIX). A kill at any moment
 therefore leaves every committed directory whole. The previous committed checkpoint of each tag is kept as
-the fallback: loading takes the newest directory whose pair is readable and consistent (same step in
-both files) and falls back to the one before when it is not.
+the fallback: loading takes the newest directory whose pair is readable, consistent (same step in both
+files) and intact, and falls back to the one before when it is not.
+
+Intact: ``state.pt`` records a SHA-256 per file (``digests``: the bytes of ``weights.safetensors``, and the
+content of the state itself, which cannot hold its own file's digest), checked on every load, because
+neither safetensors nor ``torch.load`` checks tensor bytes: a flipped bit loads silently. Both files are
+byte-reproducible (the same state saved twice gives the same bytes): the safetensors header is written
+with its metadata sorted, where the library writes a hash map in a random order.
 
 After the commit, ``<tag>.safetensors`` and ``<tag>.state.pt`` in the run folder are replaced (atomically,
 as hard links, or copies where the file system has none) by the committed files: the paths users and the
@@ -20,17 +26,22 @@ per write boundary, so the tests can kill a save at each boundary (``monkeypatch
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import os
 import re
 import shutil
+import struct
 import tempfile
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+import safetensors
+import safetensors.torch
 import torch
-from safetensors.torch import load_file, save_file
 from torch import nn
 
 from srbench.files import atomic_write
@@ -42,6 +53,7 @@ CHECKPOINT_DIR = "checkpoints"
 WEIGHTS_FILE = "weights.safetensors"
 STATE_FILE = "state.pt"
 KEEP = 2  # committed checkpoints kept per tag: the newest and its fallback
+DIGESTS = "digests"  # the key of state.pt holding {WEIGHTS_FILE: sha256 hex, STATE_FILE: sha256 hex}
 
 T = TypeVar("T")
 
@@ -126,16 +138,18 @@ def _publish_file(src: Path, dst: Path) -> None:
     os.replace(tmp, dst)
 
 
-def publish(run_dir: Path, tag: str) -> Path | None:
-    """Point ``<tag>.safetensors``/``<tag>.state.pt`` at the newest committed checkpoint of ``tag``.
+def publish(run_dir: Path, tag: str, ckdir: Path | None = None) -> Path | None:
+    """Point ``<tag>.safetensors``/``<tag>.state.pt`` at the committed checkpoint ``ckdir`` (by default
+    the newest good one of ``tag``: see :func:`last_good`; a damaged newer one is never published).
 
-    Returns the published weights path (None when nothing is committed). Safe to repeat; ``train`` calls it
-    on resume, so a save killed after its commit but before publishing is completed then.
+    Returns the published weights path (None when nothing good is committed). Safe to repeat; ``train``
+    calls it on resume with the directory it loaded, so a save killed after its commit but before
+    publishing is completed then.
     """
-    found = committed(run_dir, tag)
-    if not found:
-        return None
-    ckdir = found[0][1]
+    if ckdir is None:
+        ckdir = last_good(run_dir, tag)
+        if ckdir is None or ckdir == run_dir:
+            return None
     wpath, spath = paths(run_dir, tag)
     for src, dst in ((ckdir / WEIGHTS_FILE, wpath), (ckdir / STATE_FILE, spath)):
         if not (dst.is_file() and src.is_file() and os.path.samefile(src, dst)):
@@ -170,8 +184,10 @@ def save_checkpoint(run_dir: Path, tag: str, *, step: int, generator: nn.Module,
     root.mkdir(parents=True, exist_ok=True)
     final = root / f"{tag}-{step:08d}"
     tmp = Path(_write("mkdtemp", tempfile.mkdtemp, "", f".{tag}-{step:08d}.", str(root)))
-    _write("weights", save_file, tensors, str(tmp / WEIGHTS_FILE), metadata)
-    _write("state", torch.save, {**state, "step": step}, str(tmp / STATE_FILE))
+    wdigest = _write("weights", _write_safetensors, tmp / WEIGHTS_FILE, tensors, metadata)
+    full = {k: v for k, v in state.items() if k != DIGESTS} | {"step": step}
+    full[DIGESTS] = {WEIGHTS_FILE: wdigest, STATE_FILE: _content_digest(full)}
+    _write("state", torch.save, full, str(tmp / STATE_FILE))
     for name in (WEIGHTS_FILE, STATE_FILE):
         os.chmod(tmp / name, 0o666 & ~_umask())
         _fsync_file(tmp / name)
@@ -183,7 +199,7 @@ def save_checkpoint(run_dir: Path, tag: str, *, step: int, generator: nn.Module,
         _write("set aside", os.rename, final, aside)
     _write("commit", os.rename, tmp, final)  # the commit point of the pair
     _fsync_dir(root)
-    wpath = publish(run_dir, tag)
+    wpath = publish(run_dir, tag, final)
     _prune(run_dir, tag, KEEP)
     return wpath if wpath is not None else paths(run_dir, tag)[0]
 
@@ -194,57 +210,146 @@ def _umask() -> int:
     return mask
 
 
+def _safetensors_parts(tensors: dict[str, torch.Tensor], metadata: dict[str, str]) -> tuple[bytes, memoryview]:
+    """A safetensors file as (header, data), the header with sorted keys: the library serialises the
+    metadata from a hash map, in a different order on every call, so the same checkpoint came out as
+    different bytes. The data is a view of the library's buffer (no second copy of the weights)."""
+    blob = safetensors.torch.save(tensors, metadata=metadata)
+    (n,) = struct.unpack("<Q", blob[:8])
+    header = json.loads(blob[8:8 + n])
+    meta = dict(sorted(header.pop("__metadata__", {}).items()))
+    text = json.dumps({"__metadata__": meta, **dict(sorted(header.items()))}, separators=(",", ":"),
+                      ensure_ascii=False).encode()
+    text += b" " * (-len(text) % 8)  # the data stays 8-byte aligned, as the library pads it
+    return struct.pack("<Q", len(text)) + text, memoryview(blob)[8 + n:]
+
+
+def _write_safetensors(path: str | os.PathLike[str], tensors: dict[str, torch.Tensor],
+                       metadata: dict[str, str]) -> str:
+    """Write ``tensors`` as a byte-reproducible safetensors file; returns its sha256 (hex)."""
+    head, data = _safetensors_parts(tensors, metadata)
+    with open(path, "wb") as f:
+        f.write(head)
+        f.write(data)
+    h = hashlib.sha256(head)
+    h.update(data)
+    return h.hexdigest()
+
+
+def _feed(h: Any, obj: Any) -> None:
+    if isinstance(obj, torch.Tensor):
+        t = obj.detach().cpu().contiguous().reshape(-1)
+        h.update(f"T{t.dtype}{tuple(obj.shape)}:".encode())
+        h.update(t.view(torch.uint8).numpy().tobytes())
+    elif isinstance(obj, dict):
+        h.update(f"D{len(obj)}:".encode())
+        for key in sorted(obj, key=repr):
+            _feed(h, key)
+            _feed(h, obj[key])
+    elif isinstance(obj, list | tuple):
+        h.update(f"{type(obj).__name__[0]}{len(obj)}:".encode())
+        for v in obj:
+            _feed(h, v)
+    else:  # numbers, strings, None, bools: repr is exact (floats round-trip)
+        h.update(f"{type(obj).__name__}={obj!r};".encode())
+
+
+def _content_digest(state: dict[str, Any]) -> str:
+    """SHA-256 of a state's content (every key, number, string and tensor byte; ``digests`` left out)."""
+    h = hashlib.sha256()
+    _feed(h, {k: v for k, v in state.items() if k != DIGESTS})
+    return h.hexdigest()
+
+
 def _load_pair(wpath: Path, spath: Path, where: str) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """Load and check one (weights, state) pair: both readable, the same step, and (checkpoints that record
+    digests: every one since issue 23) every byte as saved."""
     if not wpath.is_file() or not spath.is_file():
         raise CheckpointError(f"{where}: incomplete (need {wpath.name} and {spath.name})")
-    try:
-        tensors = load_file(str(wpath))
-        from safetensors import safe_open
-
-        with safe_open(str(wpath), framework="pt") as f:
-            wstep = int((f.metadata() or {}).get("step", -1))
-    except Exception as exc:
-        raise CheckpointError(f"{wpath}: not a readable safetensors file ({exc})") from exc
     try:
         state = torch.load(str(spath), map_location="cpu", weights_only=True)
     except Exception as exc:
         raise CheckpointError(f"{spath}: cannot be loaded with weights_only=True ({exc})") from exc
-    if not isinstance(state, dict) or wstep != state.get("step"):
-        got = state.get("step") if isinstance(state, dict) else None
-        raise CheckpointError(f"{where} is torn: weights at step {wstep}, state at step {got} "
+    if not isinstance(state, dict):
+        raise CheckpointError(f"{spath}: not a checkpoint state (a {type(state).__name__}, not a dict)")
+    digests = state.get(DIGESTS)
+    if digests is not None and _content_digest(state) != digests.get(STATE_FILE):
+        raise CheckpointError(f"{spath}: damaged (its content does not match the digest recorded when it "
+                              "was saved)")
+    if digests is not None:
+        with open(wpath, "rb") as f:
+            if hashlib.file_digest(f, "sha256").hexdigest() != digests.get(WEIGHTS_FILE):
+                raise CheckpointError(f"{wpath}: damaged (its sha256 does not match the digest recorded in "
+                                      f"{spath.name})")
+    try:
+        tensors = safetensors.torch.load_file(str(wpath))
+        with safetensors.safe_open(str(wpath), framework="pt") as f:
+            wstep = int((f.metadata() or {}).get("step", -1))
+    except Exception as exc:
+        raise CheckpointError(f"{wpath}: not a readable safetensors file ({exc})") from exc
+    if wstep != state.get("step"):
+        raise CheckpointError(f"{where} is torn: weights at step {wstep}, state at step {state.get('step')} "
                               f"(the run was killed while saving?)")
     return tensors, state
 
 
-def load_checkpoint(run_dir: Path, tag: str) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor], dict[str, Any]]:
-    """(generator state_dict, discriminator state_dict (maybe empty), state) of the newest good checkpoint
-    ``tag``: the newest committed directory that loads, else the one before it (a warning says so), else
-    the top-level pair of an older srbench run folder."""
+@dataclass(frozen=True)
+class LoadedCheckpoint:
+    """A checkpoint as loaded: the two state_dicts (``discriminator`` maybe empty), the state, and the
+    directory it came from (``run_dir`` itself for an older srbench's top-level pair)."""
+
+    generator: dict[str, torch.Tensor]
+    discriminator: dict[str, torch.Tensor]
+    state: dict[str, Any]
+    directory: Path
+
+
+def _newest_good(run_dir: Path, tag: str) -> tuple[LoadedCheckpoint | None, list[str]]:
     problems: list[str] = []
-    loaded: tuple[dict[str, torch.Tensor], dict[str, Any]] | None = None
-    for _, ckdir in committed(run_dir, tag):
-        try:
-            loaded = _load_pair(ckdir / WEIGHTS_FILE, ckdir / STATE_FILE, f"checkpoint {ckdir}")
-            break
-        except CheckpointError as exc:
-            problems.append(str(exc))
-    if loaded is None and not committed(run_dir, tag):
+    found = committed(run_dir, tag)
+    candidates = [(ckdir / WEIGHTS_FILE, ckdir / STATE_FILE, ckdir) for _, ckdir in found]
+    if not found:
         wpath, spath = paths(run_dir, tag)
         if wpath.is_file() or spath.is_file():
-            try:
-                loaded = _load_pair(wpath, spath, f"checkpoint {tag!r} in {run_dir}")
-            except CheckpointError as exc:
-                problems.append(str(exc))
+            candidates.append((wpath, spath, run_dir))
+    for wpath, spath, where in candidates:
+        label = f"checkpoint {where}" if where != run_dir else f"checkpoint {tag!r} in {run_dir}"
+        try:
+            tensors, state = _load_pair(wpath, spath, label)
+        except CheckpointError as exc:
+            problems.append(str(exc))
+            continue
+        g = {k.removeprefix("generator."): v for k, v in tensors.items() if k.startswith("generator.")}
+        d = {k.removeprefix("discriminator."): v for k, v in tensors.items() if k.startswith("discriminator.")}
+        return LoadedCheckpoint(g, d, state, where), problems
+    return None, problems
+
+
+def load_newest(run_dir: Path, tag: str) -> LoadedCheckpoint:
+    """The newest good checkpoint ``tag``: the newest committed directory that loads whole (see
+    :func:`_load_pair`), else the one before it (a warning names what was skipped and why), else the
+    top-level pair of an older srbench run folder. CheckpointError when there is none."""
+    loaded, problems = _newest_good(run_dir, tag)
     if loaded is None:
         detail = "; ".join(problems) if problems else f"no checkpoint {tag!r} in {run_dir}"
         raise CheckpointError(f"no usable checkpoint {tag!r} in {run_dir}: {detail}")
     if problems:
         log.warning("skipped a damaged checkpoint, using the previous good one (step %s): %s",
-                    loaded[1].get("step"), "; ".join(problems))
-    tensors, state = loaded
-    g = {k.removeprefix("generator."): v for k, v in tensors.items() if k.startswith("generator.")}
-    d = {k.removeprefix("discriminator."): v for k, v in tensors.items() if k.startswith("discriminator.")}
-    return g, d, state
+                    loaded.state.get("step"), "; ".join(problems))
+    return loaded
+
+
+def load_checkpoint(run_dir: Path, tag: str) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor], dict[str, Any]]:
+    """(generator state_dict, discriminator state_dict (maybe empty), state) of :func:`load_newest`."""
+    loaded = load_newest(run_dir, tag)
+    return loaded.generator, loaded.discriminator, loaded.state
+
+
+def last_good(run_dir: Path, tag: str) -> Path | None:
+    """The directory of the newest checkpoint ``tag`` that loads whole (``run_dir`` for an older srbench's
+    top-level pair), or None. Reads and checks every file: for resumes and error messages, not per step."""
+    loaded, _ = _newest_good(run_dir, tag)
+    return None if loaded is None else loaded.directory
 
 
 def export_generator(checkpoint: str | os.PathLike[str], out: str | os.PathLike[str], *,
@@ -260,5 +365,5 @@ def export_generator(checkpoint: str | os.PathLike[str], out: str | os.PathLike[
     sd = {k: (v.to(dtype) if v.is_floating_point() else v).contiguous() for k, v in sd.items()}
     out = Path(out)
     metadata = {**old_meta, **(meta or {})}
-    _atomic(out, lambda tmp: save_file(sd, tmp, metadata=metadata))
+    _atomic(out, lambda tmp: _write_safetensors(tmp, sd, metadata))
     return out

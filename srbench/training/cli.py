@@ -61,7 +61,9 @@ def train_command(model: str, config_path: str | None, extra: tuple[str, ...], c
     """
     import logging
 
+    from srbench.cli_common import fail
     from srbench.interfaces import SRBenchError
+    from srbench.rundir.common import RunDirInUse
     from srbench.training.config import load_config
     from srbench.training.loop import TrainingInterrupted, train
 
@@ -82,6 +84,8 @@ def train_command(model: str, config_path: str | None, extra: tuple[str, ...], c
     except TrainingInterrupted as exc:
         click.echo(str(exc), err=True)
         sys.exit(130)
+    except RunDirInUse as exc:  # could not start, as `srbench run` says of a folder in use: exit 2
+        fail(str(exc))
     except SRBenchError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"done: {run_dir}")

@@ -11,6 +11,7 @@ plain DDP everywhere), so DDP curves match a single process within a tolerance, 
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import logging
@@ -18,7 +19,7 @@ import math
 import os
 import signal
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,8 @@ from srbench.distributed import init_from_env, shutdown, torchrun_ranks
 from srbench.interfaces import SRBenchError
 from srbench.metrics import psnr, ssim
 from srbench.pipeline import quantise, to_tensor
+from srbench.rundir.common import LOCK_FILE, RunDirInUse
+from srbench.rundir.lock import RunLock
 from srbench.training import checkpoints as ckpt
 from srbench.training.config import TrainConfig
 from srbench.training.data import StepBatches, load_pairs, make_loader, resolve_hr_files
@@ -158,6 +161,13 @@ class _CSVLog:
             csv.DictWriter(f, LOG_COLUMNS).writerow({k: row.get(k, "") for k in LOG_COLUMNS})
 
 
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
 def _finite(*values: torch.Tensor) -> bool:
     return all(bool(torch.isfinite(v).all()) for v in values)
 
@@ -169,7 +179,9 @@ def train(config: TrainConfig, *, on_step: Callable[[int, dict[str, float]], Non
     ``best`` (by validation PSNR), each committed atomically under ``checkpoints/`` with the previous one kept
     as a fallback and published as ``<tag>.safetensors``/``<tag>.state.pt`` (see :mod:`.checkpoints`), ``log.csv``, ``config.json``, ``samples/`` and ``tb/``.
     ``on_step(step, losses)`` is called after every completed step (tests use it to inject interrupts).
-    Raises TrainingInterrupted (SIGINT/SIGTERM, after saving), TrainingDiverged (NaN loss), VGGWeightsMissing.
+    The run folder's lock (:class:`srbench.rundir.lock.RunLock`, as ``srbench run``) is held throughout.
+    Raises TrainingInterrupted (SIGINT/SIGTERM, after saving), TrainingDiverged (NaN loss), VGGWeightsMissing,
+    RunDirInUse (another training or run holds the folder).
     """
     _, world, local_rank = torchrun_ranks()
     device = _device(config, local_rank, world)
@@ -177,9 +189,56 @@ def train(config: TrainConfig, *, on_step: Callable[[int, dict[str, float]], Non
         torch.set_num_threads(config.threads)
     dist = init_from_env(str(device))  # the same process-group set-up as `srbench run` under torchrun
     try:
-        return _train(config, dist.rank, dist.world_size, device, on_step)
+        with _run_lock(config.run_dir(), dist.is_main, dist.world_size > 1, device):
+            return _train(config, dist.rank, dist.world_size, device, on_step)
     finally:
         shutdown(dist)
+
+
+@contextlib.contextmanager
+def _run_lock(run_dir: Path, main: bool, distributed: bool, device: torch.device) -> Iterator[None]:
+    """Hold the run directory's lock (the one ``srbench run`` takes) for the whole training, on rank 0.
+
+    Taken before anything in the folder is read or written: a second training, or a --resume into a
+    running one, is refused with RunDirInUse naming the folder (the CLI exits 2), instead of both
+    committing and pruning each other's checkpoints. Under DDP every rank learns of a refusal, so none
+    waits for rank 0 in a collective. A folder this call created and left empty is removed again.
+    """
+    created = not run_dir.exists()
+    lock: RunLock | None = None
+    problem: SRBenchError | None = None
+    if main:
+        try:
+            run_dir.mkdir(parents=True, exist_ok=True)
+            lock = RunLock(run_dir).acquire()
+        except RunDirInUse:
+            pid = _lock_holder(run_dir)
+            problem = RunDirInUse(f"{run_dir} is in use by PID {pid} (another `srbench train`, a --resume "
+                                  "or a `srbench run` into it): wait for it to finish or choose another --out")
+        except (OSError, SRBenchError) as exc:
+            problem = SRBenchError(f"{run_dir}: cannot lock the run folder ({exc})")
+    if distributed:
+        flag = torch.tensor([1.0 if problem is not None else 0.0], device=device)
+        torch.distributed.all_reduce(flag)
+        if problem is None and flag.item() > 0:
+            problem = SRBenchError(f"{run_dir}: rank 0 could not take the run folder's lock")
+    if problem is not None:
+        raise problem
+    try:
+        yield
+    finally:
+        if lock is not None:
+            lock.release()
+            if created:
+                with contextlib.suppress(OSError):
+                    run_dir.rmdir()  # only if empty: a training that failed before writing anything
+
+
+def _lock_holder(run_dir: Path) -> str:
+    try:
+        return (run_dir / LOCK_FILE).read_text().strip() or "?"
+    except OSError:
+        return "?"
 
 
 def _train(cfg: TrainConfig, rank: int, world: int, device: torch.device,
@@ -205,10 +264,11 @@ def _train(cfg: TrainConfig, rank: int, world: int, device: torch.device,
         if not ckpt.has_checkpoint(run_dir, "last"):
             raise ckpt.CheckpointError(f"--resume: no checkpoint in {run_dir} (expected "
                                        f"{ckpt.CHECKPOINT_DIR}/last-<step>/ or last.safetensors)")
-        g_sd, d_sd, state = ckpt.load_checkpoint(run_dir, "last")
-        G.load_state_dict(g_sd)
+        loaded = ckpt.load_newest(run_dir, "last")  # a damaged newest one is skipped with a warning
+        state = loaded.state
+        G.load_state_dict(loaded.generator)
         if D is not None:
-            D.load_state_dict(d_sd)
+            D.load_state_dict(loaded.discriminator)
         start, best_psnr = int(state["step"]), float(state.get("best_psnr", -math.inf))
         elapsed_before = float(state.get("elapsed_s", 0.0))
         g_opt_state, d_opt_state = state["g_opt"], state.get("d_opt")
@@ -220,7 +280,8 @@ def _train(cfg: TrainConfig, rank: int, world: int, device: torch.device,
             raise ckpt.CheckpointError(f"{run_dir}: steps={cfg.steps} is below the checkpoint's step {start}; "
                                        f"resuming cannot go back (give steps >= {start}, or start a new run)")
         if rank == 0:  # a save killed after its commit but before publishing: finish publishing now
-            ckpt.publish(run_dir, "last")
+            if loaded.directory != run_dir:  # the checkpoint loaded, not the newest (it may be damaged)
+                ckpt.publish(run_dir, "last", loaded.directory)
             ckpt.publish(run_dir, "best")
     elif ckpt.has_checkpoint(run_dir, "last"):
         raise ckpt.CheckpointError(f"{run_dir} already holds a checkpoint: pass --resume to continue it, "
@@ -311,9 +372,13 @@ def _train(cfg: TrainConfig, rank: int, world: int, device: torch.device,
                     torch.distributed.all_reduce(packed)
                     losses = dict(zip(keys, packed / world, strict=True))
                 if not _finite(*losses.values()):  # identical on all ranks after the all-reduce
-                    have = ckpt.paths(run_dir, "last")[0]
-                    where = (f"the last good checkpoint is {have}" if ckpt.has_checkpoint(run_dir, "last")
-                             else "no checkpoint was written yet")
+                    have = ckpt.last_good(run_dir, "last")  # checked: not merely the newest
+                    published = ckpt.paths(run_dir, "last")[0]
+                    if have is not None and have != run_dir and not _same_file(have / ckpt.WEIGHTS_FILE, published):
+                        published = have / ckpt.WEIGHTS_FILE
+                    where = ("no checkpoint was written yet" if not ckpt.has_checkpoint(run_dir, "last")
+                             else "no checkpoint is intact" if have is None
+                             else f"the last good checkpoint is {published}")
                     vals = ", ".join(f"{k}={float(v):.4g}" for k, v in losses.items())
                     raise TrainingDiverged(
                         f"{cfg.model} training diverged at step {step + 1}: non-finite loss ({vals}). Stopped "

@@ -456,3 +456,54 @@ def test_a_wrong_file_put_in_place_is_kept_aside_and_the_offline_message_says_so
     msg = str(err.value)
     assert f"kept aside as {bad}" in msg and "sha256: expected" in msg and f"put it at {dest}" in msg
     assert f"kept aside as {bad}" in caplog.text
+
+
+# ----------------------------------------------- issue 23 item 11: extraction caps and free space
+
+
+@pytest.mark.parametrize("maker", [make_tar, make_zip])
+def test_an_archive_bomb_is_refused_before_anything_is_written(tmp_path, maker, monkeypatch):
+    """A small compressed archive whose members expand past the cap (declared sizes, checked before
+    extraction): one error naming the archive, nothing written."""
+    archive = maker(tmp_path / "bomb.bin", {"pkg/zeros.bin": bytes(3 * 2**20), "pkg/a.png": b"A"})
+    assert archive.stat().st_size < 64 * 1024
+    with pytest.raises(DatasetError, match=r"bomb\.bin.*3\.0 MiB.*limit of 1\.0 MiB"):
+        extract(archive, tmp_path / "out", max_bytes=2**20)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bomb.bin"]
+    monkeypatch.setenv("SRBENCH_EXTRACT_MAX_BYTES", str(2**20))  # the default, configured
+    with pytest.raises(DatasetError, match="SRBENCH_EXTRACT_MAX_BYTES"):
+        extract(archive, tmp_path / "out")
+    monkeypatch.delenv("SRBENCH_EXTRACT_MAX_BYTES")
+    assert tree(extract(archive, tmp_path / "out"))["pkg/a.png"] == b"A"  # under the default cap
+
+
+@pytest.mark.parametrize("maker", [make_tar, make_zip])
+def test_too_many_members_are_refused(tmp_path, maker, monkeypatch):
+    archive = maker(tmp_path / "many.bin", {f"pkg/{i}.png": b"x" for i in range(25)})
+    with pytest.raises(DatasetError, match=r"many\.bin.*more than 10 members"):
+        extract(archive, tmp_path / "out", max_members=10)
+    monkeypatch.setenv("SRBENCH_EXTRACT_MAX_MEMBERS", "10")
+    with pytest.raises(DatasetError, match="SRBENCH_EXTRACT_MAX_MEMBERS"):
+        extract(archive, tmp_path / "out")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["many.bin"]
+    monkeypatch.setenv("SRBENCH_EXTRACT_MAX_MEMBERS", "25")
+    assert len(tree(extract(archive, tmp_path / "out"))) == 25
+
+
+@pytest.mark.parametrize("maker", [make_tar, make_zip])
+def test_extraction_checks_free_space_first(tmp_path, maker, monkeypatch):
+    import collections
+
+    archive = maker(tmp_path / "a.bin", FILES)
+    usage = collections.namedtuple("usage", "total used free")
+    seen = []
+
+    def disk_usage(path):
+        seen.append(Path(path))
+        return usage(10**9, 10**9 - 100, 100)  # 100 bytes free, the archive needs 160
+
+    monkeypatch.setattr(dl.shutil, "disk_usage", disk_usage)
+    with pytest.raises(DatasetError, match=r"a\.bin.*needs 160 B.*100 B free"):
+        extract(archive, tmp_path / "out")
+    assert seen and seen[0] == tmp_path
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.bin"]

@@ -226,3 +226,19 @@ def test_niqe_input_forms_and_errors() -> None:
         niqe(img, crop_border=100)
     with pytest.raises(ValueError, match="shape"):
         niqe(np.zeros((200, 300), dtype=np.uint8))
+
+
+def test_niqe_of_a_flat_image_is_undefined_without_a_numpy_warning() -> None:
+    """Issue 23 item 10: a flat image leaked NumPy's 'Mean of empty slice' RuntimeWarning."""
+    import warnings
+
+    from srbench.metrics.niqe import NIQEUndefined
+
+    flat = np.full((3, 256, 256), 128, dtype=np.uint8)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # any warning fails the test
+        with pytest.raises(NIQEUndefined, match="flat"):
+            niqe(flat, crop_border=4)
+        with pytest.raises(NIQEUndefined, match="two 96x96 blocks"):
+            niqe(flat[:, :100, :150], crop_border=4)
+    assert issubclass(NIQEUndefined, ValueError)  # what niqe() raised before: callers catching it still do

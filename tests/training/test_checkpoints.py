@@ -192,3 +192,111 @@ def test_os_exit_at_every_write_boundary_then_resume_is_bitwise_identical(
         p = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
         assert p.returncode == 137, (k, p.stderr[-2000:])
         _resume_and_compare(tiny_data, run, full)
+
+
+# ---------------------------------------------------------------- issue 23 items 4 and 6: fallback, digests
+
+
+def _flip_inside(path: Path, needle: bytes) -> None:
+    """Damage one byte inside a tensor's data (found by its bytes), leaving every header readable."""
+    data = bytearray(path.read_bytes())
+    at = data.find(needle)
+    assert at > 0, f"{needle!r} not in {path}"
+    data[at] ^= 0x10
+    path.write_bytes(bytes(data))
+
+
+def test_publish_after_a_fallback_publishes_the_checkpoint_loaded(tmp_path: Path,
+                                                                  caplog: pytest.LogCaptureFixture) -> None:
+    """Issue 23 item 4: the newest directory lacks state.pt; loading falls back to step 1, and publishing
+    used to take the newest directory anyway (FileNotFoundError)."""
+    net = nn.Linear(3, 2)
+    run = tmp_path / "run"
+    _save(run, 1, net)
+    _save(run, 2, net)
+    newest = ckpt.committed(run, "last")[0][1]
+    (newest / ckpt.STATE_FILE).unlink()
+    with caplog.at_level("WARNING", logger="srbench.training"):
+        loaded = ckpt.load_newest(run, "last")
+    assert loaded.state["step"] == 1 and loaded.directory == ckpt.committed(run, "last")[1][1]
+    assert str(newest) in caplog.text
+    ckpt.publish(run, "last", loaded.directory)
+    assert torch.load(run / "last.state.pt", weights_only=True)["step"] == 1
+    ckpt.publish(run, "last")  # without a directory: the newest usable one, not the newest
+    assert torch.load(run / "last.state.pt", weights_only=True)["step"] == 1
+    _save(run, 3, net)  # the next save publishes what it committed
+    assert torch.load(run / "last.state.pt", weights_only=True)["step"] == 3
+
+
+def test_resume_with_the_newest_state_missing_falls_back_and_is_bitwise_identical(
+        tiny_data: dict[str, Path], tmp_path: Path) -> None:
+    full = train(load_config(None, tiny_overrides(tiny_data, tmp_path / "full")))
+    run = tmp_path / "cut"
+    train(load_config(None, tiny_overrides(tiny_data, run)))
+    assert [s for s, _ in ckpt.committed(run, "last")] == [6, 3]
+    (ckpt.committed(run, "last")[0][1] / ckpt.STATE_FILE).unlink()
+    train(load_config(None, tiny_overrides(tiny_data, run, resume=True)))  # used to raise FileNotFoundError
+    _assert_bitwise(full, run)
+
+
+def test_checkpoint_files_are_byte_reproducible(tmp_path: Path) -> None:
+    """Issue 23 item 6: the safetensors metadata came out in a random (hash-map) order on every save."""
+    net = nn.Linear(3, 2)
+    meta = {"model": "toy", "scale": "4", "content_loss": "mse", "vgg_weights": "", "format": "srbench-train-1"}
+    blobs = set()
+    for i in range(4):
+        run = tmp_path / f"r{i}"
+        ckpt.save_checkpoint(run, "last", step=5, generator=net, discriminator=None,
+                             state={"marker": torch.arange(4.0), "best_psnr": 30.5}, meta=meta)
+        ckdir = ckpt.committed(run, "last")[0][1]
+        blobs.add(((ckdir / ckpt.WEIGHTS_FILE).read_bytes(), (ckdir / ckpt.STATE_FILE).read_bytes()))
+    assert len(blobs) == 1
+
+
+@pytest.mark.parametrize("which", [ckpt.WEIGHTS_FILE, ckpt.STATE_FILE])
+def test_damaged_tensor_bytes_are_detected_and_the_previous_checkpoint_is_used(
+        tmp_path: Path, which: str, caplog: pytest.LogCaptureFixture) -> None:
+    """Issue 23 item 6: a flipped byte inside tensor data loaded silently (safetensors and torch.load
+    check no checksums); the per-file digests recorded in state.pt catch it."""
+    net = nn.Linear(3, 2)
+    run = tmp_path / "run"
+    for step in (1, 2):
+        with torch.no_grad():
+            net.weight.fill_(float(step))
+            net.bias.fill_(1234.5 + step)
+        ckpt.save_checkpoint(run, "last", step=step, generator=net, discriminator=None,
+                             state={"moment": torch.full((4,), 4321.5 + step)}, meta={"model": "toy"})
+    newest = ckpt.committed(run, "last")[0][1]
+    value = 1236.5 if which == ckpt.WEIGHTS_FILE else 4323.5
+    _flip_inside(newest / which, torch.tensor([value]).numpy().tobytes())
+    with caplog.at_level("WARNING", logger="srbench.training"):
+        g, _, state = ckpt.load_checkpoint(run, "last")
+    assert state["step"] == 1 and torch.all(g["weight"] == 1)
+    assert str(newest / which) in caplog.text and "digest" in caplog.text
+    assert ckpt.last_good(run, "last") == ckpt.committed(run, "last")[1][1]
+
+
+def test_a_divergence_after_the_newest_checkpoint_was_damaged_names_the_intact_one(
+        tiny_data: dict[str, Path], tmp_path: Path) -> None:
+    """Issue 23 item 6: the divergence message named the (damaged) newest checkpoint as the last good one."""
+    from srbench.models.archs.srresnet import SRResNet
+    from srbench.training.loop import TrainingDiverged
+
+    run = tmp_path / "run"
+
+    def damage_then_poison(step: int, losses: dict[str, float]) -> None:
+        if step == 6:  # after the save at step 6: its weights file rots, then the loss goes NaN
+            newest = ckpt.committed(run, "last")[0][1] / ckpt.WEIGHTS_FILE
+            data = bytearray(newest.read_bytes())
+            data[-5] ^= 0x10
+            newest.write_bytes(bytes(data))
+            import gc
+
+            for obj in gc.get_objects():
+                if isinstance(obj, SRResNet):
+                    with torch.no_grad():
+                        obj.tail.weight.fill_(float("nan"))
+
+    with pytest.raises(TrainingDiverged) as info:
+        train(load_config(None, tiny_overrides(tiny_data, run, steps=9)), on_step=damage_then_poison)
+    assert "last-00000003" in str(info.value) and "last-00000006" not in str(info.value)
