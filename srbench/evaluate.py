@@ -15,6 +15,7 @@ import dataclasses
 import sys
 import time
 import traceback
+import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -35,6 +36,7 @@ from srbench.data.io import pixel_sha256, write_image
 from srbench.data.sources import make_pair, resolve_dataset
 from srbench.distributed import barrier, gather_rows, init_from_env, shard, shutdown
 from srbench.interfaces import ImagePair, ModelInfo, ResultRow, SRBenchError, SRModel
+from srbench.metrics.scorers import MetricUndefinedWarning
 from srbench.perf.bench import BenchOptions, TimingImages, jobs_from_built, run_bench
 from srbench.pipeline import apply_grayscale, load_lpips, run_model, score
 from srbench.registry import get_model
@@ -102,6 +104,7 @@ class _ImageResult:
     errors: list[dict[str, Any]] = field(default_factory=list)
     hr_sha256: str | None = None
     compared: list[str] = field(default_factory=list)  # models whose SR image was saved for the report
+    warnings: list[str] = field(default_factory=list)  # e.g. a metric that has no value for this image
 
 
 def evaluate(
@@ -172,7 +175,8 @@ class _Runner:
         self.device = dist.device if dist.backend == "nccl" else config.device
         results = run_dir / rundir.RESULTS_CSV
         if not resume and results.exists() and results.stat().st_size:
-            raise SRBenchError(f"{run_dir} already holds results: pass --resume to continue it, or choose another --out")
+            raise SRBenchError(f"{run_dir} already holds results: pass --resume to continue it, "
+                               "or choose another --out")
         self.lpips, lpips_info = load_lpips(config.metrics, config.lpips_net, config.lpips_weights, config.device)
         self.metrics = tuple(m for m in config.metrics if m != "lpips" or self.lpips is not None)
         previous = _resumable_rows(results, self.metrics, dist.is_main, say) if resume else []
@@ -306,8 +310,15 @@ class _Runner:
             _save_image(save_dir, source.name, scale, "HR", image.id, pair.hr)
         for name in todo:
             try:
-                result.rows += _evaluate_one(name, models[name], pair, source.name, self.config, self.metrics,
-                                             self.lpips, save_dir)
+                with warnings.catch_warnings(record=True) as caught:
+                    warnings.simplefilter("always", MetricUndefinedWarning)
+                    result.rows += _evaluate_one(name, models[name], pair, source.name, self.config, self.metrics,
+                                                 self.lpips, save_dir)
+                for w in caught:  # a metric without a value for this image: said once, in run.json too
+                    if issubclass(w.category, MetricUndefinedWarning):
+                        result.warnings.append(f"{name} on {source.name}/{image.id} x{scale}: {w.message}")
+                    else:
+                        warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
                 if save_dir is not None:
                     result.compared.append(name)
             except Exception as exc:  # contained: the message names the model and the image
@@ -319,6 +330,9 @@ class _Runner:
             self.writer.write(result.rows)
         self.outcome.rows.extend(result.rows)
         self.outcome.errors.extend(result.errors)
+        for note in result.warnings:
+            self.outcome.warnings.append(note)
+            self.say(f"warning: {note}")
         if result.hr_sha256:
             record["hr_pixel_sha256"].setdefault(result.image, result.hr_sha256)
         if result.compared:

@@ -28,9 +28,9 @@ def test_run_with_niqe_records_values_metadata_and_draws_the_plane(tmp_path: Pat
     d.mkdir()
     Image.fromarray(_photo(200, 204)).save(d / "a.png")
     Image.fromarray(_photo(60, 52)).save(d / "small.png")  # too small for NIQE: no NIQE, its other rows kept
-    with pytest.warns(scorers.MetricUndefinedWarning, match="two 96x96 blocks"):
-            out = evaluate(RunConfig(models=("bicubic",), datasets=(f"folder:{d}",),
-                                 metrics=("psnr", "ssim", "niqe"), throughput=False), tmp_path / "run", progress=False)
+    out = evaluate(RunConfig(models=("bicubic",), datasets=(f"folder:{d}",),
+                             metrics=("psnr", "ssim", "niqe"), throughput=False), tmp_path / "run", progress=False)
+    assert [w for w in out.warnings if "two 96x96 blocks" in w and "small" in w]  # the run's own warning
     by = {(r.image, r.metric): r.value for r in out.rows}
     hr = modcrop(np.asarray(Image.open(d / "a.png")), 4)
     sr = imresize(bicubic_lr(hr, 4), 4)
@@ -106,5 +106,7 @@ def test_an_image_niqe_cannot_score_keeps_its_other_rows(tmp_path: Path) -> None
                                      throughput=False), tmp_path / "-".join(metrics), progress=False)
         assert out.errors == []
         means[metrics] = {s.metric: s for s in out.summary}
+        said = [w for w in out.warnings if "flat" in w and "niqe" in w]  # recorded in run.json, naming the image
+        assert len(said) == ("niqe" in metrics) and all("bicubic on imgs/flat x4" in w for w in said), out.warnings
     assert means[("psnr", "niqe")]["psnr"].value == means[("psnr",)]["psnr"].value
     assert means[("psnr", "niqe")]["psnr"].n_images == 2 and means[("psnr", "niqe")]["niqe"].n_images == 1

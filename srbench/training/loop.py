@@ -177,7 +177,8 @@ def train(config: TrainConfig, *, on_step: Callable[[int, dict[str, float]], Non
 
     The run folder holds the ``last`` checkpoint (every ``ckpt_every`` steps, at the end and on Ctrl-C) and
     ``best`` (by validation PSNR), each committed atomically under ``checkpoints/`` with the previous one kept
-    as a fallback and published as ``<tag>.safetensors``/``<tag>.state.pt`` (see :mod:`.checkpoints`), ``log.csv``, ``config.json``, ``samples/`` and ``tb/``.
+    as a fallback and published as ``<tag>.safetensors``/``<tag>.state.pt`` (see :mod:`.checkpoints`),
+    ``log.csv``, ``config.json``, ``samples/`` and ``tb/``.
     ``on_step(step, losses)`` is called after every completed step (tests use it to inject interrupts).
     The run folder's lock (:class:`srbench.rundir.lock.RunLock`, as ``srbench run``) is held throughout.
     Raises TrainingInterrupted (SIGINT/SIGTERM, after saving), TrainingDiverged (NaN loss), VGGWeightsMissing,
@@ -353,7 +354,8 @@ def _train(cfg: TrainConfig, rank: int, world: int, device: torch.device,
     if main and cfg.progress:
         from tqdm import tqdm
 
-        progress = tqdm(total=cfg.steps, initial=start, unit="step", dynamic_ncols=True, desc=f"{cfg.model} x{cfg.scale}")
+        progress = tqdm(total=cfg.steps, initial=start, unit="step", dynamic_ncols=True,
+                        desc=f"{cfg.model} x{cfg.scale}")
     step = start
     with _StopFlag() as stop:
         try:

@@ -15,7 +15,7 @@ from srbench.training import checkpoints as ckpt
 from srbench.training.cli import train_command
 from srbench.training.config import load_config
 from srbench.training.loop import train
-from tests.training.conftest import tiny_overrides
+from tests.training.helpers import tiny_overrides
 
 
 def _args(tiny: dict[str, Path], out: Path, *extra: str) -> list[str]:
