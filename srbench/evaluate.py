@@ -11,11 +11,15 @@ computed, so an interrupted run keeps its work and ``resume=True`` continues it.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import signal
 import sys
+import threading
 import time
 import traceback
 import warnings
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -123,6 +127,30 @@ def evaluate(
     (default: print to stderr). Under ``torchrun`` the images are sharded across ranks and the rows
     gathered on rank 0, which alone writes files: the results equal a single-process run, row for row.
     """
+    with _sigterm_as_interrupt():
+        return _evaluate(config, out_dir, resume, progress, command, log)
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """SIGTERM (a scheduler's kill, `timeout`, `docker stop`) ends the run as Ctrl-C does: the rows are kept, the
+    summary, run.json ("interrupted") and report are written, and --resume continues it."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(_signum: int, _frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _evaluate(config: RunConfig, out_dir: str | Path | None, resume: bool, progress: bool, command: str | None,
+              log: Any) -> RunOutcome:
     dist = init_from_env(config.device)
     say = log or (lambda msg: print(msg if dist.world_size == 1 else f"[rank {dist.rank}] {msg}", file=sys.stderr))
     try:

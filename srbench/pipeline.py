@@ -72,20 +72,55 @@ def quantise(sr: torch.Tensor, channels: int) -> np.ndarray:
 def run_model(model: SRModel, pair: ImagePair) -> np.ndarray:
     """Upscale one pair with ``model`` and return the quantised SR image, uint8 (C, H, W).
 
-    Raises SRBenchError naming the model when the output has the wrong shape or is not finite.
+    The adapter boundary: whatever kind the model is (built-in, ``file:``, ``onnx:``, ``keras:``, a plugin),
+    its output passes :func:`check_output`, and a ``sys.exit`` inside ``upscale`` (research code calling
+    argparse or exit) becomes an error of that model instead of ending the run. Raises SRBenchError naming
+    the model.
     """
     import torch  # deferred: importing srbench must not import torch
 
     lr = to_tensor(pair.lr, model.device)
-    with torch.inference_mode():
-        sr = model.upscale(lr)
-    want = (1, 3, pair.hr.shape[0], pair.hr.shape[1])
-    if not isinstance(sr, torch.Tensor) or tuple(sr.shape) != want:
-        got = tuple(sr.shape) if isinstance(sr, torch.Tensor) else type(sr).__name__
-        raise SRBenchError(f"model {model.name!r} returned {got} for {pair.id}, expected {want}")
-    if not torch.isfinite(sr).all():
-        raise SRBenchError(f"model {model.name!r} returned NaN or infinite values for {pair.id}")
+    try:
+        with torch.inference_mode():
+            sr = model.upscale(lr)
+    except SystemExit as exc:
+        raise SRBenchError(f"model {model.name!r} called sys.exit({exc.code!r}) in upscale on {pair.id}; "
+                           "an adapter must raise an exception, not exit (research code calling argparse?)") from None
+    check_output(model.name, sr, lr, pair)
     return quantise(sr, pair.hr.shape[2])
+
+
+# Outputs of an adapter are float RGB in about [0, 1]: the harness clamps, so a little overshoot is normal. A
+# tenth of the pixels beyond this band means another convention (0..255 output, or [-1, 1] tanh not mapped).
+_RANGE = (-0.5, 1.5)
+
+
+def check_output(name: str, sr: Any, lr: torch.Tensor, pair: ImagePair) -> None:
+    """The one output check for every adapter: a float tensor of shape (1, 3, H, W) = the HR's, finite, in about
+    [0, 1]. An output whose size implies another scale says both scales. Raises SRBenchError naming the model."""
+    import torch  # deferred: importing srbench must not import torch
+
+    want = (1, 3, pair.hr.shape[0], pair.hr.shape[1])
+    if not isinstance(sr, torch.Tensor):
+        raise SRBenchError(f"model {name!r} returned {type(sr).__name__} for {pair.id}, expected a float tensor "
+                           f"of shape {want}")
+    if tuple(sr.shape) != want:
+        msg = f"model {name!r} returned {tuple(sr.shape)} for {pair.id}, expected {want}"
+        h, w = lr.shape[-2:]
+        if sr.ndim == 4 and sr.shape[-2] % h == 0 and sr.shape[-1] * h == sr.shape[-2] * w:
+            msg += f": its output is x{sr.shape[-2] // h} of the input, the run is x{pair.scale}"
+        raise SRBenchError(msg)
+    if not sr.is_floating_point():
+        raise SRBenchError(f"model {name!r} returned a {sr.dtype} tensor for {pair.id}; adapters return float "
+                           "RGB in [0, 1] (the harness rounds to 8 bits itself)")
+    if not torch.isfinite(sr).all():
+        raise SRBenchError(f"model {name!r} returned NaN or infinite values for {pair.id}")
+    outside = float(((sr < _RANGE[0]) | (sr > _RANGE[1])).float().mean())
+    if outside > 0.1:
+        lo, hi = float(sr.min()), float(sr.max())
+        hint = " (0..255? divide by 255)" if hi > 2 else " ([-1, 1]? map with (x + 1) / 2)" if lo < -0.5 else ""
+        raise SRBenchError(f"model {name!r} returned values in [{lo:.3g}, {hi:.3g}] for {pair.id} "
+                           f"({outside:.0%} outside [0, 1] by more than 0.5): adapters return RGB in [0, 1]{hint}")
 
 
 def score(

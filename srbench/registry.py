@@ -129,7 +129,20 @@ def get_model(name: str, scale: int, device: str = "cpu", **options: Any) -> SRM
     if kinded is not None and name not in list_models():
         path, path_options = split_options(kinded[1])
         options = {**options, **path_options, "path": path}
-    model = factory(scale, device=device, **options)
+    try:
+        model = factory(scale, device=device, **options)
+    except SystemExit as exc:  # research code calling argparse.parse_args() or sys.exit in its constructor
+        raise ModelError(f"model {name!r}: its factory called sys.exit({exc.code!r}) while being built "
+                         f"({_target_of(name)}); a factory must raise an exception, not exit") from None
     if not isinstance(model, SRModel):
         raise ModelError(f"model {name!r}: factory returned {type(model).__name__}, which is not an SRModel")
+    if getattr(model, "scale", scale) != scale:
+        raise ModelError(f"model {name!r} was asked for x{scale} but says it is x{model.scale}")
     return model
+
+
+def _target_of(name: str) -> str:
+    try:
+        return resolve(name)
+    except ModelError:
+        return name

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import math
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -183,6 +185,14 @@ class _Fake:
             return up * float("nan")
         if self.mode == "interrupt" and self.calls > 1:
             raise KeyboardInterrupt
+        if self.mode == "exit":
+            sys.exit(3)
+        if self.mode == "u8":
+            return (up * 255).round().to(torch.uint8)
+        if self.mode == "255":
+            return up * 255
+        if self.mode == "x1":
+            return lr
         return up
 
     def info(self) -> ModelInfo:
@@ -200,12 +210,14 @@ def _make_factory(mode: str) -> Any:
     def build(scale: int, *, device: str = "cpu", **_: Any) -> _Fake:
         if mode == "unbuildable":
             raise FileNotFoundError("weights file /nowhere/w.safetensors not found")
-        return _Fake(f"fake-{mode}", scale, mode)
+        if mode == "argparse":
+            argparse.ArgumentParser(prog="research.py").parse_args(["--no-such-flag"])
+        return _Fake(f"fake-{mode}", 1 if mode == "x1" else scale, mode)
 
     return build
 
 
-for _mode in ("ok", "raise", "shape", "nan", "interrupt", "unbuildable"):
+for _mode in ("ok", "raise", "shape", "nan", "interrupt", "unbuildable", "exit", "u8", "255", "x1", "argparse"):
     globals()[f"_factory_{_mode}"] = _make_factory(_mode)
 
 
@@ -222,6 +234,42 @@ def test_misbehaving_adapters_are_contained(monkeypatch: pytest.MonkeyPatch, fol
     assert "NaN" in by_model["fake-nan"][0]
     assert "cannot build model" in by_model["fake-unbuildable"][0] and "/nowhere" in by_model["fake-unbuildable"][0]
     assert {r.model for r in out.rows} == {"bicubic"} and len(out.rows) == 4
+
+
+def test_exits_and_wrong_conventions_in_an_adapter_are_that_models_errors(
+    monkeypatch: pytest.MonkeyPatch, folder: Path, tmp_path: Path
+) -> None:
+    """Issue 23: sys.exit(3) in a plugin's upscale ended the whole run "complete" (rc 3, bicubic cut short); a
+    uint8 or 0..255 output was scored silently (PSNR 5 dB). Each is now an error of that model, naming it."""
+    _register(monkeypatch, **{"fake-exit": "exit", "fake-u8": "u8", "fake-255": "255"})
+    models = ("fake-exit", "bicubic", "fake-u8", "fake-255")
+    out = evaluate(RunConfig(models=models, datasets=(f"folder:{folder}",), **FAST), tmp_path / "run", progress=False)
+    by_model = {e["model"]: e["error"] for e in out.errors}
+    assert "called sys.exit(3)" in by_model["fake-exit"] and "'fake-exit'" in by_model["fake-exit"]
+    assert "torch.uint8" in by_model["fake-u8"]
+    assert "0..255?" in by_model["fake-255"] and "[0, 1]" in by_model["fake-255"]
+    assert {r.model for r in out.rows} == {"bicubic"} and len(out.rows) == 4  # the others all ran
+    assert out.status == "complete-with-errors"
+
+
+def test_a_factory_that_exits_or_contradicts_its_scale_is_a_build_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    from srbench.interfaces import ModelError
+
+    _register(monkeypatch, **{"fake-argparse": "argparse", "fake-x1": "x1"})
+    with pytest.raises(ModelError, match=r"fake-argparse.*sys.exit\(2\).*tests.test_evaluate:_factory_argparse"):
+        registry.get_model("fake-argparse", 4)
+    with pytest.raises(ModelError, match="asked for x4 but says it is x1"):
+        registry.get_model("fake-x1", 4)
+
+
+def test_an_output_whose_size_implies_another_scale_names_both(folder: Path) -> None:
+    from srbench.interfaces import ImagePair, SRBenchError
+    from srbench.pipeline import run_model
+
+    lr = np.zeros((8, 8, 3), np.uint8)
+    pair = ImagePair("a", lr, np.zeros((32, 32, 3), np.uint8), 4)
+    with pytest.raises(SRBenchError, match="its output is x1 of the input, the run is x4"):
+        run_model(_Fake("denoiser", 4, "x1"), pair)
 
 
 def test_interrupted_run_keeps_rows_and_resume_completes(

@@ -432,3 +432,51 @@ def test_resume_keeps_the_previous_errors_as_history_and_retries_their_images(tm
     (entry,) = record["resumes"]
     assert entry["previous_status"] == "complete-with-errors" and entry["previous_rows"] == len(first.rows)
     assert len(entry["previous_errors"]) == 1 and "broken" in json.dumps(entry["previous_errors"])
+
+
+def test_sigterm_during_evaluate_is_a_keyboard_interrupt_and_the_handler_is_restored() -> None:
+    import signal
+
+    from srbench.evaluate import _sigterm_as_interrupt
+
+    before = signal.getsignal(signal.SIGTERM)
+    with pytest.raises(KeyboardInterrupt), _sigterm_as_interrupt():
+        os.kill(os.getpid(), signal.SIGTERM)
+    assert signal.getsignal(signal.SIGTERM) is before
+
+
+@pytest.mark.slow
+def test_sigterm_ends_a_run_like_ctrl_c_and_resume_completes(tmp_path: Path) -> None:
+    """Issue 23: SIGTERM left run.json "running" with no summary or report. Now: "interrupted", summary.csv and
+    report.html written, the rows kept, and --resume completes the run."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    d = tmp_path / "imgs"
+    d.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(40):
+        Image.fromarray(rng.integers(0, 256, (96, 96, 3), dtype=np.uint8)).save(d / f"{i:02d}.png")
+    run = tmp_path / "run"
+    env = {**os.environ, "PYTHONPATH": str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    args = [sys.executable, "-m", "srbench.cli", "run", "--no-progress", "-m", "bicubic,srresnet", "-d",
+            f"folder:{d}", "--metrics", "psnr", "--no-throughput", "-o", str(run)]
+    p = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    for _ in range(1200):  # until the run has written rows (progress-defined, not a timed kill)
+        results = run / "results.csv"
+        if p.poll() is not None or (results.exists() and results.read_bytes().count(b"\n") >= 3):
+            break
+        time.sleep(0.05)
+    assert p.poll() is None, "the run finished before it could be stopped"
+    p.send_signal(signal.SIGTERM)
+    _, err = p.communicate(timeout=120)
+    assert p.returncode == 130, err.decode()[-2000:]
+    record = json.loads((run / "run.json").read_text())
+    assert record["status"] == "interrupted"
+    assert (run / "summary.csv").exists() and (run / "report.html").exists()
+    r = subprocess.run([*args[:4], "--resume", str(run)], env=env, capture_output=True, timeout=600)
+    assert r.returncode == 0, r.stderr.decode()[-2000:]
+    assert json.loads((run / "run.json").read_text())["status"] == "complete"
+    assert len(load_results(run)) == 80
