@@ -14,6 +14,9 @@ from typing import Any, TypeVar
 
 import click
 
+from srbench.interfaces import SRBenchError
+from srbench.markup import plain
+
 F = TypeVar("F", bound=Callable[..., Any])
 
 USAGE_ERROR = 2  # click's own exit code for usage errors; srbench uses it for every "cannot start" error
@@ -43,8 +46,8 @@ def key_values(items: Iterable[str], form: str = "KEY=VALUE", *, param_hint: str
 
 
 def fail(message: str, code: int = USAGE_ERROR) -> None:
-    """Print ``error: message`` in red on stderr and exit with ``code``."""
-    click.secho(f"error: {message}", fg="red", err=True)
+    """Print ``error: message`` in red on stderr (library colour codes removed) and exit with ``code``."""
+    click.secho(f"error: {plain(message)}", fg="red", err=True)
     sys.exit(code)
 
 
@@ -110,8 +113,6 @@ def library_errors(*extra: type[BaseException]) -> Callable[[F], F]:
     def wrap(fn: F) -> F:
         @functools.wraps(fn)
         def run(*args: Any, **kwargs: Any) -> Any:
-            from srbench.interfaces import SRBenchError
-
             try:
                 return fn(*args, **kwargs)
             except (SRBenchError, ValueError, *extra) as exc:

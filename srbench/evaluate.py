@@ -39,8 +39,10 @@ from srbench.data.fetch import compare_pixel_hashes
 from srbench.data.io import pixel_sha256, write_image
 from srbench.data.sources import make_pair, resolve_dataset
 from srbench.distributed import barrier, gather_rows, init_from_env, shard, shutdown
-from srbench.interfaces import ImagePair, ModelInfo, ResultRow, SRBenchError, SRModel
+from srbench.interfaces import ImagePair, ModelError, ModelInfo, ResultRow, SRBenchError, SRModel
+from srbench.markup import plain
 from srbench.metrics.scorers import MetricUndefinedWarning
+from srbench.metrics.table import DEFAULT_METRICS
 from srbench.perf.bench import BenchOptions, TimingImages, jobs_from_built, run_bench
 from srbench.pipeline import apply_grayscale, load_lpips, run_model, score
 from srbench.registry import get_model
@@ -73,24 +75,43 @@ class RunOutcome:
         return not self.errors and self.status == "complete"
 
 
-def _build_models(config: RunConfig, scale: int, device: str, errors: list[dict[str, Any]]) -> dict[str, SRModel]:
+@dataclass
+class _Prepared:
+    """What a run needs before it touches its directory: every model at every scale, and the stateful metrics."""
+
+    models: dict[int, dict[str, SRModel]]
+    lpips: LPIPSMetric | None
+    lpips_info: dict[str, Any]
+
+
+def _prepare(config: RunConfig, device: str) -> _Prepared:
+    """Build every model at every scale and load LPIPS, before the run directory exists: a model that cannot
+    be built, or an explicitly requested metric that cannot run, is an error of the whole command (the CLI's
+    exit 2) that names the file and the problem, not a failure half-way through a run."""
+    lpips, lpips_info = load_lpips(config.metrics, config.lpips_net, config.lpips_weights, device)
+    explicit = config.metrics != DEFAULT_METRICS or config.lpips_weights is not None
+    if lpips is None and "lpips" in config.metrics and explicit:
+        raise SRBenchError(f"lpips was asked for but cannot run: {lpips_info.get('reason')}")
     weights = dict(config.weights)
-    built: dict[str, SRModel] = {}
-    for name in config.models:
-        options: dict[str, Any] = {}
-        if name in weights:
-            options["weights"] = weights[name]
-        if config.tile:
-            options["tile"] = config.tile
-        try:
-            built[name] = get_model(name, scale, device=device, **options)
-        except Exception as exc:  # one broken adapter must not stop the others
-            errors.append(_error(name, "*", scale, "*", f"cannot build model: {exc}"))
-    return built
+    models: dict[int, dict[str, SRModel]] = {}
+    failed: list[str] = []
+    for scale in config.scales:
+        models[scale] = {}
+        for name in config.models:
+            options: dict[str, Any] = {"weights": weights[name]} if name in weights else {}
+            if config.tile:
+                options["tile"] = config.tile
+            try:
+                models[scale][name] = get_model(name, scale, device=device, **options)
+            except Exception as exc:  # every model is tried, so that one message names every problem
+                failed.append(f"{name} at x{scale}: {exc}")
+    if failed:
+        raise ModelError("cannot build model " + "; cannot build model ".join(failed) + " (nothing was run)")
+    return _Prepared(models, lpips, lpips_info)
 
 
 def _error(model: str, dataset: str, scale: int, image: str, message: str) -> dict[str, Any]:
-    return {"model": model, "dataset": dataset, "scale": scale, "image": image, "error": message}
+    return {"model": model, "dataset": dataset, "scale": scale, "image": image, "error": plain(message)}
 
 
 def _model_record(info: ModelInfo) -> dict[str, Any]:
@@ -157,14 +178,15 @@ def _evaluate(config: RunConfig, out_dir: str | Path | None, resume: bool, progr
         run_dir = _run_dir(out_dir, config, dist)
         if resume:
             _check_resume(run_dir, config)
+        prepared = _prepare(config, dist.device if dist.backend == "nccl" else config.device)
         if not dist.is_main:
-            return _Runner(config, run_dir, dist, resume, progress, command, say).run()
+            return _Runner(config, run_dir, dist, resume, progress, command, say, prepared).run()
         try:
             run_dir.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise rundir.RunDirError(f"{run_dir}: cannot create the run directory ({exc.strerror or exc})") from None
         with rundir.RunLock(run_dir):  # one writer per run directory
-            return _Runner(config, run_dir, dist, resume, progress, command, say).run()
+            return _Runner(config, run_dir, dist, resume, progress, command, say, prepared).run()
     finally:
         shutdown(dist)
 
@@ -198,14 +220,14 @@ class _Runner:
     """The state of one run; ``run()`` is the loop of the module docstring."""
 
     def __init__(self, config: RunConfig, run_dir: Path, dist: Any, resume: bool, progress: bool,
-                 command: str | None, say: Any) -> None:
+                 command: str | None, say: Any, prepared: _Prepared) -> None:
         self.config, self.run_dir, self.dist, self.progress, self.say = config, run_dir, dist, progress, say
         self.device = dist.device if dist.backend == "nccl" else config.device
         results = run_dir / rundir.RESULTS_CSV
         if not resume and results.exists() and results.stat().st_size:
             raise SRBenchError(f"{run_dir} already holds results: pass --resume to continue it, "
                                "or choose another --out")
-        self.lpips, lpips_info = load_lpips(config.metrics, config.lpips_net, config.lpips_weights, config.device)
+        self.lpips, lpips_info = prepared.lpips, prepared.lpips_info
         self.metrics = tuple(m for m in config.metrics if m != "lpips" or self.lpips is not None)
         previous = _resumable_rows(results, self.metrics, dist.is_main, say) if resume else []
         self.done = rundir.completed(previous, self.metrics)
@@ -217,7 +239,10 @@ class _Runner:
                                         warnings=self.outcome.warnings)
         if resume and (run_dir / rundir.RUN_JSON).exists():
             rundir.resumed_record(self.record, rundir.read_run_json(run_dir), len(previous))
-        self.models: dict[int, dict[str, SRModel]] = {}
+        self.models = prepared.models
+        for scale_models in self.models.values():
+            for name, model in scale_models.items():
+                self.record["models"].setdefault(name, _model_record(model.info()))
         self.timing_images: dict[str, list[np.ndarray]] = {}  # "<dataset>@x<scale>" -> LR for the timed pass
         self.writer: rundir.ResultsWriter | None = None
         self.dataset_names: dict[str, str] = {}  # resolved origin -> dataset name used in this run
@@ -267,7 +292,7 @@ class _Runner:
         )
         picks = _picks(self.config, source)
         for scale in self.config.scales:
-            models = self._models(scale)
+            models = self.models[scale]
             mine = shard(list(source.images), self.dist)
             bar = tqdm(mine, desc=f"{source.name} x{scale}", unit="img", disable=None if self.progress else True,
                        leave=False)  # None: only on a terminal
@@ -307,13 +332,6 @@ class _Runner:
             source = dataclasses.replace(source, name=name)
         self.dataset_names[source.origin] = name
         return source
-
-    def _models(self, scale: int) -> dict[str, SRModel]:
-        if scale not in self.models:
-            self.models[scale] = _build_models(self.config, scale, self.device, self.outcome.errors)
-            for name, model in self.models[scale].items():
-                self.record["models"].setdefault(name, _model_record(model.info()))
-        return self.models[scale]
 
     def _image(self, result: _ImageResult, source: DatasetSource, image: Any, scale: int,
                models: dict[str, SRModel], compare: bool) -> None:

@@ -222,9 +222,8 @@ for _mode in ("ok", "raise", "shape", "nan", "interrupt", "unbuildable", "exit",
 
 
 def test_misbehaving_adapters_are_contained(monkeypatch: pytest.MonkeyPatch, folder: Path, tmp_path: Path) -> None:
-    _register(monkeypatch, **{"fake-raise": "raise", "fake-shape": "shape", "fake-nan": "nan",
-                              "fake-unbuildable": "unbuildable"})
-    models = ("fake-raise", "bicubic", "fake-shape", "fake-nan", "fake-unbuildable")
+    _register(monkeypatch, **{"fake-raise": "raise", "fake-shape": "shape", "fake-nan": "nan"})
+    models = ("fake-raise", "bicubic", "fake-shape", "fake-nan")
     out = evaluate(RunConfig(models=models, datasets=(f"folder:{folder}",), **FAST), tmp_path / "run", progress=False)
     by_model: dict[str, list[str]] = {}
     for e in out.errors:
@@ -232,8 +231,22 @@ def test_misbehaving_adapters_are_contained(monkeypatch: pytest.MonkeyPatch, fol
     assert "kaboom" in by_model["fake-raise"][0]
     assert "returned (1, 3, 119, 104)" in by_model["fake-shape"][0] or "expected" in by_model["fake-shape"][0]
     assert "NaN" in by_model["fake-nan"][0]
-    assert "cannot build model" in by_model["fake-unbuildable"][0] and "/nowhere" in by_model["fake-unbuildable"][0]
     assert {r.model for r in out.rows} == {"bicubic"} and len(out.rows) == 4
+
+
+def test_a_model_that_cannot_be_built_stops_the_command_before_the_run_directory_exists(
+    monkeypatch: pytest.MonkeyPatch, folder: Path, tmp_path: Path
+) -> None:
+    """Issue 19: every model is built first; one that cannot be is an error naming it and its file (the CLI's
+    usage error, exit 2), not a failure half-way through a run that --resume cannot help."""
+    from srbench.interfaces import ModelError
+
+    _register(monkeypatch, **{"fake-unbuildable": "unbuildable"})
+    cfg = RunConfig(models=("bicubic", "fake-unbuildable"), datasets=(f"folder:{folder}",), **FAST)
+    with pytest.raises(ModelError, match="cannot build model fake-unbuildable at x4") as err:
+        evaluate(cfg, tmp_path / "run", progress=False)
+    assert "cannot build model" in str(err.value) and "/nowhere" in str(err.value)
+    assert not (tmp_path / "run").exists()
 
 
 def test_exits_and_wrong_conventions_in_an_adapter_are_that_models_errors(

@@ -162,10 +162,10 @@ def test_malicious_pickle_never_runs_code(tmp_path: Path, folder: Path) -> None:
         get_model(f"file:{evil}", 4)
     with pytest.raises(ModelError):
         describe(evil)
-    out = evaluate(RunConfig(models=("bicubic", f"file:{evil}"), datasets=(f"folder:{folder}",), **FAST),
-                   tmp_path / "run", progress=False)
-    assert any("evil.pth" in e["error"] for e in out.errors)
-    assert set(load_results(tmp_path / "run")["model"]) == {"bicubic"}  # the rest of the run still ran
+    with pytest.raises(ModelError, match=r"evil\.pth"):  # refused before anything runs (issue 19: fail early)
+        evaluate(RunConfig(models=("bicubic", f"file:{evil}"), datasets=(f"folder:{folder}",), **FAST),
+                 tmp_path / "run", progress=False)
+    assert not (tmp_path / "run").exists()
     assert not marker.exists()
     torch.load(str(evil), weights_only=False)  # the payload is real: an unsafe load does run it
     assert marker.exists()
