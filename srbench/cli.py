@@ -522,18 +522,31 @@ def table(run_dirs: tuple[Path, ...], fmt: str, transpose: bool, published: bool
 @click.option("--junit", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Also write JUnit XML here.")
 @click.option("--markdown", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Also append a Markdown summary here (e.g. \"$GITHUB_STEP_SUMMARY\").")
+@click.option("--paired", is_flag=True,
+              help="Fail only on significant regressions: beyond the tolerance and with a 95% paired bootstrap "
+                   "interval over the images that excludes 0 (needs a baseline saved with per-image values).")
+@click.option("--format", "fmt", type=click.Choice(["text", "github"]), default="text", show_default=True,
+              help="github: also print GitHub Actions annotations (::error/::warning) and append the Markdown "
+                   "summary to $GITHUB_STEP_SUMMARY when it is set.")
 @library_errors()
 def check(run_dir: Path, baseline_file: Path, tolerances: tuple[str, ...], junit: Path | None,
-          markdown: Path | None) -> None:
+          markdown: Path | None, paired: bool, fmt: str) -> None:
     """Compare a run with a baseline, per model, dataset, scale and metric, in each metric's direction.
 
     Exit 0: pass (improvements pass too); 1: a value is worse than the baseline by more than its
-    tolerance; 2: cannot compare (missing model/dataset/scale/metric, different image count, or a
-    protocol mismatch such as crop, colour space, LR source, LPIPS net/version).
+    tolerance (with --paired: and significantly so); 2: cannot compare (missing model/dataset/scale/metric,
+    different image count, or a protocol mismatch such as crop, colour space, LR source, LPIPS net/version).
+    Regressions are listed first.
     """
     from srbench.check import check as run_check
 
-    result = run_check(run_dir, baseline_file, tolerances=_tolerances(tolerances))
+    result = run_check(run_dir, baseline_file, tolerances=_tolerances(tolerances), paired=paired)
+    if fmt == "github":
+        click.echo(result.to_github(), nl=False)
+        summary = os.environ.get("GITHUB_STEP_SUMMARY")
+        if summary and Path(summary) != markdown:
+            with open(summary, "a", encoding="utf-8") as f:
+                f.write(result.to_markdown())
     click.echo(result.to_text(), nl=False)
     if junit is not None:
         junit.parent.mkdir(parents=True, exist_ok=True)
