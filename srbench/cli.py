@@ -496,15 +496,22 @@ _RUN_DIR = click.Path(file_okay=False, exists=True, path_type=Path)
 @click.option("--scale", "-s", type=int, default=None, help="Only this scale [default: all].")
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write to this file instead of stdout.")
+@click.option("--label", "labels", multiple=True, metavar="RUN=NAME",
+              help="Name a run (repeatable); RUN is the directory as given, its folder name or its run id. A "
+                   "model in several runs is shown as 'model [NAME]'.")
+@click.option("--ci", is_flag=True, help="Add each model's difference to the reference (bicubic) with its 95%% "
+                                         "paired bootstrap interval; n.s. where it contains 0.")
 @library_errors(FileNotFoundError)
 def table(run_dirs: tuple[Path, ...], fmt: str, transpose: bool, published: bool, sources: tuple[str, ...],
-          metrics: str, scale: int | None, output: Path | None) -> None:
+          metrics: str, scale: int | None, output: Path | None, labels: tuple[str, ...], ci: bool) -> None:
     """Render runs as a paper table: the SRGAN paper's Table 2 layout (datasets as row groups, metrics as
-    rows, models as columns), best values in bold; LaTeX needs \\usepackage{booktabs}."""
+    rows, models as columns), best values in bold, demo weights marked with a dagger, a metric a run lacks
+    shown as a dash with a footnote; LaTeX needs \\usepackage{booktabs}."""
     from srbench.report.tables import render_table
 
+    names = key_values(labels, "RUN=NAME", param_hint="--label")
     text = render_table(list(run_dirs), fmt=fmt, transpose=transpose, published=published,
-                        metrics=_csv_list(metrics), scale=scale, sources=sources or None)
+                        metrics=_csv_list(metrics), scale=scale, sources=sources or None, labels=names, ci=ci)
     if output is None:
         click.echo(text, nl=False)
     else:
