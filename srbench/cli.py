@@ -293,19 +293,27 @@ def datasets() -> None:
 
 
 @datasets.command("list")
-def datasets_list() -> None:
-    """List the datasets srbench knows, how each is verified, and whether it is fetched already."""
-    from srbench.data.catalogue import cache_dir, list_manifests
+@data_dir_option("Also look here (first) for local copies. Also $SRBENCH_DATA_DIR.")
+def datasets_list(data_dir: Path | None) -> None:
+    """List the datasets srbench knows, how each is verified, and which are on this machine and where
+    (--data-dir, then $SRBENCH_DATA_DIR, then the download cache: the order `srbench run` looks in)."""
+    from srbench.data.catalogue import list_manifests
+    from srbench.data.local import data_roots, find_local
     from srbench.data.sources import SAMPLES
 
-    root = cache_dir()
     click.echo(f"{'samples':<12} {'(built in)':<12} {'benchmark':<9} {len(SAMPLES):>4} images  offline, scikit-image")
     for m in list_manifests():
         check = "pixel hashes" if m.hr else ("image ids" if m.ids else "image count")
-        here = "  [fetched]" if (root / m.folder / ".verified").is_file() else ""
+        copy = find_local(m, data_dir)
+        if copy is None:
+            here = "  not here (fetched on first use)"
+        else:
+            state = "verified" if copy.verified else "not verified by fetch"
+            here = f"  present: {copy.hr_dir} ({copy.n_images} images, {state}; {copy.root})"
         click.echo(f"{m.name:<12} {m.folder:<12} {m.kind:<9} {m.count:>4} images  archive hash + {check}{here}")
     click.echo(f"{'folder:PATH':<12} any folder of HR images (or one with HR/ and LR_bicubic/X<s>/)")
-    click.echo(f"data dir: {root}")
+    for label, root in data_roots(data_dir):
+        click.echo(f"data dir ({label}): {root}" + ("" if root.is_dir() else " (does not exist yet)"))
 
 
 @datasets.command("fetch")

@@ -12,7 +12,8 @@ from click.testing import CliRunner
 from srbench.cli import cli
 from srbench.doctor import diagnose, render
 
-NAMES = ["lpips", "LPIPS alex backbone", "LPIPS vgg backbone", "NIQE pristine model", "VGG19 (training)",
+NAMES = ["lpips", "LPIPS alex backbone", "LPIPS vgg backbone", "NIQE pristine model", "Datasets folder",
+         "VGG19 (training)",
          "tensorflow", "onnxruntime", "spandrel", "numba", "CUDA"]
 
 
