@@ -8,13 +8,15 @@ from __future__ import annotations
 from typing import Any
 
 __version__ = "0.1.0"
-__all__ = ["__version__", "evaluate", "load_results", "get_model", "list_models"]
+__all__ = ["__version__", "evaluate", "load_results", "get_model", "list_models", "imresize", "metrics"]
 
 _LAZY = {
     "evaluate": "srbench.evaluate:evaluate",
     "load_results": "srbench.rundir:load_results",
     "get_model": "srbench.registry:get_model",
     "list_models": "srbench.registry:list_models",
+    "imresize": "srbench.data.imresize:imresize",  # MATLAB-exact bicubic resize (README, "Metric API")
+    "metrics": "srbench.metrics:",  # psnr, ssim, niqe, lpips on NumPy, PIL and torch images
 }
 
 
@@ -23,5 +25,10 @@ def __getattr__(name: str) -> Any:
         import importlib
 
         module, attr = _LAZY[name].split(":")
-        return getattr(importlib.import_module(module), attr)
+        loaded = importlib.import_module(module)
+        return getattr(loaded, attr) if attr else loaded
     raise AttributeError(f"module 'srbench' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

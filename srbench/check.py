@@ -17,6 +17,15 @@ Default tolerances (metric units, from the metric table): PSNR 0.05 dB, SSIM 0.0
 precedence: the ``tolerances`` argument (the CLI's ``--tolerance psnr=0.1``), then the baseline file's, then
 the run's metric ``default_tolerance``, then ``DEFAULT_TOLERANCES``; a metric with none of these gets 0.
 Directions come from the metric metadata (lower is better for LPIPS and NIQE).
+
+``paired=True`` (``srbench check --paired``) also asks whether a difference is real: per (model, dataset,
+scale, metric) the 95 % paired bootstrap interval of ``current - baseline`` over the per-image values of
+the run and of the baseline (stored under ``per_image`` by ``save_baseline``), and a regression fails only
+when the tolerance is exceeded *and* the interval excludes 0; otherwise its status is ``not-significant``
+(passes). Rows are ordered regressions first, then what cannot be compared, then the rest.
+
+Outputs: ``to_text`` (terminals), ``to_markdown`` (job summaries), ``to_junit_xml`` and ``to_github``
+(GitHub Actions workflow commands: ``::error`` / ``::warning`` annotations).
 """
 
 from __future__ import annotations
@@ -32,6 +41,7 @@ from typing import Any
 from srbench.files import atomic_write_text, safe_name
 from srbench.interfaces import SRBenchError
 from srbench.markup import md_escape
+from srbench.metrics.significance import paired_bootstrap
 from srbench.metrics.table import default_tolerances
 from srbench.protocol import LPIPS_KEYS, PROTOCOL_KEYS, Protocol  # noqa: F401  (names check exported before)
 from srbench.rundir import RunData, RunLike, as_run_data, load_run_dir
@@ -44,9 +54,13 @@ PASS, REGRESSION, CANNOT_COMPARE = 0, 1, 2
 
 # Protocol fields whose difference makes numbers incomparable: srbench.protocol (PROTOCOL_KEYS, LPIPS_KEYS).
 
-# Rows statuses. "ok"/"improved"/"new" pass; "regression" fails (1); the others cannot compare (2).
+# Rows statuses. "ok"/"improved"/"not-significant"/"new" pass; "regression" fails (1); the others cannot
+# compare (2). "not-significant" (--paired only): worse by more than the tolerance, interval spans 0.
 ROW_FAILING = {"regression"}
 ROW_INCOMPARABLE = {"missing", "n_images", "protocol"}
+ROW_PASSING = {"ok", "improved", "not-significant", "new"}
+_ORDER = {"regression": 0, "protocol": 1, "missing": 1, "n_images": 1, "not-significant": 2, "improved": 3,
+          "ok": 4, "new": 5}  # the listing order in every format: regressions first
 
 
 class BaselineError(SRBenchError):
@@ -65,8 +79,10 @@ class CheckRow:
     current: float | None
     delta: float | None
     tolerance: float
-    status: str  # ok | improved | regression | missing | new | n_images | protocol
+    status: str  # ok | improved | not-significant | regression | missing | new | n_images | protocol
     note: str = ""
+    ci_low: float | None = None  # --paired: 95 % paired bootstrap interval of delta (per-image pairs)
+    ci_high: float | None = None
 
 
 @dataclass(frozen=True)
@@ -94,12 +110,45 @@ class CheckResult:
         parts = [f"{n} {s}" for s, n in sorted(c.items())]
         return f"srbench check: {self.verdict} (exit {self.status}); " + (", ".join(parts) or "nothing compared")
 
+    @property
+    def paired(self) -> bool:
+        return any(r.ci_low is not None for r in self.rows)
+
     def _table(self) -> tuple[list[str], list[list[str]]]:
         head = ["model", "dataset", "scale", "metric", "baseline", "current", "delta", "tolerance", "status"]
         body = [[r.model, r.dataset, f"x{r.scale}", r.metric, _num(r.baseline), _num(r.current),
                  _num(r.delta, signed=True), _num(r.tolerance), r.status + (f" ({r.note})" if r.note else "")]
                 for r in self.rows]
+        if self.paired:
+            head.insert(7, "95% CI")
+            for row, r in zip(body, self.rows, strict=True):
+                row.insert(7, _interval(r.ci_low, r.ci_high))
         return head, body
+
+    def to_github(self, file: str | None = None) -> str:
+        """GitHub Actions workflow commands, one line per row that did not pass plainly: ``::error`` for a
+        regression or a protocol mismatch, ``::warning`` for what cannot be compared (missing, a different
+        image count) and for differences beyond the tolerance that are not significant (``--paired``),
+        ``::notice`` for improvements; ``file`` (default: the baseline) is the file annotated. The runner
+        turns them into annotations on the run and, for a file in the pull request, on the file."""
+        where = _gh_property(file if file is not None else self.baseline)
+        out = []
+        for m in self.mismatches:
+            out.append(f"::error file={where},title={_gh_property('srbench check: protocol mismatch')}::"
+                       f"{_gh_data(m)}")
+        for r in self.rows:
+            level = {"regression": "error", "protocol": "error", "missing": "warning", "n_images": "warning",
+                     "not-significant": "warning", "improved": "notice"}.get(r.status)
+            if level is None:
+                continue
+            title = _gh_property(f"srbench {r.status}: {r.model} {r.dataset} x{r.scale} {r.metric}")
+            detail = (f"{r.metric} of {r.model} on {r.dataset} x{r.scale}: current {_num(r.current)}, baseline "
+                      f"{_num(r.baseline)}, delta {_num(r.delta, signed=True)}, tolerance {_num(r.tolerance)}"
+                      + (f", 95% CI {_interval(r.ci_low, r.ci_high)}" if r.ci_low is not None else "")
+                      + (f" ({r.note})" if r.note else ""))
+            out.append(f"::{level} file={where},title={title}::{_gh_data(detail)}")
+        out.append(f"::{'notice' if self.status == PASS else 'error'}::{_gh_data(self.headline())}")
+        return "\n".join(out) + "\n"
 
     def to_text(self) -> str:
         """A fixed-width diff table for terminals and CI logs."""
@@ -108,7 +157,7 @@ class CheckResult:
         head, body = self._table()
         if body:
             widths = [max(len(head[i]), *(len(row[i]) for row in body)) for i in range(len(head))]
-            right = {4, 5, 6, 7}
+            right = {4, 5, 6, 7} | ({8} if self.paired else set())
             fmt = lambda row: "  ".join(c.rjust(w) if i in right else c.ljust(w)  # noqa: E731
                                         for i, (c, w) in enumerate(zip(row, widths, strict=True))).rstrip()
             lines += [fmt(head), fmt(["-" * w for w in widths])] + [fmt(r) for r in body]
@@ -127,14 +176,20 @@ class CheckResult:
             out += [f"- {md_escape(m)}" for m in self.mismatches]
             out.append("")
         head, body = self._table()
+        right = {4, 5, 6, 7} | ({8} if self.paired else set())
 
         def table(rows: list[list[str]]) -> list[str]:
-            t = ["| " + " | ".join(head) + " |", "|" + "|".join("---:" if 4 <= i <= 7 else ":---" for i in range(len(head))) + "|"]
+            t = ["| " + " | ".join(head) + " |",
+                 "|" + "|".join("---:" if i in right else ":---" for i in range(len(head))) + "|"]
             return t + ["| " + " | ".join(md_escape(x) for x in r) + " |" for r in rows]
 
-        bad = [b for b, r in zip(body, self.rows, strict=True) if r.status not in ("ok", "improved", "new")]
+        bad = [b for b, r in zip(body, self.rows, strict=True) if r.status not in ROW_PASSING]
         if bad:
             out += ["**Not passing:**", ""] + table(bad) + [""]
+        ns = [b for b, r in zip(body, self.rows, strict=True) if r.status == "not-significant"]
+        if ns:
+            out += ["**Worse by more than the tolerance, but not significant (95% CI spans 0):**", ""]
+            out += table(ns) + [""]
         if body:
             out += ["<details><summary>All comparisons</summary>", ""] + table(body) + ["", "</details>"]
         return "\n".join(out) + "\n"
@@ -153,7 +208,9 @@ class CheckResult:
         for r in self.rows:
             tc = ET.SubElement(suite, "testcase", classname=f"srbench.{r.dataset}.x{r.scale}.{r.model}", name=r.metric)
             detail = (f"baseline {_num(r.baseline)}, current {_num(r.current)}, delta {_num(r.delta, signed=True)}, "
-                      f"tolerance {_num(r.tolerance)}" + (f"; {r.note}" if r.note else ""))
+                      f"tolerance {_num(r.tolerance)}"
+                      + (f", 95% CI {_interval(r.ci_low, r.ci_high)}" if r.ci_low is not None else "")
+                      + (f"; {r.note}" if r.note else ""))
             if r.status in ROW_FAILING:
                 ET.SubElement(tc, "failure", message=f"{r.metric} regressed", type="regression").text = detail
                 n_fail += 1
@@ -171,6 +228,22 @@ class CheckResult:
         suite.set("skipped", str(n_skip))
         ET.indent(suite)
         return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(suite, encoding="unicode") + "\n"
+
+
+def _interval(lo: float | None, hi: float | None) -> str:
+    if lo is None or hi is None or math.isnan(lo) or math.isnan(hi):
+        return "-"
+    return f"[{lo:+.4f}, {hi:+.4f}]"
+
+
+def _gh_data(text: str) -> str:
+    """A workflow command's message: %, CR and LF escaped as the runner expects."""
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _gh_property(text: str) -> str:
+    """A workflow command's property value (file=, title=): also ':' and ',' escaped."""
+    return _gh_data(text).replace(":", "%3A").replace(",", "%2C")
 
 
 def _num(v: float | None, signed: bool = False) -> str:
@@ -222,10 +295,21 @@ def save_baseline(run_dir: Path, out: Path, *, tolerances: dict[str, float] | No
         "values": [{"model": r.model, "dataset": r.dataset, "scale": int(r.scale), "metric": r.metric,
                     "value": _json_float(float(r.value)), "n_images": int(r.n_images)}
                    for r in run.summary.itertuples(index=False)],
+        "per_image": per_image_values(run),
     }
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     return atomic_write_text(out, json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
+
+
+def per_image_values(run: RunData) -> list[dict[str, Any]]:
+    """The baseline's optional ``per_image`` key: per (model, dataset, scale, metric) the value of each
+    image (``{"model", "dataset", "scale", "metric", "values": {image: value}}``), what ``--paired`` needs."""
+    groups: dict[tuple[str, str, int, str], dict[str, float | str]] = {}
+    for r in run.results.itertuples(index=False):
+        key = (str(r.model), str(r.dataset), int(r.scale), str(r.metric))
+        groups.setdefault(key, {})[str(r.image)] = _json_float(float(r.value))
+    return [{"model": k[0], "dataset": k[1], "scale": k[2], "metric": k[3], "values": v} for k, v in groups.items()]
 
 
 def _json_float(v: float) -> float | str:
@@ -314,15 +398,19 @@ def _protocol_mismatches(base: dict[str, Any], run: RunData, doc: dict[str, Any]
 
 
 def check(run_dir: RunLike, baseline: Path | dict[str, Any], *,
-          tolerances: dict[str, float] | None = None) -> CheckResult:
+          tolerances: dict[str, float] | None = None, paired: bool = False) -> CheckResult:
     """Compare a run with a baseline (see the module docstring for the exit codes). ``tolerances``
-    overrides per metric, e.g. {"psnr": 0.1}.
+    overrides per metric, e.g. {"psnr": 0.1}. ``paired``: a regression must also be significant (its
+    95 % paired bootstrap interval over the images excludes 0); raises BaselineError when the baseline has
+    no per-image values (saved before srbench stored them: save it again) or the run has none.
 
     The run is a run directory, a loaded RunData or a DataFrame in memory (see
     :func:`srbench.rundir.as_run_data`); the baseline a file or its content as a dict, so a Python
     user can gate without files."""
     doc = load_baseline(baseline)
     run = as_run_data(run_dir)
+    base_images = _baseline_images(doc, baseline) if paired else {}
+    run_images = _run_images(run, run_dir) if paired else {}
     mismatches = _protocol_mismatches(doc["protocol"], run, doc)
     tol = {m: _default_tolerance(run, m) for m in doc["metrics"]}
     tol.update(_validated(doc["tolerances"], str(baseline)))
@@ -348,20 +436,68 @@ def check(run_dir: RunLike, baseline: Path | dict[str, Any], *,
         if v.get("n_images") is not None and int(v["n_images"]) != n:
             rows.append(CheckRow(*key, b, c, delta, t, "n_images", f"{n} images, baseline {v['n_images']}"))
             continue
-        rows.append(CheckRow(*key, b, c, delta, t, *_judge(b, c, delta, t, directions.get(key[3], True))))
+        status, note = _judge(b, c, delta, t, directions.get(key[3], True))
+        lo = hi = None
+        if paired:
+            lo, hi, status, note = _paired_judgement(key, base_images, run_images, status, note,
+                                                     directions.get(key[3], True))
+        rows.append(CheckRow(*key, b, c, delta, t, status, note, lo, hi))
     for key, (c, _n) in current.items():
         if key not in seen:
             rows.append(CheckRow(*key, None, c, None, tol.get(key[3], 0.0), "new", "not in the baseline"))
+    rows.sort(key=lambda r: _ORDER.get(r.status, 9))  # stable: the baseline's order within a status
     statuses = {r.status for r in rows}
     if mismatches:
         status = CANNOT_COMPARE
     elif statuses & ROW_FAILING:
         status = REGRESSION
-    elif statuses & ROW_INCOMPARABLE or not any(r.status in ("ok", "improved") for r in rows):
+    elif statuses & ROW_INCOMPARABLE or not any(r.status in ("ok", "improved", "not-significant") for r in rows):
         status = CANNOT_COMPARE
     else:
         status = PASS
     return CheckResult(status=status, rows=rows, mismatches=mismatches, run_dir=str(run_dir), baseline=str(baseline))
+
+
+Key = tuple[str, str, int, str]
+
+
+def _baseline_images(doc: dict[str, Any], source: object) -> dict[Key, dict[str, float]]:
+    entries = doc.get("per_image")
+    if not entries:
+        raise BaselineError(f"{source}: the baseline has no per-image values (key \"per_image\"), which "
+                            "--paired needs; save it again with `srbench baseline save RUN_DIR` from the run "
+                            "it was made from (or check without --paired)")
+    try:
+        return {(str(e["model"]), str(e["dataset"]), int(e["scale"]), str(e["metric"])):
+                {str(k): _from_json_float(v) for k, v in e["values"].items()} for e in entries}
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise BaselineError(f"{source}: malformed \"per_image\" entry ({exc!r})") from None
+
+
+def _run_images(run: RunData, source: object) -> dict[Key, dict[str, float]]:
+    if run.results.empty:
+        raise BaselineError(f"{source}: the run has no per-image results, which --paired needs")
+    out: dict[Key, dict[str, float]] = {}
+    for r in run.results.itertuples(index=False):
+        out.setdefault((str(r.model), str(r.dataset), int(r.scale), str(r.metric)), {})[str(r.image)] = float(r.value)
+    return out
+
+
+def _paired_judgement(key: Key, base: dict[Key, dict[str, float]], cur: dict[Key, dict[str, float]], status: str,
+                      note: str, higher_is_better: bool) -> tuple[float, float, str, str]:
+    """(ci_low, ci_high, status, note): a tolerance regression whose interval spans 0 is not significant."""
+    b, c = base.get(key, {}), cur.get(key, {})
+    images = sorted(set(b) & set(c))
+    _, lo, hi = paired_bootstrap([c[i] for i in images], [b[i] for i in images])
+    if status != "regression" or note:  # NaN current value: stays a regression
+        return lo, hi, status, note
+    if math.isnan(lo):
+        why = "no baseline per-image values" if not b else "no interval (fewer than 2 images or an inf value)"
+        return lo, hi, status, why
+    worse_for_sure = hi < 0 if higher_is_better else lo > 0
+    if worse_for_sure:
+        return lo, hi, status, note
+    return lo, hi, "not-significant", "the 95% CI spans 0"
 
 
 def _judge(b: float, c: float, delta: float, tol: float, higher_is_better: bool) -> tuple[str, str]:
@@ -385,5 +521,6 @@ def default_baseline_path(run_dir: Path, root: Path = Path("baselines")) -> Path
     def part(xs: list[Any]) -> str:
         return "-".join(safe_name(str(x)) for x in xs)
 
-    name = f"{part(cfg.get('models') or ['run'])}_{part(cfg.get('datasets') or ['data'])}_x{part(cfg.get('scales') or ['?'])}"
+    name = (f"{part(cfg.get('models') or ['run'])}_{part(cfg.get('datasets') or ['data'])}"
+            f"_x{part(cfg.get('scales') or ['?'])}")
     return Path(root) / f"{name}.json"

@@ -298,19 +298,27 @@ def datasets() -> None:
 
 
 @datasets.command("list")
-def datasets_list() -> None:
-    """List the datasets srbench knows, how each is verified, and whether it is fetched already."""
-    from srbench.data.catalogue import cache_dir, list_manifests
+@data_dir_option("Also look here (first) for local copies. Also $SRBENCH_DATA_DIR.")
+def datasets_list(data_dir: Path | None) -> None:
+    """List the datasets srbench knows, how each is verified, and which are on this machine and where
+    (--data-dir, then $SRBENCH_DATA_DIR, then the download cache: the order `srbench run` looks in)."""
+    from srbench.data.catalogue import list_manifests
+    from srbench.data.local import data_roots, find_local
     from srbench.data.sources import SAMPLES
 
-    root = cache_dir()
     click.echo(f"{'samples':<12} {'(built in)':<12} {'benchmark':<9} {len(SAMPLES):>4} images  offline, scikit-image")
     for m in list_manifests():
         check = "pixel hashes" if m.hr else ("image ids" if m.ids else "image count")
-        here = "  [fetched]" if (root / m.folder / ".verified").is_file() else ""
+        copy = find_local(m, data_dir)
+        if copy is None:
+            here = "  not here (fetched on first use)"
+        else:
+            state = "verified" if copy.verified else "not verified by fetch"
+            here = f"  present: {copy.hr_dir} ({copy.n_images} images, {state}; {copy.root})"
         click.echo(f"{m.name:<12} {m.folder:<12} {m.kind:<9} {m.count:>4} images  archive hash + {check}{here}")
     click.echo(f"{'folder:PATH':<12} any folder of HR images (or one with HR/ and LR_bicubic/X<s>/)")
-    click.echo(f"data dir: {root}")
+    for label, root in data_roots(data_dir):
+        click.echo(f"data dir ({label}): {root}" + ("" if root.is_dir() else " (does not exist yet)"))
 
 
 @datasets.command("fetch")
@@ -501,15 +509,22 @@ _RUN_DIR = click.Path(file_okay=False, exists=True, path_type=Path)
 @click.option("--scale", "-s", type=int, default=None, help="Only this scale [default: all].")
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write to this file instead of stdout.")
+@click.option("--label", "labels", multiple=True, metavar="RUN=NAME",
+              help="Name a run (repeatable); RUN is the directory as given, its folder name or its run id. A "
+                   "model in several runs is shown as 'model [NAME]'.")
+@click.option("--ci", is_flag=True, help="Add each model's difference to the reference (bicubic) with its 95%% "
+                                         "paired bootstrap interval; n.s. where it contains 0.")
 @library_errors(FileNotFoundError)
 def table(run_dirs: tuple[Path, ...], fmt: str, transpose: bool, published: bool, sources: tuple[str, ...],
-          metrics: str, scale: int | None, output: Path | None) -> None:
+          metrics: str, scale: int | None, output: Path | None, labels: tuple[str, ...], ci: bool) -> None:
     """Render runs as a paper table: the SRGAN paper's Table 2 layout (datasets as row groups, metrics as
-    rows, models as columns), best values in bold; LaTeX needs \\usepackage{booktabs}."""
+    rows, models as columns), best values in bold, demo weights marked with a dagger, a metric a run lacks
+    shown as a dash with a footnote; LaTeX needs \\usepackage{booktabs}."""
     from srbench.report.tables import render_table
 
+    names = key_values(labels, "RUN=NAME", param_hint="--label")
     text = render_table(list(run_dirs), fmt=fmt, transpose=transpose, published=published,
-                        metrics=_csv_list(metrics), scale=scale, sources=sources or None)
+                        metrics=_csv_list(metrics), scale=scale, sources=sources or None, labels=names, ci=ci)
     if output is None:
         click.echo(text, nl=False)
     else:
@@ -527,18 +542,31 @@ def table(run_dirs: tuple[Path, ...], fmt: str, transpose: bool, published: bool
 @click.option("--junit", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Also write JUnit XML here.")
 @click.option("--markdown", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Also append a Markdown summary here (e.g. \"$GITHUB_STEP_SUMMARY\").")
+@click.option("--paired", is_flag=True,
+              help="Fail only on significant regressions: beyond the tolerance and with a 95% paired bootstrap "
+                   "interval over the images that excludes 0 (needs a baseline saved with per-image values).")
+@click.option("--format", "fmt", type=click.Choice(["text", "github"]), default="text", show_default=True,
+              help="github: also print GitHub Actions annotations (::error/::warning) and append the Markdown "
+                   "summary to $GITHUB_STEP_SUMMARY when it is set.")
 @library_errors()
 def check(run_dir: Path, baseline_file: Path, tolerances: tuple[str, ...], junit: Path | None,
-          markdown: Path | None) -> None:
+          markdown: Path | None, paired: bool, fmt: str) -> None:
     """Compare a run with a baseline, per model, dataset, scale and metric, in each metric's direction.
 
     Exit 0: pass (improvements pass too); 1: a value is worse than the baseline by more than its
-    tolerance; 2: cannot compare (missing model/dataset/scale/metric, different image count, or a
-    protocol mismatch such as crop, colour space, LR source, LPIPS net/version).
+    tolerance (with --paired: and significantly so); 2: cannot compare (missing model/dataset/scale/metric,
+    different image count, or a protocol mismatch such as crop, colour space, LR source, LPIPS net/version).
+    Regressions are listed first.
     """
     from srbench.check import check as run_check
 
-    result = run_check(run_dir, baseline_file, tolerances=_tolerances(tolerances))
+    result = run_check(run_dir, baseline_file, tolerances=_tolerances(tolerances), paired=paired)
+    if fmt == "github":
+        click.echo(result.to_github(), nl=False)
+        summary = os.environ.get("GITHUB_STEP_SUMMARY")
+        if summary and Path(summary) != markdown:
+            with open(summary, "a", encoding="utf-8") as f:
+                f.write(result.to_markdown())
     click.echo(result.to_text(), nl=False)
     if junit is not None:
         junit.parent.mkdir(parents=True, exist_ok=True)

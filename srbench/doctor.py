@@ -97,6 +97,19 @@ def _niqe_model() -> Finding:
                    (str(PARAMS_FILE),), file_sha256(PARAMS_FILE) if ok else None)
 
 
+def _data_folder() -> Finding:
+    from srbench.data.local import data_roots, local_datasets
+
+    roots = data_roots()
+    present = {name: copy for name, copy in local_datasets().items() if copy is not None}
+    listing = ", ".join(f"{name} ({copy.n_images} in {copy.hr_dir.parent.parent})" for name, copy in present.items())
+    first = roots[0][1]
+    found = f"{first}: " + (listing if present else "no catalogue dataset yet (`srbench datasets fetch set5`)")
+    where = tuple(f"{path} ({label})" for label, path in roots) + ("or --data-dir DIR",)
+    return Finding("Datasets folder", "--datasets set5,set14,b100,... without downloading", bool(present), found,
+                   where)
+
+
 def diagnose() -> list[Finding]:
     """Every optional component srbench can use, in a fixed order."""
     lp = _package("lpips", "lpips", "LPIPS (with a backbone below)")
@@ -105,6 +118,7 @@ def diagnose() -> list[Finding]:
         _lpips_backbone("alex"),
         _lpips_backbone("vgg"),
         _niqe_model(),
+        _data_folder(),
         _vgg19(),
         _package("tensorflow", "tensorflow", "keras:PATH models (.keras / SavedModel)",
                  ("tensorflow-cpu", "tensorflow-gpu", "tf-nightly")),

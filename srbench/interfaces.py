@@ -159,4 +159,4 @@ class ResultRow:
 
 RESULT_COLUMNS = ("model", "dataset", "scale", "image", "metric", "value")
 SUMMARY_COLUMNS = ("model", "dataset", "scale", "metric", "value", "n_images")
-RESULTS_SCHEMA_VERSION = 1
+RESULTS_SCHEMA_VERSION = 2  # 2: summary.csv gained std, reference, delta, ci_low, ci_high

@@ -8,7 +8,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 
 # What `srbench doctor` lists, in order (tests/test_doctor.py, tests/cli/test_doctor.py)
-DOCTOR_NAMES = ["lpips", "LPIPS alex backbone", "LPIPS vgg backbone", "NIQE pristine model",
+DOCTOR_NAMES = ["lpips", "LPIPS alex backbone", "LPIPS vgg backbone", "NIQE pristine model", "Datasets folder",
                 "VGG19 (training)", "tensorflow", "onnxruntime", "spandrel", "numba", "CUDA"]
 
 

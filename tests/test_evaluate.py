@@ -76,12 +76,13 @@ def test_run_directory_files_and_columns(folder: Path, tmp_path: Path) -> None:
     run_dir = tmp_path / "run"
     header = (run_dir / "results.csv").read_text().splitlines()[0]
     assert header == "model,dataset,scale,image,metric,value"
-    assert (run_dir / "summary.csv").read_text().splitlines()[0] == "model,dataset,scale,metric,value,n_images"
+    assert (run_dir / "summary.csv").read_text().splitlines()[0] == ("model,dataset,scale,metric,value,n_images,std,"
+                                                                    "reference,delta,ci_low,ci_high")
     df = load_results(run_dir)
     assert len(df) == 2 * 2 * 2  # images x scales x metrics
     assert set(df["metric"]) == {"psnr", "ssim"}
     run = json.loads((run_dir / "run.json").read_text())
-    assert run["schema_version"] == 1 and run["status"] == "complete"
+    assert run["schema_version"] == 2 and run["status"] == "complete"
     assert run["protocol"]["crop_border"] == "scale" and run["protocol"]["colour"] == "y-matlab"
     assert run["datasets"]["imgs"]["n_images"] == 2 and len(run["datasets"]["imgs"]["hr_pixel_sha256"]) == 2
     assert run["environment"]["torch"] == torch.__version__

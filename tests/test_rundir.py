@@ -43,7 +43,8 @@ def test_summary_recomputed_from_results_when_absent(tmp_path: Path) -> None:
     run = load_run_dir(write_run(tmp_path / "r", ROWS, write_summary=False))
     got = run.summary.set_index("model")
     assert got.loc["NA", "value"] == pytest.approx(31.0) and got.loc["NA", "n_images"] == 2
-    assert list(aggregate(run.results).columns) == ["model", "dataset", "scale", "metric", "value", "n_images"]
+    assert list(aggregate(run.results).columns) == ["model", "dataset", "scale", "metric", "value", "n_images",
+                                                   "std", "reference", "delta", "ci_low", "ci_high"]
 
 
 def test_metric_direction_comes_from_run_json(tmp_path: Path) -> None:

@@ -18,7 +18,7 @@ SUMMARY_CSV = "summary.csv"
 THROUGHPUT_CSV = "throughput.csv"
 LOCK_FILE = ".srbench.lock"
 
-SUPPORTED_SCHEMA_VERSIONS = (1,)
+SUPPORTED_SCHEMA_VERSIONS = (1, 2)  # 1: summary.csv without the statistics columns
 STATUSES = ("running", "complete", "complete-with-errors", "interrupted", "failed")
 
 # Used only when run.json lacks a metric's metadata (older or hand-made runs). The run's own

@@ -1,5 +1,6 @@
 """results.csv and summary.csv: cell escaping, the appending writer, the tolerant reader and the one
-aggregation (arithmetic mean over images, ``math.fsum``)."""
+aggregation (arithmetic mean over images, ``math.fsum``; the spread over images and the paired bootstrap
+interval of the difference to a reference model, :mod:`srbench.metrics.significance`)."""
 
 from __future__ import annotations
 
@@ -18,10 +19,17 @@ from srbench.interfaces import (
     SUMMARY_COLUMNS,
     ResultRow,
 )
+from srbench.metrics.significance import paired_bootstrap, spread
 from srbench.rundir.common import RunDirError, write_error
 
 if TYPE_CHECKING:
     pass
+
+# summary.csv = SUMMARY_COLUMNS (schema 1) + these (schema 2; empty cells where undefined). Readers of a
+# schema-1 summary.csv fill them with NaN / "".
+SUMMARY_STATS_COLUMNS = ("std", "reference", "delta", "ci_low", "ci_high")
+SUMMARY_CSV_COLUMNS = (*SUMMARY_COLUMNS, *SUMMARY_STATS_COLUMNS)
+DEFAULT_REFERENCE = "bicubic"  # the reference model of the deltas, when the run has it
 
 # ------------------------------------------------------------------------------------------------ cells
 
@@ -206,24 +214,46 @@ class SummaryRow:
     n_images: int
     n_infinite: int = 0  # images whose value is +-inf (PSNR of an SR image identical to HR)
     finite_mean: float | None = None  # mean over the finite values, when some are infinite
+    std: float = math.nan  # sample standard deviation over the images (ddof=1)
+    reference: str | None = None  # the model the delta is to (None: no reference in this group)
+    delta: float = math.nan  # mean over the paired images of (this model - reference)
+    ci_low: float = math.nan  # 95 % paired bootstrap interval of delta
+    ci_high: float = math.nan
 
 
-def summarise(rows: Iterable[ResultRow]) -> list[SummaryRow]:
+def summarise(rows: Iterable[ResultRow], reference: str | None = DEFAULT_REFERENCE) -> list[SummaryRow]:
     """Mean over images per (model, dataset, scale, metric), in first-seen order. The only aggregation.
 
     The protocol's dataset figure is the arithmetic mean, so one infinite PSNR makes it ``inf`` (the
     published tables print ``inf`` for HR); such rows carry ``n_infinite`` and the ``finite_mean``, and
     :func:`infinity_notes` turns them into the warnings a run records and prints.
+
+    Each row also carries the spread over images (``std``) and, when ``reference`` (default ``bicubic``)
+    has values for the same (dataset, scale, metric), the mean per-image difference to it over the images
+    both have (``delta``) with its 95 % paired bootstrap interval (``ci_low``, ``ci_high``; seeded, so
+    the same rows give the same summary). The reference's own rows and groups without it leave those empty.
     """
-    groups: dict[tuple[str, str, int, str], list[float]] = {}
+    groups: dict[tuple[str, str, int, str], dict[str, float]] = {}
+    lists: dict[tuple[str, str, int, str], list[float]] = {}
     for r in rows:
-        groups.setdefault((r.model, r.dataset, r.scale, r.metric), []).append(r.value)
+        key = (r.model, r.dataset, r.scale, r.metric)
+        lists.setdefault(key, []).append(r.value)
+        groups.setdefault(key, {})[r.image] = r.value
     out = []
-    for (model, dataset, scale, metric), values in groups.items():
+    for key, values in lists.items():
+        model, dataset, scale, metric = key
         finite = [v for v in values if math.isfinite(v)]
         n_inf = sum(1 for v in values if math.isinf(v))
         finite_mean = (math.fsum(finite) / len(finite) if finite else None) if n_inf else None
-        out.append(SummaryRow(model, dataset, scale, metric, _mean(values), len(values), n_inf, finite_mean))
+        ref_values = groups.get((reference, dataset, scale, metric)) if reference is not None else None
+        ref, delta, lo, hi = None, math.nan, math.nan, math.nan
+        if ref_values is not None and model != reference:
+            mine = groups[key]
+            common = sorted(set(mine) & set(ref_values))  # sorted: the interval does not depend on row order
+            ref = reference
+            delta, lo, hi = paired_bootstrap([mine[i] for i in common], [ref_values[i] for i in common])
+        out.append(SummaryRow(model, dataset, scale, metric, _mean(values), len(values), n_inf, finite_mean,
+                              spread(values), ref, delta, lo, hi))
     return out
 
 
@@ -247,13 +277,21 @@ def infinity_notes(summary: Iterable[SummaryRow]) -> list[str]:
     return notes
 
 
+def _optional_number(value: float | None) -> str:
+    """An optional statistic: empty when undefined (NaN/None), else full precision."""
+    return "" if value is None or math.isnan(value) else csv_number(value)
+
+
 def write_summary(path: Path, summary: Iterable[SummaryRow]) -> None:
+    """summary.csv (schema 2: docs/schema.md): the means, then std, reference, delta, ci_low, ci_high."""
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
-    w.writerow(SUMMARY_COLUMNS)
+    w.writerow(SUMMARY_CSV_COLUMNS)
     for s in summary:
         w.writerow([escape_text(s.model), escape_text(s.dataset), s.scale, escape_text(s.metric),
-                    csv_number(s.value), s.n_images])
+                    csv_number(s.value), s.n_images, _optional_number(s.std),
+                    escape_text(s.reference) if s.reference is not None else "",
+                    _optional_number(s.delta), _optional_number(s.ci_low), _optional_number(s.ci_high)])
     try:
         atomic_write_text(path, buf.getvalue())
     except OSError as exc:

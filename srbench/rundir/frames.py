@@ -25,7 +25,7 @@ from srbench.rundir.common import (
     THROUGHPUT_CSV,
     RunDirError,
 )
-from srbench.rundir.csvfiles import SummaryRow, summarise
+from srbench.rundir.csvfiles import SUMMARY_CSV_COLUMNS, SUMMARY_STATS_COLUMNS, SummaryRow, summarise
 from srbench.rundir.record import RunRecord, read_run_json
 
 if TYPE_CHECKING:
@@ -33,7 +33,8 @@ if TYPE_CHECKING:
 
 # --------------------------------------------------------------------------------------- DataFrames
 
-_TEXT_COLUMNS = ("model", "dataset", "image", "metric")
+_TEXT_COLUMNS = ("model", "dataset", "image", "metric", "reference")
+_STATS_NUMERIC = ("std", "delta", "ci_low", "ci_high")
 
 
 @dataclass(frozen=True)
@@ -43,7 +44,8 @@ class RunData:
     path: Path
     meta: dict[str, Any]  # run.json as written
     results: pd.DataFrame  # model, dataset, scale, image, metric, value (per image)
-    summary: pd.DataFrame  # model, dataset, scale, metric, value, n_images (mean over images)
+    summary: pd.DataFrame  # model, dataset, scale, metric, value, n_images (mean over images), std, reference,
+    #                        delta, ci_low, ci_high (NaN / "" where undefined or read from a schema-1 file)
     throughput: pd.DataFrame | None  # throughput.csv, or None when the throughput pass did not run
     record: RunRecord = field(default=None)  # type: ignore[assignment]  # run.json, typed
 
@@ -91,7 +93,7 @@ def _read_csv(path: Path, columns: tuple[str, ...], numeric: tuple[str, ...]) ->
     import pandas as pd
 
     try:
-        df = pd.read_csv(path, dtype={c: str for c in _TEXT_COLUMNS if c in columns}, keep_default_na=False)
+        df = pd.read_csv(path, dtype=dict.fromkeys(_TEXT_COLUMNS, str), keep_default_na=False)
     except pd.errors.EmptyDataError:
         return pd.DataFrame({c: pd.Series(dtype=object) for c in columns})
     except (pd.errors.ParserError, UnicodeDecodeError) as exc:
@@ -102,6 +104,16 @@ def _read_csv(path: Path, columns: tuple[str, ...], numeric: tuple[str, ...]) ->
     for c in _TEXT_COLUMNS:
         if c in df.columns:
             df[c] = [unescape_text(str(x)) for x in df[c]]
+    df = _numeric(path, df, numeric)
+    if "scale" in df.columns:
+        try:
+            df["scale"] = df["scale"].astype(int)
+        except (TypeError, ValueError) as exc:
+            raise RunDirError(f"{path}: column 'scale' has a non-integer value ({exc})") from None
+    return df
+
+
+def _numeric(path: Path, df: pd.DataFrame, numeric: tuple[str, ...]) -> pd.DataFrame:
     for c in numeric:
         # "inf" is legal (PSNR of identical images); an empty cell or "nan" means not computed.
         try:
@@ -109,11 +121,6 @@ def _read_csv(path: Path, columns: tuple[str, ...], numeric: tuple[str, ...]) ->
         except ValueError as exc:
             raise RunDirError(f"{path}: column {c!r} has a non-numeric value ({exc})") from None
         df[c] = df[c].astype("float64")
-    if "scale" in df.columns:
-        try:
-            df["scale"] = df["scale"].astype(int)
-        except (TypeError, ValueError) as exc:
-            raise RunDirError(f"{path}: column 'scale' has a non-integer value ({exc})") from None
     return df
 
 
@@ -123,11 +130,23 @@ def summary_frame(summary: Iterable[SummaryRow]) -> pd.DataFrame:
 
     rows = list(summary)
     if not rows:
-        return pd.DataFrame({c: pd.Series(dtype=object) for c in SUMMARY_COLUMNS})
-    df = pd.DataFrame([[s.model, s.dataset, s.scale, s.metric, s.value, s.n_images] for s in rows],
-                      columns=list(SUMMARY_COLUMNS))
-    df["value"] = df["value"].astype("float64")
+        return with_summary_stats(pd.DataFrame({c: pd.Series(dtype=object) for c in SUMMARY_COLUMNS}))
+    df = pd.DataFrame([[s.model, s.dataset, s.scale, s.metric, s.value, s.n_images, s.std, s.reference or "",
+                        s.delta, s.ci_low, s.ci_high] for s in rows], columns=list(SUMMARY_CSV_COLUMNS))
+    for c in ("value", *_STATS_NUMERIC):
+        df[c] = df[c].astype("float64")
     return df
+
+
+def with_summary_stats(summary: pd.DataFrame) -> pd.DataFrame:
+    """``summary`` with the schema-2 statistics columns, added as NaN ("" for ``reference``) when absent
+    (a schema-1 summary.csv, a hand-made DataFrame)."""
+    for c in SUMMARY_STATS_COLUMNS:
+        if c not in summary.columns:
+            summary[c] = "" if c == "reference" else math.nan
+    for c in _STATS_NUMERIC:
+        summary[c] = summary[c].astype("float64")
+    return summary
 
 
 def aggregate(results: pd.DataFrame) -> pd.DataFrame:
@@ -175,6 +194,10 @@ def load_run_dir(run_dir: str | os.PathLike[str]) -> RunData:
     if summary_csv.is_file():
         summary = _read_csv(summary_csv, tuple(SUMMARY_COLUMNS), ("value", "n_images"))
         summary["n_images"] = summary["n_images"].astype(int)
+        present = tuple(c for c in _STATS_NUMERIC if c in summary.columns)
+        if present:  # schema 2: parse the statistics like the other numbers (empty = NaN)
+            summary = _numeric(summary_csv, summary, present)
+        summary = with_summary_stats(summary)
     else:
         summary = aggregate(results)
     throughput = None
@@ -217,7 +240,7 @@ def as_run_data(run: RunLike, *, name: str = "in-memory", meta: dict[str, Any] |
         summary = run.copy()
         if "n_images" not in cols:
             summary["n_images"] = 0
-        summary = summary[list(SUMMARY_COLUMNS)]
+        summary = with_summary_stats(summary[[c for c in SUMMARY_CSV_COLUMNS if c in summary.columns]].copy())
         summary["n_images"] = summary["n_images"].astype(int)
         empty = pd.DataFrame(columns=list(RESULT_COLUMNS))
         return RunData(path=Path(name), meta=meta, results=empty, summary=summary, throughput=None)

@@ -100,7 +100,7 @@ def test_grayscale_is_evaluated_raw_without_y() -> None:
         (np.full((3, 20, 20), np.nan), np.zeros((3, 20, 20)), "NaN"),
         (np.zeros((4, 20, 20)), np.zeros((4, 20, 20)), "C = 1 or 3"),
         (np.zeros((3, 20, 20), dtype=np.int32), np.zeros((3, 20, 20), dtype=np.int32), "dtype"),
-        (np.zeros((2, 3, 20, 20)), np.zeros((2, 3, 20, 20)), "batch"),
+        (np.zeros((2, 3, 20, 20)), np.zeros((3, 3, 20, 20)), "batches differ"),
     ],
 )
 def test_bad_inputs_raise_clear_errors(a: np.ndarray, b: np.ndarray, match: str) -> None:
