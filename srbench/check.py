@@ -412,6 +412,8 @@ def check(run_dir: RunLike, baseline: Path | dict[str, Any], *,
     base_images = _baseline_images(doc, baseline) if paired else {}
     run_images = _run_images(run, run_dir) if paired else {}
     mismatches = _protocol_mismatches(doc["protocol"], run, doc)
+    if run.record.status in ("running", "interrupted", "failed"):
+        mismatches.append(f"run status is {run.record.status!r}: the numbers of an unfinished run are not compared")
     tol = {m: _default_tolerance(run, m) for m in doc["metrics"]}
     tol.update(_validated(doc["tolerances"], str(baseline)))
     tol.update(_validated(tolerances, "check"))

@@ -7,7 +7,10 @@ import math
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+import numpy as np
 import pytest
+from click.testing import CliRunner
+from PIL import Image
 
 from srbench.check import (
     CANNOT_COMPARE,
@@ -20,6 +23,7 @@ from srbench.check import (
     load_baseline,
     save_baseline,
 )
+from srbench.cli import cli
 from tests.report.fakerun import make_image_run, write_run
 from tests.report.helpers import hr_images
 from tests.report.realrun import bicubic_set5_set14_x4
@@ -195,3 +199,37 @@ def test_lpips_unavailable_in_the_run_is_missing_not_a_protocol_change(tmp_path:
     res = check(run, base)
     assert res.status == CANNOT_COMPARE and res.mismatches == []
     assert {(r.metric, r.status) for r in res.rows} == {("psnr", "ok"), ("lpips", "missing")}
+
+
+def test_check_refuses_a_run_whose_results_were_edited_or_that_did_not_finish(tmp_path: Path) -> None:
+    """Issue 23: check, table and report trusted summary.csv, so results.csv lowered by 5 dB passed."""
+    import json
+
+    from srbench.config import RunConfig
+    from srbench.evaluate import evaluate
+    from srbench.rundir import RunDirError
+
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    rng = np.random.default_rng(1)
+    for name in ("a", "b"):
+        Image.fromarray(rng.integers(0, 256, (48, 40, 3), dtype=np.uint8)).save(folder / f"{name}.png")
+    run = tmp_path / "run"
+    assert evaluate(RunConfig(models=("bicubic",), datasets=(f"folder:{folder}",), metrics=("psnr",),
+                              throughput=False), run, progress=False).ok
+    base = save_baseline(run, tmp_path / "base.json")
+    assert check(run, base).status == PASS
+    lines = (run / "results.csv").read_text().splitlines()
+    head, *rows = lines
+    lowered = [",".join([*r.split(",")[:-1], repr(float(r.split(",")[-1]) - 5.0)]) for r in rows]
+    (run / "results.csv").write_text("\n".join([head, *lowered]) + "\n")
+    with pytest.raises(RunDirError, match="summary.csv: disagrees with results.csv"):
+        check(run, base)
+    r = CliRunner().invoke(cli, ["check", str(run), "--baseline", str(base)])
+    assert r.exit_code == 2 and "disagrees with results.csv" in r.output
+    (run / "results.csv").write_text("\n".join(lines) + "\n")  # restored: fine again
+    assert check(run, base).status == PASS
+    record = json.loads((run / "run.json").read_text())
+    (run / "run.json").write_text(json.dumps({**record, "status": "interrupted"}))
+    res = check(run, base)
+    assert res.status == 2 and any("unfinished run" in m for m in res.mismatches)

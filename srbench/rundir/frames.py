@@ -198,6 +198,7 @@ def load_run_dir(run_dir: str | os.PathLike[str]) -> RunData:
         if present:  # schema 2: parse the statistics like the other numbers (empty = NaN)
             summary = _numeric(summary_csv, summary, present)
         summary = with_summary_stats(summary)
+        _verify_summary(summary_csv, summary, aggregate(results))
     else:
         summary = aggregate(results)
     throughput = None
@@ -206,6 +207,26 @@ def load_run_dir(run_dir: str | os.PathLike[str]) -> RunData:
         throughput = _read_throughput(tp_csv)
     return RunData(path=path, meta=meta, results=results, summary=summary, throughput=throughput,
                    record=RunRecord.from_json(meta, run_id=path.name))
+
+
+def _verify_summary(path: Path, summary: pd.DataFrame, recomputed: pd.DataFrame) -> None:
+    """summary.csv must be the mean of results.csv: the readers (check, table, report) never trust one file
+    over the other. A difference (an edited or damaged file) is a RunDirError naming both and the first key."""
+    def means(frame: pd.DataFrame) -> dict[tuple[str, str, int, str], tuple[float, int]]:
+        return {(str(r.model), str(r.dataset), int(r.scale), str(r.metric)): (float(r.value), int(r.n_images))
+                for r in frame.itertuples(index=False)}
+
+    got, want = means(summary), means(recomputed)
+    for key in sorted(set(got) | set(want)):
+        a, b = got.get(key), want.get(key)
+        same = a is not None and b is not None and a[1] == b[1] and (
+            a[0] == b[0] or math.isclose(a[0], b[0], rel_tol=1e-12, abs_tol=1e-12)
+            or (math.isnan(a[0]) and math.isnan(b[0])))
+        if not same:
+            say = lambda v: "absent" if v is None else f"{v[0]!r} over {v[1]} images"  # noqa: E731
+            raise RunDirError(f"{path}: disagrees with {RESULTS_CSV} for {'/'.join(map(str, key))} "
+                              f"(summary {say(a)}, results {say(b)}): the run directory was edited or is damaged; "
+                              "its numbers are not used")
 
 
 RunLike: TypeAlias = "str | os.PathLike[str] | RunData | pd.DataFrame"
