@@ -6,11 +6,14 @@ every caller (a resumed run never mixes two configs), and the CLI turns the same
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass, fields
+from pathlib import PurePath
 from typing import Any
 
 from srbench.interfaces import SRBenchError
 from srbench.metrics.table import DEFAULT_METRICS, computed_metrics
+from srbench.registry import split_path_kind
 
 METRICS = computed_metrics()  # every metric srbench computes: the metric table's rows with a scorer
 TIMING_IMAGES = 20  # real LR images per dataset and scale in the timed pass
@@ -24,6 +27,34 @@ DEFAULT_MAX_PIXELS = 40_000_000  # per HR image; ~40 MP needs ~4 GB while evalua
 
 # Fields a resumed run may change although they differ from its recorded config: they change no number.
 RESUME_SAFE = frozenset({"throughput"})
+
+
+# `-m LABEL=SPEC`: a label is a plain name (no ":" or "/", so "file:a=b.pth" and "x?k=v" are not labels).
+_LABELLED = re.compile(r"^([A-Za-z0-9_.+-]+)=(.+)$")
+
+
+def model_label(entry: str) -> tuple[str, str]:
+    """(label, spec) of one ``--models`` entry: ``imdn2=file:/x/IMDN_x2.pth`` -> ("imdn2", "file:/x/IMDN_x2.pth").
+
+    Without a label, a ``KIND:PATH`` model is named by its file's stem (``file:/x/IMDN_x2.pth`` -> "IMDN_x2"):
+    tables, plots, CSVs and run.json use the label, never a long path. Any other name is its own label.
+    """
+    m = _LABELLED.match(entry)
+    if m:
+        return m.group(1), m.group(2)
+    kinded = split_path_kind(entry)
+    if kinded is None:
+        return entry, entry
+    path = kinded[1].partition("?")[0].rstrip("/")
+    stem = PurePath(path).stem if "/" in path or "." in path else path
+    if stem.endswith((".pth", ".pt", ".tar", ".weights")):  # x.pth.tar, gen.weights.h5
+        stem = PurePath(stem).stem
+    return stem or entry, entry
+
+
+def _file_name(spec: str) -> str:
+    kinded = split_path_kind(spec)
+    return PurePath(kinded[1].partition("?")[0].rstrip("/")).name if kinded else spec
 
 
 class ConfigConflict(SRBenchError):
@@ -69,6 +100,11 @@ class RunConfig:
             raise ValueError("no datasets given")
         if not self.scales or any(int(s) != s or s < 1 for s in self.scales):
             raise ValueError(f"scales must be positive integers, got {self.scales}")
+        labels = [label for label, _ in self.labelled_models]
+        twice = sorted({x for x in labels if labels.count(x) > 1})
+        if twice:
+            raise ValueError(f"two models are labelled {', '.join(map(repr, twice))}: name them with LABEL=SPEC "
+                             "(e.g. -m imdn2=file:a/IMDN.pth,imdn2b=file:b/IMDN.pth)")
         unknown = set(self.metrics) - set(METRICS)
         if unknown:
             raise ValueError(f"unknown metrics {sorted(unknown)}; known: {', '.join(METRICS)}")
@@ -78,6 +114,15 @@ class RunConfig:
             raise ValueError(f"grayscale must be one of {GRAYSCALES}, got {self.grayscale!r}")
         if self.lr_source not in LR_SOURCES:
             raise ValueError(f"lr_source must be 'matlab' or 'official', got {self.lr_source!r}")
+
+    @property
+    def labelled_models(self) -> tuple[tuple[str, str], ...]:
+        """(label, spec) of each model, in order: see :func:`model_label`. Two file models whose stems agree
+        (``file:a/x.pth,file:b/x.safetensors``) are labelled by their file names instead."""
+        pairs = [model_label(m) for m in self.models]
+        stems = [label for label, spec in pairs if label != spec]
+        return tuple((_file_name(spec) if label != spec and stems.count(label) > 1 and not _LABELLED.match(spec)
+                      and split_path_kind(spec) else label, spec) for label, spec in pairs)
 
     def to_json(self) -> dict[str, Any]:
         d = asdict(self)

@@ -97,14 +97,15 @@ def _prepare(config: RunConfig, device: str) -> _Prepared:
     failed: list[str] = []
     for scale in config.scales:
         models[scale] = {}
-        for name in config.models:
-            options: dict[str, Any] = {"weights": weights[name]} if name in weights else {}
+        for label, spec in config.labelled_models:
+            path = weights.get(label, weights.get(spec))  # --weights LABEL=PATH (or the spec itself)
+            options: dict[str, Any] = {"weights": path} if path else {}
             if config.tile:
                 options["tile"] = config.tile
             try:
-                models[scale][name] = get_model(name, scale, device=device, **options)
+                models[scale][label] = get_model(spec, scale, device=device, **options)
             except Exception as exc:  # every model is tried, so that one message names every problem
-                failed.append(f"{name} at x{scale}: {exc}")
+                failed.append(f"{label if label == spec else f'{label} ({spec})'} at x{scale}: {exc}")
     if failed:
         raise ModelError("cannot build model " + "; cannot build model ".join(failed) + " (nothing was run)")
     return _Prepared(models, lpips, lpips_info)

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeAlias
 
-from srbench.config import RunConfig
+from srbench.config import RunConfig, model_label
 from srbench.files import unescape_text
 from srbench.interfaces import (
     RESULT_COLUMNS,
@@ -78,7 +78,7 @@ class RunData:
     def models(self) -> list[str]:
         """Models in the run's configured order, then in order of appearance."""
         seen = list(dict.fromkeys(self.summary["model"])) if len(self.summary) else []
-        order = [m for m in self.record.config_list("models") if m in seen]
+        order = [model_label(m)[0] for m in self.record.config_list("models") if model_label(m)[0] in seen]
         return order + [m for m in seen if m not in order]
 
 

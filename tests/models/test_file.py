@@ -94,13 +94,13 @@ def test_run_evaluates_every_architecture_with_provenance_and_report(files: dict
                    progress=False)
     assert out.errors == []
     rows = load_results(tmp_path / "run")
-    assert set(rows["model"]) == set(names)
+    assert set(rows["model"]) == set(files)  # labelled by file name: the stems repeat (.pth and .safetensors)
     assert len(rows) == len(names) * 2 * 2  # 2 images x (psnr, ssim)
     assert rows["value"].notna().all()
     run = json.loads((tmp_path / "run" / "run.json").read_text())
     html = (tmp_path / "run" / "report.html").read_text()
     for key, path in files.items():
-        rec = run["models"][f"file:{path}"]
+        rec = run["models"][key]
         arch = tiny_nets.ARCHS[key.split(".")[0]][1]
         assert rec["extra"]["architecture"] == arch and rec["extra"]["scale"] == 4
         from srbench.files import file_sha256
@@ -137,7 +137,7 @@ def test_cli_run_with_a_file_model(files: dict[str, Path], folder: Path, tmp_pat
                           "-d", f"folder:{folder}", "--metrics", "psnr,ssim", "--no-throughput", "--no-progress",
                           "-o", str(tmp_path / "run")], capture_output=True, text=True, env=env, timeout=240)
     assert res.returncode == 0, res.stderr
-    assert set(load_results(tmp_path / "run")["model"]) == {"bicubic", model}
+    assert set(load_results(tmp_path / "run")["model"]) == {"bicubic", "compact"}  # a file model is its stem
 
 
 def test_scale_mismatch_names_the_files_scale(files: dict[str, Path]) -> None:

@@ -54,8 +54,8 @@ def test_onnx_export_of_the_demo_srresnet_gives_the_same_psnr_ssim(onnx_file: Pa
     img = skimage.data.astronaut()
     Image.fromarray(img[80:128, 120:160].copy()).save(d / "a.png")
     Image.fromarray(img[300:336, 200:244].copy()).save(d / "b.png")
-    name = f"onnx:{onnx_file}"
-    out = evaluate(RunConfig(models=("srresnet", name), datasets=(f"folder:{d}",), throughput=False,
+    spec, name = f"onnx:{onnx_file}", onnx_file.stem  # rows are labelled by the file's stem
+    out = evaluate(RunConfig(models=("srresnet", spec), datasets=(f"folder:{d}",), throughput=False,
                              metrics=("psnr", "ssim")), tmp_path / "run", progress=False)
     assert out.errors == []
     s = load_results(tmp_path / "run", summary=True).set_index(["model", "metric"])["value"]
