@@ -17,15 +17,15 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from torch import nn
 
 from srbench.files import file_sha256
-from srbench.interfaces import ModelError, ModelInfo
-from srbench.models.fast import prepare_for_inference, tiled_forward
+from srbench.interfaces import FusionUnsupported, ModelError, ModelInfo
+from srbench.models.archs.fused import fuse
+from srbench.models.archs.geometry import SUPPORTED_SCALES
+from srbench.models.archs.srresnet import SRResNet, UnitRange
+from srbench.models.fast import count_params, prepare_for_inference, tiled_forward
 from srbench.models.inputs import check_lr
-from srbench.models.archs.srresnet import SUPPORTED_SCALES, SRResNet
 from srbench.models.weights import read_safetensors, torch_load_weights
-from srbench.perf.flops import count_params
 
 DEMO_FILES = {"srresnet": "srresnet_x4_demo.safetensors", "srgan": "srgan_x4_demo.safetensors"}
 DEMO_DESCRIPTION = "DEMO weights (trained offline on T91+BSD200 for {steps} steps on a CPU), not the paper's"
@@ -69,33 +69,14 @@ def load_state_dict_safely(path: str | os.PathLike[str]) -> tuple[dict[str, torc
     return sd, meta
 
 
-class _ToUnitRange(nn.Module):
-    """Wraps the tanh generator so the module maps [0, 1] LR to [0, 1]-ish SR (srbench's convention)."""
-
-    def __init__(self, net: nn.Module) -> None:
-        super().__init__()
-        self.net = net
-
-    def forward(self, lr: torch.Tensor) -> torch.Tensor:
-        return (self.net(lr) + 1.0) * 0.5
-
-
-def _fused_or(module: nn.Module, device: str) -> Any:
-    """The fused inference plan (BN folded, PReLU/residual/tanh inside the convolutions; about 2x faster on
-    CPU, equal to ``module`` within 2e-5), or ``module`` itself where the plan does not apply."""
-    from srbench.models.archs.fused import FusionUnsupported, fuse
-
-    try:
-        return fuse(module, device=device)
-    except FusionUnsupported:
-        return module
-
-
 class SRResNetAdapter:
-    """An SRModel around a trained SRResNet generator.
+    """An SRModel around a trained SRResNet generator (or the seed generator, its Keras-shaped twin).
 
     ``module`` is the inference network (float32 NCHW [0, 1] LR -> [0, 1]-ish SR, BN folded, eval mode,
-    channels_last), exposed for throughput timing and FLOP counting.
+    channels_last; :class:`~srbench.models.archs.srresnet.UnitRange` around the generator), exposed for
+    throughput timing and FLOP counting; its ``forward_plan`` is the fused plan. ``upscale`` runs that plan
+    (BN/PReLU/residual/tanh inside the convolutions; about 2x faster on CPU, equal to ``module`` within
+    2e-5), or ``module`` itself where the plan does not apply (the seed generator's per-channel PReLU).
     """
 
     def __init__(self, name: str, scale: int, net: SRResNet, *, device: str = "cpu", weights: str,
@@ -106,8 +87,12 @@ class SRResNetAdapter:
         self.device = device
         self.receptive_radius = net.receptive_radius
         self.params = count_params(net)
-        self.module = prepare_for_inference(_ToUnitRange(net), device, channels_last=channels_last)
-        self._forward = _fused_or(self.module, device)
+        self.module = prepare_for_inference(UnitRange(net), device, channels_last=channels_last)
+        self._forward: Any
+        try:
+            self._forward = fuse(self.module, device=device)
+        except FusionUnsupported:
+            self._forward = self.module
         self.tile = tile
         self.tile_overlap = net.receptive_radius if tile_overlap is None else tile_overlap
         if tile is not None and tile <= 0:

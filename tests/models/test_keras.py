@@ -82,7 +82,7 @@ def test_deterministic_within_and_across_builds(keras_mod: Any, untrained_x4: An
 
 def test_params_match_the_pytorch_srresnet(keras_mod: Any, untrained_x4: Any) -> None:
     from srbench.models.archs.srresnet import SRResNet
-    from srbench.perf.flops import count_params
+    from srbench.models.fast import count_params
 
     assert untrained_x4.info().params == count_params(SRResNet(4)) == 1_549_462
 
