@@ -27,6 +27,7 @@ import torch
 from torch import nn
 
 from srbench.interfaces import SRBenchError
+from srbench.models.weights import read_weights
 from srbench.training import checkpoints as ckpt
 from srbench.training.config import TrainConfig
 from srbench.training.data import StepBatches, load_pairs, make_loader, resolve_hr_files
@@ -205,9 +206,7 @@ def _train(cfg: TrainConfig, rank: int, world: int, device: torch.device,
 
     G, D, content = build_networks(cfg)
     if cfg.init and not cfg.resume:
-        from srbench.models.srresnet import load_state_dict_safely
-
-        sd, _ = load_state_dict_safely(cfg.init)
+        sd = read_weights(cfg.init).state_dict
         G.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in sd.items()})
 
     start, best_psnr, elapsed_before = 0, -math.inf, 0.0

@@ -275,17 +275,12 @@ def _weight_suffixes(n: int) -> Sequence[str]:
 
 
 def read_torch_safetensors(path: str | os.PathLike[str]) -> tuple[dict[str, np.ndarray], dict[str, str]]:
-    """Tensors (numpy) and metadata of a ``.safetensors`` file (srbench training checkpoints: the
-    ``generator.`` prefix is removed)."""
-    from srbench.models.weights import read_safetensors
+    """Tensors (numpy) and metadata of a ``.safetensors`` file, unwrapped by the one policy of
+    :mod:`srbench.models.weights` (srbench training checkpoints: the generator's tensors)."""
+    from srbench.models.weights import read_weights
 
-    path = Path(path)
-    if not path.is_file():
-        raise ModelError(f"weights file {path} not found")
-    sd, meta = read_safetensors(path, framework="numpy")
-    if any(k.startswith("generator.") for k in sd):
-        sd = {k[len("generator."):]: v for k, v in sd.items() if k.startswith("generator.")}
-    return sd, meta
+    ckpt = read_weights(path, framework="numpy")
+    return ckpt.state_dict, ckpt.metadata
 
 
 def _read_keras_model(path: Path) -> KerasLayers:

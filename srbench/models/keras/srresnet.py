@@ -373,9 +373,9 @@ def build(
             ) from failure
         extra["weights_format"] = "keras .weights.h5"
     elif path.suffix in TORCH_SUFFIXES:
-        from srbench.models.srresnet import load_state_dict_safely
+        from srbench.models.weights import read_weights
 
-        state_dict, _ = load_state_dict_safely(path)
+        state_dict = read_weights(path).state_dict
         port_torch_state_dict(model, state_dict, scale)
         extra["weights_format"] = "pytorch SRResNet state_dict, ported"
     else:
