@@ -12,8 +12,8 @@ import torch
 import torch.nn.functional as F
 
 from srbench.interfaces import ModelError
-from srbench.models.keras import convert
 from srbench.models.archs.seed import SeedGenerator, upsample_stages
+from srbench.models.keras import convert
 
 h5py = pytest.importorskip("h5py")
 

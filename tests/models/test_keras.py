@@ -119,6 +119,13 @@ def test_loads_pytorch_checkpoint_through_build(keras_mod: Any, tmp_path: Path) 
     assert info.weights_sha256 is not None and len(info.weights_sha256) == 64
 
 
+def test_packaged_demo_weights_stay_flagged_as_demo(keras_mod: Any) -> None:
+    from srbench.models.srresnet import demo_weights_path
+
+    info = keras_mod.build(4, weights=str(demo_weights_path("srresnet"))).info()
+    assert info.demo is True and info.extra["untrained"] is False
+
+
 def test_keras_weights_round_trip(keras_mod: Any, tmp_path: Path) -> None:
     import hashlib
 

@@ -12,8 +12,8 @@ from safetensors.torch import save_file
 
 from srbench.files import file_sha256
 from srbench.interfaces import ModelError, SRModel
-from srbench.models.fast import fold_batchnorm, tiled_forward
 from srbench.models.archs.srresnet import SRResNet
+from srbench.models.fast import fold_batchnorm, tiled_forward
 from srbench.models.srresnet import build_srgan, build_srresnet, demo_weights_path
 
 

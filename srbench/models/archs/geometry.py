@@ -22,6 +22,14 @@ def upsample_factors(scale: int) -> tuple[int, ...]:
     return factors[scale]
 
 
+def upsample_stages(scale: int) -> int:
+    """Number of x2 upsampling blocks of the seed generator (1, 2, 3 for x2, x4, x8)."""
+    if isinstance(scale, bool) or scale not in SEED_SCALES:
+        raise ValueError(
+            f"the seed generator supports scales {SEED_SCALES} (x2 upsampling blocks), got {scale!r}")
+    return len(upsample_factors(scale))
+
+
 def receptive_radius(scale: int, n_blocks: int = N_BLOCKS) -> int:
     """Reach of one output pixel into the LR input, in LR pixels (rounded up): the tile overlap that makes
     tiled inference equal to untiled (BN in eval mode or folded).

@@ -1,8 +1,8 @@
 """PyTorch twin of the seed's Keras SRGAN generator (the TensorFlow/Keras SRGAN of the tutorials).
 
 Same layers, same order, same numbers as ``srbench.models.keras.seed.build_generator``, so weights convert
-both ways (``srbench.models.keras.convert``). It differs from ``srbench.models.archs.srresnet.SRResNet`` where the
-Keras code differs from the PyTorch reproductions:
+both ways (``srbench.models.keras.convert``). It differs from ``srbench.models.archs.srresnet.SRResNet``
+where the Keras code differs from the PyTorch reproductions:
 
 - PReLU has one slope **per channel** (Keras ``PReLU(shared_axes=[1, 2])``), initialised to 0 (Keras'
   default ``alpha_initializer="zeros"``);
@@ -22,16 +22,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from srbench.models.archs.geometry import SEED_SCALES, receptive_radius, upsample_factors
+from srbench.models.archs.geometry import receptive_radius, upsample_stages
 
 KERAS_BN_EPS = 1e-3
-
-
-def upsample_stages(scale: int) -> int:
-    """Number of x2 upsampling blocks of the seed generator (1, 2, 3 for x2, x4, x8)."""
-    if isinstance(scale, bool) or scale not in SEED_SCALES:
-        raise ValueError(f"the seed generator supports scales {SEED_SCALES} (x2 upsampling blocks), got {scale!r}")
-    return len(upsample_factors(scale))
 
 
 def keras_bn(channels: int, keras_momentum: float) -> nn.BatchNorm2d:
