@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from safetensors import safe_open
 
 from srbench.interfaces import ModelError
 
@@ -35,6 +36,7 @@ WRAPPER_KEYS = ("params_ema", "params-ema", "params", "state_dict", "model_state
 MAX_WRAPPERS = 4
 GENERATOR_PREFIX = "generator."
 PREFIXES = ("module.", "netG.", "net_g.")
+ARRAY_TYPES = (torch.Tensor, np.ndarray)  # what the torch and the numpy readers return
 
 
 @dataclass(frozen=True)
@@ -66,8 +68,6 @@ def _is_float(v: torch.Tensor | np.ndarray) -> bool:
 def read_safetensors(path: str | os.PathLike[str], *, what: str = "weights file",
                      framework: str = "pt") -> tuple[dict[str, Any], dict[str, str]]:
     """(tensors, metadata) of a ``.safetensors`` file; ``framework`` "pt" (CPU tensors) or "numpy"."""
-    from safetensors import safe_open
-
     try:
         with safe_open(str(path), framework=framework, device="cpu") as f:
             meta = dict(f.metadata() or {})
@@ -106,14 +106,15 @@ def unwrap(obj: Any, where: str) -> tuple[dict[str, Any], str | None, str | None
         obj = obj[key]
     if not isinstance(obj, dict) or not obj:
         raise ModelError(f"{where}: expected a state dict of tensors, found {type(obj).__name__}")
-    arrays = {k: v for k, v in obj.items() if isinstance(k, str) and isinstance(v, (torch.Tensor, np.ndarray))}
+    arrays = {k: v for k, v in obj.items() if isinstance(k, str) and isinstance(v, ARRAY_TYPES)}
     if len(arrays) != len(obj):
-        odd = sorted(str(k) for k, v in obj.items() if not isinstance(v, (torch.Tensor, np.ndarray)))[:5]
+        odd = sorted(str(k) for k, v in obj.items() if not isinstance(v, ARRAY_TYPES))[:5]
         raise ModelError(f"{where}: expected a state dict of tensors; entries {odd} are not tensors "
                          f"(a training checkpoint? srbench looks for {', '.join(WRAPPER_KEYS[:6])}, ...)")
     prefixes: list[str] = []
     if any(k.startswith(GENERATOR_PREFIX) for k in arrays):
-        arrays = {k.removeprefix(GENERATOR_PREFIX): v for k, v in arrays.items() if k.startswith(GENERATOR_PREFIX)}
+        arrays = {k.removeprefix(GENERATOR_PREFIX): v for k, v in arrays.items()
+                  if k.startswith(GENERATOR_PREFIX)}
         prefixes.append(GENERATOR_PREFIX)
     for p in PREFIXES:
         if all(k.startswith(p) for k in arrays):
@@ -122,8 +123,9 @@ def unwrap(obj: Any, where: str) -> tuple[dict[str, Any], str | None, str | None
     return arrays, wrapper, "".join(prefixes) or None
 
 
-def read_weights(path: str | os.PathLike[str], *, what: str = "weights file", framework: str = "pt") -> Checkpoint:
-    """Read ``path`` without executing code and unwrap it (module doc) to a flat ``{name: tensor}`` state dict.
+def read_weights(path: str | os.PathLike[str], *, what: str = "weights file",
+                 framework: str = "pt") -> Checkpoint:
+    """Read ``path`` without executing code and unwrap it (module doc) to a flat ``{name: tensor}`` dict.
 
     ``what`` names the file in errors ("model file", "weights file"); ``framework="numpy"`` returns numpy
     arrays (safetensors read as numpy; a torch file's tensors converted). Raises ModelError naming the file:

@@ -249,12 +249,14 @@ def build_plan(net: nn.Module, *, output: str, device: str | torch.device = "cpu
     return FusedSRResNet(net, output=output, device=device, dtype=DTYPES[dtype])
 
 
-def fuse(module: nn.Module, *, device: str | torch.device = "cpu", dtype: str = "fp32") -> Callable[[torch.Tensor], torch.Tensor]:
+def fuse(module: nn.Module, *, device: str | torch.device = "cpu",
+         dtype: str = "fp32") -> Callable[[torch.Tensor], torch.Tensor]:
     """The fused plan of an SRResNet (bare, or srbench's [0, 1] wrapper as in the adapters' ``.module``):
     the module's own ``forward_plan`` (:class:`srbench.interfaces.Fusable`).
 
     Raises FusionUnsupported (a ValueError) for anything else, naming what did not match.
     """
     if not isinstance(module, Fusable):
-        raise FusionUnsupported(f"{type(module).__name__} is not an SRResNet (or srbench's [0, 1] wrapper of one)")
+        raise FusionUnsupported(
+            f"{type(module).__name__} is not an SRResNet (or srbench's [0, 1] wrapper of one)")
     return module.forward_plan(device=device, dtype=dtype)

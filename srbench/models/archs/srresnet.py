@@ -71,7 +71,7 @@ class SRResNet(nn.Module):
 
     def forward_plan(self, *, device: str | torch.device = "cpu",
                      dtype: str = "fp32") -> Callable[[torch.Tensor], torch.Tensor]:
-        """The fused plan of this network (SR in [-1, 1], as ``forward``), see :mod:`srbench.models.archs.fused`."""
+        """The fused plan of this network (SR in [-1, 1], as ``forward``): :mod:`.fused`."""
         return build_plan(self, output="tanh", device=device, dtype=dtype)
 
 
@@ -90,7 +90,7 @@ class UnitRange(nn.Module):
                      dtype: str = "fp32") -> Callable[[torch.Tensor], torch.Tensor]:
         """The fused plan of the wrapped SRResNet with the [0, 1] mapping inside its last convolution."""
         if not isinstance(self.net, SRResNet):
-            raise FusionUnsupported(f"{type(self.net).__name__} is not an SRResNet (the fused plan's network)")
+            raise FusionUnsupported(f"{type(self.net).__name__} is not an SRResNet (the plan's network)")
         return build_plan(self.net, output="unit", device=device, dtype=dtype)
 
 

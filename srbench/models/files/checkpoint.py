@@ -5,7 +5,8 @@ The file is read by srbench itself, never unpickled: ``.safetensors`` with safet
 is refused before it can run). Usual wrappers are unwrapped by the one policy of :mod:`srbench.models.weights`
 (also that of ``--weights``): BasicSR's ``params_ema`` (preferred) / ``params``, ``state_dict``, ``model``,
 ``net``, ``generator``, ..., a single-key dict, a GAN checkpoint's ``generator.*`` keys, and the
-``module.``/``netG.`` prefixes. The plain dict of tensors then goes to spandrel's architecture detection (its main registry plus
+``module.``/``netG.`` prefixes. The plain dict of tensors then goes to spandrel's architecture detection (its
+main registry plus
 EDSR in BasicSR's layout and SRCNN, :mod:`srbench.models.archs`), which builds the network and tells the
 scale, channels and input-size requirements.
 
@@ -25,10 +26,12 @@ from pathlib import Path
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from srbench.files import file_sha256
 from srbench.interfaces import ModelError, ModelInfo
+from srbench.models.archs.detect import registry
 from srbench.models.fast import count_params, tiled_forward
 from srbench.models.files.preupsample import PreUpsampleAdapter
 from srbench.models.inputs import check_lr
@@ -50,14 +53,12 @@ def read_checkpoint(path: str | Path) -> Checkpoint:
 
 @functools.lru_cache(maxsize=1)
 def _registry() -> Any:
-    from srbench.models.archs.detect import registry
-
     return registry()
 
 
 def detect(ckpt: Checkpoint) -> Any:
     """spandrel's ImageModelDescriptor for ``ckpt`` (network built, weights loaded; nothing run)."""
-    from spandrel import ImageModelDescriptor, UnsupportedModelError
+    from spandrel import ImageModelDescriptor, UnsupportedModelError  # deferred: spandrel is heavy
 
     sd = {k: v.float() if v.is_floating_point() else v for k, v in ckpt.state_dict.items()}
     try:
@@ -105,8 +106,6 @@ def _describe(ckpt: Checkpoint, desc: Any) -> dict[str, Any]:
 
 def pad_to(x: torch.Tensor, pad_h: int, pad_w: int, mode: str = "reflect") -> torch.Tensor:
     """Pad NCHW ``x`` on the bottom/right; reflect as far as it reaches (size - 1), replicate beyond."""
-    import torch.nn.functional as F
-
     if pad_h == 0 and pad_w == 0:
         return x
     h, w = x.shape[-2:]

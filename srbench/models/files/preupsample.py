@@ -89,7 +89,7 @@ class PreUpsampleAdapter:
 
     def upscale(self, lr: torch.Tensor) -> torch.Tensor:
         """float32 RGB NCHW [0, 1] (N, 3, h, w) -> float32 RGB NCHW (N, 3, h*s, w*s), see the module doc."""
-        import torch
+        import torch  # deferred: importing the colour conversions does not import torch
 
         check_lr(self.name, lr)
         x = lr.detach().to("cpu", torch.float64).numpy()
