@@ -636,7 +636,7 @@ def convert(src: Path, dst: Path) -> None:
     order, BN statistics, per-channel PReLU slopes. Needs h5py; .keras needs TensorFlow (srbench[tensorflow]).
     """
     from srbench.interfaces import SRBenchError
-    from srbench.models.keras.convert import convert_file
+    from srbench.models.keras.command import convert_file
 
     try:
         layout = convert_file(src, dst)

@@ -7,6 +7,7 @@ the protocol's LR images *are* uint8: MATLAB rounds them). Metric arithmetic is 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
@@ -31,6 +32,10 @@ class ImageError(SRBenchError):
 
 class ModelError(SRBenchError):
     """An adapter could not be built or returned something unusable."""
+
+
+class FusionUnsupported(SRBenchError, ValueError):
+    """A module has no fused inference plan (:class:`Fusable`); the message names what did not match."""
 
 
 class DatasetError(SRBenchError):
@@ -78,6 +83,22 @@ class TorchBacked(Protocol):
     """
 
     module: torch.nn.Module | None
+
+
+@runtime_checkable
+class Fusable(Protocol):
+    """A torch module with a fused inference plan of itself (the SRResNet networks and srbench's [0, 1]
+    wrapper of one, :mod:`srbench.models.archs.fused`).
+
+    ``forward_plan`` returns a callable that maps what the module maps (NCHW float32 on ``device``) to the
+    same output within float rounding, faster; it computes in ``dtype`` ("fp32", "bf16" or "fp16") and
+    returns float32. It raises :class:`FusionUnsupported` when the plan does not apply to this instance.
+    Optional: the throughput pass's ``fused`` option asks the module it times (a bare module or a
+    :class:`TorchBacked` adapter's ``module``) and times the module itself, with a note, otherwise.
+    """
+
+    def forward_plan(self, *, device: str | torch.device = "cpu",
+                     dtype: str = "fp32") -> Callable[[torch.Tensor], torch.Tensor]: ...
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from srbench.data.imresize import imresize
+from srbench.data.imresize import active_backend, imresize
 from srbench.interfaces import ModelError, ModelInfo
 from srbench.quantise import unit_to_uint8
 
@@ -43,7 +43,7 @@ class BicubicModel:
         and divided by 255: the values are exact multiples of 1/255. Raises ValueError naming the
         model for a non-tensor, a wrong shape or dtype, or NaN/infinite values.
         """
-        import torch
+        import torch  # deferred: importing the bicubic baseline does not import torch
 
         if not isinstance(lr, torch.Tensor):
             raise ValueError(f"{self.name}: expected a torch.Tensor, got {type(lr).__name__}")
@@ -62,8 +62,6 @@ class BicubicModel:
         return sr.contiguous().to(lr.device)
 
     def info(self) -> ModelInfo:
-        from srbench.data.imresize import active_backend
-
         return ModelInfo(
             name=self.name,
             description=f"MATLAB imresize bicubic x{self.scale} (Keys a=-0.5, uint8 in and out)",
@@ -102,7 +100,7 @@ def build(
         raise ModelError(f"{NAME}: takes no weights, got weights={weights!r}")
     if isinstance(scale, bool) or not isinstance(scale, (int, np.integer)) or scale < 1:
         raise ModelError(f"{NAME}: scale must be an integer >= 1, got {scale!r}")
-    import torch
+    import torch  # deferred: importing the bicubic baseline does not import torch
 
     try:
         torch.device(device)

@@ -1,4 +1,5 @@
-"""Inference speed-ups that do not change results: BN folding, overlapping tiling, channels_last.
+"""Inference speed-ups that do not change results: BN folding, overlapping tiling, channels_last; and the
+parameter count every adapter reports.
 
 Shared by the adapters and the throughput pass. Every function returns new objects or works on a copy;
 none mutates the module it is given.
@@ -12,6 +13,11 @@ from collections.abc import Callable
 import torch
 from torch import nn
 from torch.nn.utils.fusion import fuse_conv_bn_eval
+
+
+def count_params(module: nn.Module) -> int:
+    """Number of parameters (BN running statistics are buffers and are not counted)."""
+    return int(sum(p.numel() for p in module.parameters()))
 
 
 def fold_batchnorm(module: nn.Module) -> nn.Module:

@@ -10,7 +10,7 @@ def check_lr(name: str, lr: Any, *, finite: bool = False) -> None:
 
     ``finite=True`` also refuses NaN/inf (adapters whose backend would silently turn them into numbers).
     """
-    import torch
+    import torch  # deferred: the check is shared by adapters that import no torch themselves
 
     if not isinstance(lr, torch.Tensor):
         raise ValueError(f"{name}: expected a float32 RGB NCHW torch.Tensor (N, 3, h, w), got {type(lr).__name__}")

@@ -17,7 +17,9 @@ import torch
 
 from srbench.files import file_sha256
 from srbench.interfaces import ModelError
-from srbench.models.archs.seed import SEED_SCALES, SeedGenerator
+from srbench.models.archs.geometry import SEED_SCALES
+from srbench.models.archs.seed import SeedGenerator
+from srbench.models.keras import convert
 from srbench.models.srresnet import SRResNetAdapter
 
 NAME = "seed-srgan"
@@ -25,8 +27,6 @@ NAME = "seed-srgan"
 
 def load_twin(scale: int, weights: str | os.PathLike[str]) -> tuple[SeedGenerator, str]:
     """(SeedGenerator in eval mode, format label) from a ``.safetensors`` or Keras ``.h5`` weights file."""
-    from srbench.models.keras import convert
-
     path = Path(weights)
     if path.suffix == ".h5":
         sd_np, layout = convert.keras_to_torch(convert.read_keras_h5(path), str(path))

@@ -1,7 +1,8 @@
 """Adapters ``srresnet`` (SRResNet-MSE) and ``srgan`` (the SRGAN generator): same network, other weights.
 
-Weights are loaded safely: ``.safetensors`` files, or ``torch.load(weights_only=True)`` for ``.pt``/``.pth``
-(no arbitrary pickle: a file that needs code execution to load is rejected with a ModelError). With
+Weights are loaded safely and unwrapped by the one reader of :mod:`srbench.models.weights` (that of ``file:``
+too): ``.safetensors`` files, or ``torch.load(weights_only=True)`` for ``.pt``/``.pth`` (no arbitrary pickle:
+a file that needs code execution to load is rejected with a ModelError). With
 ``weights=None`` the packaged DEMO weights for x4 are used (``baselines/demo/``, trained offline on a CPU;
 not the paper's). The sha256 of the weights file goes into ``info()`` and thus into every result.
 
@@ -12,27 +13,22 @@ overlapping tiles (``tile``, ``tile_overlap`` in LR pixels) for images too large
 from __future__ import annotations
 
 import importlib.resources
-import os
 from pathlib import Path
 from typing import Any
 
 import torch
-from torch import nn
 
 from srbench.files import file_sha256
-from srbench.interfaces import ModelError, ModelInfo
-from srbench.models.archs.srresnet import SUPPORTED_SCALES, SRResNet
-from srbench.models.fast import prepare_for_inference, tiled_forward
+from srbench.interfaces import FusionUnsupported, ModelError, ModelInfo
+from srbench.models.archs.fused import fuse
+from srbench.models.archs.geometry import SUPPORTED_SCALES
+from srbench.models.archs.srresnet import SRResNet, UnitRange
+from srbench.models.fast import count_params, prepare_for_inference, tiled_forward
 from srbench.models.inputs import check_lr
-from srbench.models.weights import read_safetensors, torch_load_weights
-from srbench.perf.flops import count_params
+from srbench.models.weights import read_weights
 
 DEMO_FILES = {"srresnet": "srresnet_x4_demo.safetensors", "srgan": "srgan_x4_demo.safetensors"}
 DEMO_DESCRIPTION = "DEMO weights (trained offline on T91+BSD200 for {steps} steps on a CPU), not the paper's"
-
-# Keys that may hold the generator inside a training checkpoint / state file.
-_NESTED_KEYS = ("generator", "g", "model", "state_dict", "params")
-
 
 def demo_weights_path(name: str) -> Path:
     """Path of the packaged demo weights of ``name`` (``srresnet`` or ``srgan``) for x4."""
@@ -40,62 +36,14 @@ def demo_weights_path(name: str) -> Path:
     return Path(str(res))
 
 
-def load_state_dict_safely(path: str | os.PathLike[str]) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
-    """Tensors and string metadata from a weights file, without executing any pickled code.
-
-    ``.safetensors``: read with safetensors (keys prefixed ``generator.`` are taken, prefix removed, when
-    present: that is the layout of srbench training checkpoints). Anything else: ``torch.load`` with
-    ``weights_only=True``, which refuses pickles that reference arbitrary callables; a nested dict under
-    ``generator``/``model``/``state_dict`` is unwrapped.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise ModelError(f"weights file {path} not found")
-    meta: dict[str, str] = {}
-    if path.suffix == ".safetensors":
-        sd, meta = read_safetensors(path)
-    else:
-        obj: Any = torch_load_weights(path)
-        for key in _NESTED_KEYS:
-            if isinstance(obj, dict) and isinstance(obj.get(key), dict):
-                obj = obj[key]
-                break
-        if not isinstance(obj, dict) or not all(isinstance(v, torch.Tensor) for v in obj.values()):
-            raise ModelError(f"weights file {path}: expected a state_dict of tensors, got {type(obj).__name__}")
-        sd = dict(obj)
-    if any(k.startswith("generator.") for k in sd):
-        sd = {k[len("generator."):]: v for k, v in sd.items() if k.startswith("generator.")}
-    sd = {k.removeprefix("module."): v for k, v in sd.items()}  # DDP-wrapped saves
-    return sd, meta
-
-
-class _ToUnitRange(nn.Module):
-    """Wraps the tanh generator so the module maps [0, 1] LR to [0, 1]-ish SR (srbench's convention)."""
-
-    def __init__(self, net: nn.Module) -> None:
-        super().__init__()
-        self.net = net
-
-    def forward(self, lr: torch.Tensor) -> torch.Tensor:
-        return (self.net(lr) + 1.0) * 0.5
-
-
-def _fused_or(module: nn.Module, device: str) -> Any:
-    """The fused inference plan (BN folded, PReLU/residual/tanh inside the convolutions; about 2x faster on
-    CPU, equal to ``module`` within 2e-5), or ``module`` itself where the plan does not apply."""
-    from srbench.models.archs.fused import FusionUnsupported, fuse
-
-    try:
-        return fuse(module, device=device)
-    except FusionUnsupported:
-        return module
-
-
 class SRResNetAdapter:
-    """An SRModel around a trained SRResNet generator.
+    """An SRModel around a trained SRResNet generator (or the seed generator, its Keras-shaped twin).
 
     ``module`` is the inference network (float32 NCHW [0, 1] LR -> [0, 1]-ish SR, BN folded, eval mode,
-    channels_last), exposed for throughput timing and FLOP counting.
+    channels_last; :class:`~srbench.models.archs.srresnet.UnitRange` around the generator), exposed for
+    throughput timing and FLOP counting; its ``forward_plan`` is the fused plan. ``upscale`` runs that plan
+    (BN/PReLU/residual/tanh inside the convolutions; about 2x faster on CPU, equal to ``module`` within
+    2e-5), or ``module`` itself where the plan does not apply (the seed generator's per-channel PReLU).
     """
 
     def __init__(self, name: str, scale: int, net: SRResNet, *, device: str = "cpu", weights: str,
@@ -106,8 +54,12 @@ class SRResNetAdapter:
         self.device = device
         self.receptive_radius = net.receptive_radius
         self.params = count_params(net)
-        self.module = prepare_for_inference(_ToUnitRange(net), device, channels_last=channels_last)
-        self._forward = _fused_or(self.module, device)
+        self.module = prepare_for_inference(UnitRange(net), device, channels_last=channels_last)
+        self._forward: Any
+        try:
+            self._forward = fuse(self.module, device=device)
+        except FusionUnsupported:
+            self._forward = self.module
         self.tile = tile
         self.tile_overlap = net.receptive_radius if tile_overlap is None else tile_overlap
         if tile is not None and tile <= 0:
@@ -150,13 +102,14 @@ def _build(name: str, scale: int, device: str, weights: str | None, tile: int | 
             raise ModelError(
                 f"{name}: no packaged weights for x{scale} (srbench ships DEMO weights for x4 only). Train "
                 f"some with `srbench train {name} --scale {scale} ...` and pass weights=<checkpoint>.safetensors "
-                f"(CLI: --weights {name}=PATH)."
+                f"(CLI: --weights PATH)."
             )
         if not path.is_file():
             raise ModelError(f"{name}: packaged demo weights {path} are missing (broken install?); pass weights=PATH")
     else:
         path = Path(weights)
-    sd, meta = load_state_dict_safely(path)
+    ckpt = read_weights(path)
+    sd, meta = ckpt.state_dict, ckpt.metadata
     net = SRResNet(scale)
     sd = {k: v.float() if v.is_floating_point() else v for k, v in sd.items()}
     try:

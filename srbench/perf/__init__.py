@@ -4,7 +4,7 @@ One job per module (importing any of them does not import torch; torch is import
 
 - :mod:`srbench.perf.timing`  -- timing a callable (host clock or CUDA events), percentiles.
 - :mod:`srbench.perf.env`     -- the device's name, CPU features, versions and settings beside every timing.
-- :mod:`srbench.perf.flops`   -- FLOP and parameter counts.
+- :mod:`srbench.perf.flops`   -- FLOP counts (parameter counts: :func:`srbench.models.fast.count_params`).
 - :mod:`srbench.perf.peak`    -- the roofline: physical compute peak (FMA microkernel / AMX / cuBLAS GEMM),
   the theoretical figure from the CPU flags, and the memory bandwidth (STREAM-like copy).
 - :mod:`srbench.perf.prepare` -- turning an adapter or module into the callable that is timed.
@@ -12,5 +12,6 @@ One job per module (importing any of them does not import torch; torch is import
 - :mod:`srbench.perf.table`   -- throughput.csv and the terminal table.
 - :mod:`srbench.perf.memory`  -- glibc malloc tuning for large activations.
 
-The fused SRResNet inference plan lives with the models (:mod:`srbench.models.archs.fused`).
+The fused SRResNet inference plan lives with the models (:mod:`srbench.models.archs.fused`); the timed
+pass asks a module for it through :class:`srbench.interfaces.Fusable`.
 """

@@ -30,7 +30,7 @@ import numpy as np
 
 from srbench.interfaces import ModelError, SRBenchError, SRModel
 from srbench.perf.env import environment
-from srbench.perf.flops import FLOPS_LR_SIZE, count_flops, count_params
+from srbench.perf.flops import FLOPS_LR_SIZE, count_flops
 from srbench.perf.peak import DTYPES, Roofline, measure_roofline, torch_dtype
 from srbench.perf.prepare import PreparedModel, compile_context, prepare_model, run_context
 from srbench.perf.table import COLUMNS, REQUIRED_COLUMNS, ThroughputRow, rows_to_frame, write_throughput_csv
@@ -209,7 +209,7 @@ def _row(prep: PreparedModel, *, scale: int, h: int | None, w: int | None, batch
         model=prep.name, scale=scale, lr_height=h, lr_width=w, batch=batch, dtype=dtype, device=device,
         ms_median=ms_median, ms_p90=ms_p90, images_per_s=1.0 / s if s > 0 else math.inf,
         mpix_per_s=out_pixels / 1e6 / s if s > 0 else math.inf,
-        params=count_params(prep.module) if prep.module is not None else None,
+        params=prep.params,
         gflops=gflops_256, achieved_gflops_per_s=achieved, peak_gflops_per_s=peak,
         peak_mem_mb=peak_mem_mb, h2d_ms=h2d_ms, d2h_ms=d2h_ms, threads=env["threads"],
         channels_last=prep.channels_last, compile=prep.compiled, fused=prep.fused,
@@ -322,7 +322,7 @@ def _oom_row(prep: PreparedModel, scale: int, h: int, w: int, batch: int, dtype:
     return ThroughputRow(
         model=prep.name, scale=scale, lr_height=h, lr_width=w, batch=batch, dtype=dtype, device=device,
         ms_median=nan, ms_p90=nan, images_per_s=nan, mpix_per_s=nan,
-        params=count_params(prep.module) if prep.module is not None else None, gflops=gflops_256,
+        params=prep.params, gflops=gflops_256,
         achieved_gflops_per_s=None, peak_gflops_per_s=peak, peak_fraction=None, threads=env["threads"],
         channels_last=prep.channels_last, compile=prep.compiled, fused=prep.fused,
         cudnn_benchmark=env["cudnn_benchmark"], torch=env["torch"], cuda=env["cuda"],

@@ -1,4 +1,7 @@
-"""FLOP and parameter counts (2 FLOPs per multiply-accumulate; convolutions, matmuls, attention only)."""
+"""FLOP counts (2 FLOPs per multiply-accumulate; convolutions, matmuls, attention only).
+
+Parameter counts live with the models (:func:`srbench.models.fast.count_params`): adapters report them too.
+"""
 
 from __future__ import annotations
 
@@ -36,8 +39,3 @@ def count_flops(module: torch.nn.Module, shape: Sequence[int], *, device: str | 
     except Exception:  # some ops have no meta kernel: count on the real device
         dev = device or next((p.device for p in module.parameters()), torch.device("cpu"))
         return run(module, dev)
-
-
-def count_params(module: torch.nn.Module) -> int:
-    """Number of parameters (BN running statistics are buffers and are not counted)."""
-    return int(sum(p.numel() for p in module.parameters()))

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from srbench.interfaces import ModelError, SRModel, TorchBacked
+from srbench.interfaces import Fusable, FusionUnsupported, ModelError, SRModel, TorchBacked
 from srbench.perf.peak import torch_dtype
 from srbench.perf.timing import is_cuda
 
@@ -15,7 +15,8 @@ from srbench.perf.timing import is_cuda
 @dataclass(frozen=True)
 class PreparedModel:
     """What the benchmark passes time: ``fn`` maps an NCHW float32 [0, 1] tensor on the device to the
-    output; ``module`` is the torch module whose FLOPs/params are reported (None for non-torch models)."""
+    output; ``module`` is the torch module whose FLOPs/params are reported (None for non-torch models),
+    ``params`` its parameter count."""
 
     name: str
     fn: Callable[[Any], Any]
@@ -24,6 +25,7 @@ class PreparedModel:
     compiled: bool
     fused: bool
     note: str
+    params: int | None = None
 
 
 def resolve_module(model: Any) -> tuple[str, Any, SRModel | None]:
@@ -47,16 +49,19 @@ def prepare_model(model: Any, *, device: str = "cpu", channels_last: bool = Fals
 
     A torch module (an ``nn.Module``, or an adapter's ``.module``) is timed directly, in eval mode under
     ``torch.inference_mode``: that is the network's own speed, without the adapter's input checks. Options:
-    ``channels_last`` (NHWC memory format for module and input), ``fused`` (the SRResNet fused plan of
-    :mod:`srbench.models.archs.fused`: BN/PReLU/residual/tanh folded into oneDNN convolution post-ops, run in
-    ``dtype`` itself rather than under autocast; falls back with a note for other networks; on CPU it
-    also makes malloc keep freed memory, :mod:`srbench.perf.memory`, recorded in ``note``) and ``compile``
+    ``channels_last`` (NHWC memory format for module and input), ``fused`` (the module's own fused plan,
+    :class:`srbench.interfaces.Fusable`, e.g. the SRResNet networks': BN/PReLU/residual/tanh folded into
+    oneDNN convolution post-ops, run in ``dtype`` itself rather than under autocast; falls back with a note
+    for modules without one; on CPU it also makes malloc keep freed memory, :mod:`srbench.perf.memory`,
+    recorded in ``note``) and ``compile``
     (``torch.compile``; on CPU with inductor freezing, which folds BN and prepacks weights). A model without
     a torch module is timed through ``upscale``; these options do not apply to it and are recorded as
     False. A bare module is put in eval mode and moved to ``device`` (and to channels_last when asked) in
     place, as ``module.to`` does.
     """
     import torch
+
+    from srbench.models.fast import count_params  # deferred: models.fast imports torch
 
     name, module, adapter = resolve_module(model)
     if adapter is not None and str(getattr(adapter, "device", device)) != str(device):
@@ -75,11 +80,11 @@ def prepare_model(model: Any, *, device: str = "cpu", channels_last: bool = Fals
     if is_cuda(device) and dtype == "fp32" and torch.backends.cudnn.allow_tf32:
         notes.append("cuDNN TF32 convolutions on (torch default); the roofline is the TF32 GEMM peak")
     is_fused = False
-    if fused:
-        from srbench.models.archs.fused import FusionUnsupported, fuse
-
+    if fused and not isinstance(module, Fusable):
+        notes.append(f"not fused: {type(module).__name__} has no fused plan (srbench.interfaces.Fusable)")
+    elif fused:
         try:
-            fn = fuse(module, device=device, dtype=dtype)
+            fn = module.forward_plan(device=device, dtype=dtype)
             is_fused = True
         except FusionUnsupported as exc:
             notes.append(f"not fused: {exc}")
@@ -95,7 +100,8 @@ def prepare_model(model: Any, *, device: str = "cpu", channels_last: bool = Fals
             kwargs["mode"] = compile_mode
         fn = torch.compile(fn, **kwargs)
         compiled = True
-    return PreparedModel(name, fn, module, channels_last, compiled, is_fused, "; ".join(notes))
+    return PreparedModel(name, fn, module, channels_last, compiled, is_fused, "; ".join(notes),
+                         count_params(module))
 
 
 def run_context(device: str, dtype: str) -> contextlib.ExitStack:

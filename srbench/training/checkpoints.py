@@ -46,6 +46,7 @@ from torch import nn
 
 from srbench.files import atomic_write
 from srbench.interfaces import SRBenchError
+from srbench.models.weights import read_weights
 
 log = logging.getLogger("srbench.training")
 
@@ -359,9 +360,8 @@ def export_generator(checkpoint: str | os.PathLike[str], out: str | os.PathLike[
     Floating tensors are cast to ``dtype`` (fp16 halves the size: the demo weights are ~3 MB); the
     adapters cast back to float32. BN is kept unfolded (the adapter folds at load time).
     """
-    from srbench.models.srresnet import load_state_dict_safely
-
-    sd, old_meta = load_state_dict_safely(checkpoint)
+    weights = read_weights(checkpoint)
+    sd, old_meta = weights.state_dict, weights.metadata
     sd = {k: (v.to(dtype) if v.is_floating_point() else v).contiguous() for k, v in sd.items()}
     out = Path(out)
     metadata = {**old_meta, **(meta or {})}

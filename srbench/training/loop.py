@@ -31,6 +31,7 @@ from srbench.data.io import write_image
 from srbench.distributed import init_from_env, shutdown, torchrun_ranks
 from srbench.interfaces import SRBenchError
 from srbench.metrics import psnr, ssim
+from srbench.models.weights import read_weights
 from srbench.pipeline import quantise, to_tensor
 from srbench.rundir.common import LOCK_FILE, RunDirInUse
 from srbench.rundir.lock import RunLock
@@ -254,9 +255,7 @@ def _train(cfg: TrainConfig, rank: int, world: int, device: torch.device,
 
     G, D, content = build_networks(cfg)
     if cfg.init and not cfg.resume:
-        from srbench.models.srresnet import load_state_dict_safely
-
-        sd, _ = load_state_dict_safely(cfg.init)
+        sd = read_weights(cfg.init).state_dict
         G.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in sd.items()})
 
     start, best_psnr, elapsed_before = 0, -math.inf, 0.0

@@ -30,7 +30,8 @@ def adapters(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     pytest.importorskip("tensorflow")
     from srbench.models import seed_srgan
     from srbench.models.keras import seed as keras_seed
-    from srbench.models.keras.convert import convert_file, write_keras_h5
+    from srbench.models.keras.command import convert_file
+    from srbench.models.keras.convert import write_keras_h5
 
     root: Path = tmp_path_factory.mktemp("bench_keras")
     gen = keras_seed.build_generator(4, seed=7)

@@ -28,10 +28,10 @@ def _random_srresnet(scale: int, seed: int = 0) -> nn.Module:
 @pytest.mark.parametrize("wrapped", [False, True])
 def test_fused_plan_equals_the_module(scale: int, wrapped: bool) -> None:
     from srbench.models.archs.fused import fuse
-    from srbench.models.srresnet import _ToUnitRange
+    from srbench.models.archs.srresnet import UnitRange
 
     net = _random_srresnet(scale)
-    module = _ToUnitRange(net).eval() if wrapped else net
+    module = UnitRange(net).eval() if wrapped else net
     x = torch.rand(2, 3, 11, 13)
     with torch.inference_mode():
         ref = module(x)
@@ -79,7 +79,7 @@ def test_fuse_rejects_other_networks() -> None:
         def forward(self, x: torch.Tensor) -> torch.Tensor:
             return self.net(x) * 3.0
 
-    LookAlike.__name__ = "_ToUnitRange"
+    LookAlike.__name__ = "UnitRange"
     with pytest.raises(FusionUnsupported, match="not an SRResNet"):
         fuse(LookAlike())
 

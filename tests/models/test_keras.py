@@ -82,7 +82,7 @@ def test_deterministic_within_and_across_builds(keras_mod: Any, untrained_x4: An
 
 def test_params_match_the_pytorch_srresnet(keras_mod: Any, untrained_x4: Any) -> None:
     from srbench.models.archs.srresnet import SRResNet
-    from srbench.perf.flops import count_params
+    from srbench.models.fast import count_params
 
     assert untrained_x4.info().params == count_params(SRResNet(4)) == 1_549_462
 
@@ -117,6 +117,13 @@ def test_loads_pytorch_checkpoint_through_build(keras_mod: Any, tmp_path: Path) 
     assert info.demo is False and info.extra["untrained"] is False and info.weights == str(path)
     assert info.extra["weights_format"].startswith("pytorch")
     assert info.weights_sha256 is not None and len(info.weights_sha256) == 64
+
+
+def test_packaged_demo_weights_stay_flagged_as_demo(keras_mod: Any) -> None:
+    from srbench.models.srresnet import demo_weights_path
+
+    info = keras_mod.build(4, weights=str(demo_weights_path("srresnet"))).info()
+    assert info.demo is True and info.extra["untrained"] is False
 
 
 def test_keras_weights_round_trip(keras_mod: Any, tmp_path: Path) -> None:

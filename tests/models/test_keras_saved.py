@@ -72,12 +72,12 @@ def test_unit_range_model(tmp_path: Path) -> None:
     """A model that works in [0, 1] (sigmoid output, srbench's registered depth_to_space) needs input_range='0-1'."""
     import keras
 
+    from srbench.models.keras._tf import layer_classes
     from srbench.models.keras.saved import build
-    from srbench.models.keras.srresnet import _layer_classes
 
     inp = keras.Input((None, None, 3))
     x = keras.layers.Conv2D(12, 3, padding="same", kernel_initializer=keras.initializers.GlorotUniform(seed=1))(inp)
-    x = _layer_classes()(2)(x)
+    x = layer_classes()(2)(x)
     out = keras.layers.Conv2D(3, 3, padding="same", activation="sigmoid",
                               kernel_initializer=keras.initializers.GlorotUniform(seed=2))(x)
     net = keras.Model(inp, out)

@@ -122,7 +122,7 @@ def test_seed_scripts_h5_files_load_into_keras_srgan(ks: Any, tmp_path: Path, sc
 
 
 def _converted_pair(ks: Any, tmp_path: Path, scale: int, blocks: int) -> tuple[Any, Path, Path]:
-    from srbench.models.keras.convert import convert_file
+    from srbench.models.keras.command import convert_file
 
     model = randomise(ks.build_generator(scale, blocks, seed=10 + scale), seed=scale)
     h5 = save_legacy_weights(model, tmp_path / f"gen_x{scale}.h5")
@@ -135,6 +135,7 @@ def _parity(ks: Any, tmp_path: Path, scale: int, blocks: int) -> None:
     from srbench.evaluate import RunConfig, evaluate
     from srbench.models import seed_srgan
     from srbench.models.keras import convert
+    from srbench.models.keras.command import convert_file
     from srbench.rundir import load_results
 
     model, h5, st = _converted_pair(ks, tmp_path, scale, blocks)
@@ -147,7 +148,7 @@ def _parity(ks: Any, tmp_path: Path, scale: int, blocks: int) -> None:
     assert keras_out.shape == (1, 12 * scale, 14 * scale, 3) and float(keras_out.std()) > 1.0
     assert float(np.abs(keras_out - torch_out).max()) < 1e-3
     # 2. reverse conversion: back to Keras .h5, every array identical, loads with Keras' own load_weights
-    back = convert.convert_file(st, tmp_path / "back.h5")
+    back = convert_file(st, tmp_path / "back.h5")
     assert back == convert.SeedLayout(scale, blocks)
     original = convert.read_keras_h5(h5)
     again = convert.read_keras_h5(tmp_path / "back.h5")
@@ -260,7 +261,7 @@ def test_convert_to_and_from_a_whole_keras_model(ks: Any, tmp_path: Path) -> Non
     """safetensors -> .keras (a whole model for keras:PATH) -> safetensors: identical tensors, same output."""
     from safetensors.numpy import load_file
 
-    from srbench.models.keras.convert import convert_file
+    from srbench.models.keras.command import convert_file
     from srbench.models.keras.saved import build as build_saved
 
     _, h5, st = _converted_pair(ks, tmp_path, 8, 1)

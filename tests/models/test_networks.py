@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from srbench.models.archs.srresnet import Discriminator, SRResNet
-from srbench.perf.flops import count_params
+from srbench.models.fast import count_params
 
 
 def conv(c_in: int, c_out: int, k: int) -> int:

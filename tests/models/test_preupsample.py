@@ -13,7 +13,8 @@ from srbench.contract import check_adapter
 from srbench.data.imresize import imresize
 from srbench.interfaces import ModelError
 from srbench.models.archs.detect import SRCNN
-from srbench.models.files.preupsample import PreUpsampleAdapter, build_srcnn, rgb_to_ycbcr, ycbcr_to_rgb
+from srbench.models.files.checkpoint import build_srcnn
+from srbench.models.files.preupsample import PreUpsampleAdapter, rgb_to_ycbcr, ycbcr_to_rgb
 from srbench.registry import get_model, list_models
 from tests.models import tiny_nets
 

@@ -86,7 +86,7 @@ class SRCNN(nn.Module):
 
 
 def _edsr_arch() -> Any:
-    from spandrel import Architecture, ImageModelDescriptor
+    from spandrel import Architecture, ImageModelDescriptor  # deferred: spandrel is heavy (its registry)
 
     class EDSRArch(Architecture[EDSR]):
         def __init__(self) -> None:
@@ -114,7 +114,7 @@ def _edsr_arch() -> Any:
 
 
 def _srcnn_arch() -> Any:
-    from spandrel import Architecture, ImageModelDescriptor
+    from spandrel import Architecture, ImageModelDescriptor  # deferred: spandrel is heavy (its registry)
 
     class SRCNNArch(Architecture[SRCNN]):
         def __init__(self) -> None:
@@ -137,7 +137,7 @@ def _srcnn_arch() -> Any:
 
 def registry() -> Any:
     """spandrel's MAIN_REGISTRY (a copy) plus EDSR (BasicSR layout) and SRCNN."""
-    from spandrel import MAIN_REGISTRY, ArchSupport
+    from spandrel import MAIN_REGISTRY, ArchSupport  # deferred: spandrel is heavy (its registry)
 
     reg = MAIN_REGISTRY.copy()
     reg.add(ArchSupport.from_architecture(_edsr_arch()), ArchSupport.from_architecture(_srcnn_arch()))

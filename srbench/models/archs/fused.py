@@ -19,35 +19,27 @@ Exact algebraic rewrites only (outputs agree with the module to float rounding, 
 On CPU the convolutions call oneDNN directly (``torch.ops.mkldnn._convolution_pointwise`` with weights
 prepacked once, the same kernels torch.compile's inductor emits); on other devices the same plan runs
 with ``torch.nn.functional`` ops. FLOPs and parameters are still reported from the original module.
+
+The networks ask for their plan (``SRResNet.forward_plan``, ``UnitRange.forward_plan``: the
+:class:`srbench.interfaces.Fusable` protocol); this module knows the plan, not the network classes.
 """
 
 from __future__ import annotations
 
 import math
 from collections import OrderedDict
-from typing import Any
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from srbench.interfaces import Fusable, FusionUnsupported
+from srbench.models.fast import fold_batchnorm
+
 PACKED_SHAPES = 4  # input shapes whose prepacked weights each convolution keeps (LRU)
-
-
-class FusionUnsupported(ValueError):
-    """The module is not an SRResNet-shaped network this plan knows how to fuse."""
-
-
-def _srresnet_inside(module: nn.Module) -> tuple[nn.Module, str]:
-    """(the SRResNet inside, output mode: 'tanh' or 'unit' for (tanh + 1) / 2)."""
-    from srbench.models.archs.srresnet import SRResNet
-    from srbench.models.srresnet import _ToUnitRange
-
-    if isinstance(module, SRResNet):
-        return module, "tanh"
-    if isinstance(module, _ToUnitRange) and isinstance(module.net, SRResNet):
-        return module.net, "unit"
-    raise FusionUnsupported(f"{type(module).__name__} is not an SRResNet (or srbench's [0, 1] wrapper of one)")
+DTYPES: dict[str, torch.dtype] = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
+OUTPUTS = ("tanh", "unit")  # the bare generator's tanh, or srbench's (tanh + 1) / 2
 
 
 def _slope(prelu: nn.Module, where: str) -> float:
@@ -164,16 +156,19 @@ class _FConv:
 
 
 class FusedSRResNet:
-    """Callable NCHW float32 LR -> the same output as the module it was built from (see module doc).
+    """Callable NCHW float32 LR -> the same output as the network it was built from (see module doc).
 
+    ``net`` is an SRResNet-shaped network (head, blocks, post, upsample, tail; checked layer by layer);
+    ``output`` "tanh" reproduces its tanh output, "unit" srbench's ``(tanh + 1) / 2``.
     Inputs are converted to channels_last (and to ``dtype``); outputs are float32 NCHW (channels_last
     memory). Not an nn.Module: it holds prepacked weights and is for inference only.
     """
 
-    def __init__(self, module: nn.Module, *, device: str | torch.device = "cpu", dtype: torch.dtype = torch.float32):
-        from srbench.models.fast import fold_batchnorm
-
-        net, mode = _srresnet_inside(module)
+    def __init__(self, net: nn.Module, *, output: str = "tanh", device: str | torch.device = "cpu",
+                 dtype: torch.dtype = torch.float32):
+        if output not in OUTPUTS:
+            raise ValueError(f"output must be one of {OUTPUTS}, got {output!r}")
+        mode = output
         net = fold_batchnorm(net).to(device=device, dtype=torch.float32)
         dev = torch.device(device)
         self.onednn = dev.type == "cpu" and torch.backends.mkldnn.is_available()
@@ -245,12 +240,23 @@ class FusedSRResNet:
             return y.float()
 
 
-def fuse(module: nn.Module, *, device: str | torch.device = "cpu", dtype: str = "fp32") -> FusedSRResNet:
-    """The fused plan of an SRResNet (bare, or srbench's [0, 1] wrapper as in the adapters' ``.module``).
+def build_plan(net: nn.Module, *, output: str, device: str | torch.device = "cpu",
+               dtype: str = "fp32") -> FusedSRResNet:
+    """The fused plan of the SRResNet-shaped ``net`` computing in ``dtype`` ("fp32", "bf16", "fp16"); what
+    the networks' ``forward_plan`` returns. Raises FusionUnsupported naming the layer that does not fit."""
+    if dtype not in DTYPES:
+        raise ValueError(f"dtype must be one of {sorted(DTYPES)}, got {dtype!r}")
+    return FusedSRResNet(net, output=output, device=device, dtype=DTYPES[dtype])
+
+
+def fuse(module: nn.Module, *, device: str | torch.device = "cpu",
+         dtype: str = "fp32") -> Callable[[torch.Tensor], torch.Tensor]:
+    """The fused plan of an SRResNet (bare, or srbench's [0, 1] wrapper as in the adapters' ``.module``):
+    the module's own ``forward_plan`` (:class:`srbench.interfaces.Fusable`).
 
     Raises FusionUnsupported (a ValueError) for anything else, naming what did not match.
     """
-    table: dict[str, Any] = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
-    if dtype not in table:
-        raise ValueError(f"dtype must be one of {sorted(table)}, got {dtype!r}")
-    return FusedSRResNet(module, device=device, dtype=table[dtype])
+    if not isinstance(module, Fusable):
+        raise FusionUnsupported(
+            f"{type(module).__name__} is not an SRResNet (or srbench's [0, 1] wrapper of one)")
+    return module.forward_plan(device=device, dtype=dtype)

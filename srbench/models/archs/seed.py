@@ -1,8 +1,8 @@
 """PyTorch twin of the seed's Keras SRGAN generator (the TensorFlow/Keras SRGAN of the tutorials).
 
 Same layers, same order, same numbers as ``srbench.models.keras.seed.build_generator``, so weights convert
-both ways (``srbench.models.keras.convert``). It differs from ``srbench.models.networks.SRResNet`` where the
-Keras code differs from the PyTorch reproductions:
+both ways (``srbench.models.keras.convert``). It differs from ``srbench.models.archs.srresnet.SRResNet``
+where the Keras code differs from the PyTorch reproductions:
 
 - PReLU has one slope **per channel** (Keras ``PReLU(shared_axes=[1, 2])``), initialised to 0 (Keras'
   default ``alpha_initializer="zeros"``);
@@ -22,16 +22,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-SEED_SCALES = (2, 4, 8)
+from srbench.models.archs.geometry import receptive_radius, upsample_stages
+
 KERAS_BN_EPS = 1e-3
-
-
-def upsample_stages(scale: int) -> int:
-    """Number of x2 upsampling blocks of the seed generator (1, 2, 3 for x2, x4, x8)."""
-    stages = {2: 1, 4: 2, 8: 3}
-    if isinstance(scale, bool) or scale not in stages:
-        raise ValueError(f"the seed generator supports scales {SEED_SCALES} (x2 upsampling blocks), got {scale!r}")
-    return stages[scale]
 
 
 def keras_bn(channels: int, keras_momentum: float) -> nn.BatchNorm2d:
@@ -78,9 +71,7 @@ class SeedGenerator(nn.Module):
             ups += [nn.Conv2d(channels, channels * 4, 3, padding=1), nn.PixelShuffle(2), nn.PReLU(channels, init=0.0)]
         self.upsample = nn.Sequential(*ups)
         self.tail = nn.Conv2d(channels, 3, 9, padding=4)
-        # reach in LR pixels: head 4, 2 per block, post 1, each upsampling conv 1 at its resolution, tail 4
-        reach = 4.0 + 2 * n_blocks + 1 + sum(0.5**i for i in range(stages)) + 4.0 / 2**stages
-        self.receptive_radius = int(-(-reach // 1))
+        self.receptive_radius = receptive_radius(scale, n_blocks)
 
     def forward(self, lr: torch.Tensor) -> torch.Tensor:
         x = self.head(lr)

@@ -2,7 +2,8 @@
 
 Ranges are the paper's: the generator takes LR in [0, 1] and ends in ``tanh`` (SR in [-1, 1]); the
 discriminator takes HR-sized images in [-1, 1] and returns one **logit** per image (the sigmoid of the
-paper lives inside a numerically stable BCE-with-logits loss). Adapters convert to srbench's [0, 1].
+paper lives inside a numerically stable BCE-with-logits loss). :class:`UnitRange` converts the generator's
+output to srbench's [0, 1]; the geometry (scales, receptive radius) is :mod:`srbench.models.archs.geometry`.
 
 Choices the paper leaves open, fixed here and counted in the tests:
 - PReLU has one shared slope per layer (PyTorch's default ``nn.PReLU()``), as in the common PyTorch
@@ -14,22 +15,14 @@ Choices the paper leaves open, fixed here and counted in the tests:
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 from torch import nn
 
-SUPPORTED_SCALES = (2, 3, 4, 8)
-
-
-def _upsample_factors(scale: int) -> tuple[int, ...]:
-    if scale == 2:
-        return (2,)
-    if scale == 3:
-        return (3,)
-    if scale == 4:
-        return (2, 2)
-    if scale == 8:
-        return (2, 2, 2)
-    raise ValueError(f"SRResNet supports scales {SUPPORTED_SCALES}, got {scale}")
+from srbench.interfaces import FusionUnsupported
+from srbench.models.archs.fused import build_plan
+from srbench.models.archs.geometry import receptive_radius, upsample_factors
 
 
 class ResidualBlock(nn.Module):
@@ -54,11 +47,12 @@ class SRResNet(nn.Module):
 
     ``receptive_radius`` is the reach of one output pixel into the LR input, in LR pixels (rounded up):
     tiling with at least this overlap reproduces the untiled output (BN in eval mode / folded).
+    :meth:`forward_plan` is the fused inference plan (:class:`srbench.interfaces.Fusable`).
     """
 
     def __init__(self, scale: int = 4, channels: int = 64, n_blocks: int = 16) -> None:
         super().__init__()
-        factors = _upsample_factors(scale)
+        factors = upsample_factors(scale)
         self.scale = scale
         self.head = nn.Sequential(nn.Conv2d(3, channels, 9, padding=4), nn.PReLU())
         self.blocks = nn.Sequential(*[ResidualBlock(channels) for _ in range(n_blocks)])
@@ -68,20 +62,36 @@ class SRResNet(nn.Module):
             ups += [nn.Conv2d(channels, channels * f * f, 3, padding=1), nn.PixelShuffle(f), nn.PReLU()]
         self.upsample = nn.Sequential(*ups)
         self.tail = nn.Conv2d(channels, 3, 9, padding=4)
-        # reach in LR pixels: head 4, 2 per block, post 1, each upsampling conv 1 at its own resolution,
-        # tail 4 at the output resolution.
-        reach = 4.0 + 2 * n_blocks + 1
-        res = 1
-        for f in factors:
-            reach += 1.0 / res
-            res *= f
-        reach += 4.0 / res
-        self.receptive_radius = int(-(-reach // 1))
+        self.receptive_radius = receptive_radius(scale, n_blocks)
 
     def forward(self, lr: torch.Tensor) -> torch.Tensor:
         x = self.head(lr)
         x = x + self.post(self.blocks(x))
         return torch.tanh(self.tail(self.upsample(x)))
+
+    def forward_plan(self, *, device: str | torch.device = "cpu",
+                     dtype: str = "fp32") -> Callable[[torch.Tensor], torch.Tensor]:
+        """The fused plan of this network (SR in [-1, 1], as ``forward``): :mod:`.fused`."""
+        return build_plan(self, output="tanh", device=device, dtype=dtype)
+
+
+class UnitRange(nn.Module):
+    """Wraps a tanh generator so the module maps [0, 1] LR to [0, 1]-ish SR (srbench's convention):
+    ``(net(lr) + 1) / 2``. This is the ``module`` of the SRResNet adapters."""
+
+    def __init__(self, net: nn.Module) -> None:
+        super().__init__()
+        self.net = net
+
+    def forward(self, lr: torch.Tensor) -> torch.Tensor:
+        return (self.net(lr) + 1.0) * 0.5
+
+    def forward_plan(self, *, device: str | torch.device = "cpu",
+                     dtype: str = "fp32") -> Callable[[torch.Tensor], torch.Tensor]:
+        """The fused plan of the wrapped SRResNet with the [0, 1] mapping inside its last convolution."""
+        if not isinstance(self.net, SRResNet):
+            raise FusionUnsupported(f"{type(self.net).__name__} is not an SRResNet (the plan's network)")
+        return build_plan(self.net, output="unit", device=device, dtype=dtype)
 
 
 class Discriminator(nn.Module):

@@ -2,9 +2,11 @@
 
 The file is read by srbench itself, never unpickled: ``.safetensors`` with safetensors, ``.pth``/``.pt``/
 ``.ckpt`` with ``torch.load(weights_only=True, map_location="cpu")`` (a pickle that references any callable
-is refused before it can run). Usual wrappers are unwrapped: BasicSR's ``params_ema`` (preferred) / ``params``,
-``state_dict``, ``model``, ``net``, ``generator``, ..., a single-key dict, and the ``module.``/``netG.``
-prefixes. The plain dict of tensors then goes to spandrel's architecture detection (its main registry plus
+is refused before it can run). Usual wrappers are unwrapped by the one policy of :mod:`srbench.models.weights`
+(also that of ``--weights``): BasicSR's ``params_ema`` (preferred) / ``params``, ``state_dict``, ``model``,
+``net``, ``generator``, ..., a single-key dict, a GAN checkpoint's ``generator.*`` keys, and the
+``module.``/``netG.`` prefixes. The plain dict of tensors then goes to spandrel's architecture detection (its
+main registry plus
 EDSR in BasicSR's layout and SRCNN, :mod:`srbench.models.archs`), which builds the network and tells the
 scale, channels and input-size requirements.
 
@@ -20,96 +22,43 @@ scored on the same HR crop. One-channel (Y) models and 1x (pre-upsampling) netwo
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from srbench.files import file_sha256
 from srbench.interfaces import ModelError, ModelInfo
-from srbench.models.fast import tiled_forward
+from srbench.models.archs.detect import registry
+from srbench.models.fast import count_params, tiled_forward
+from srbench.models.files.preupsample import PreUpsampleAdapter
 from srbench.models.inputs import check_lr
-from srbench.models.weights import read_safetensors, torch_load_weights
-from srbench.perf.flops import count_params
+from srbench.models.weights import Checkpoint, read_weights
 
 SUFFIXES = (".pth", ".pt", ".ckpt", ".safetensors", ".bin")
-# Wrapper keys that hold the network's state dict, in order of preference (EMA weights first: BasicSR
-# evaluates ``params_ema`` when present).
-WRAPPER_KEYS = ("params_ema", "params-ema", "params", "state_dict", "model_state_dict", "model", "net_g",
-                "net", "generator", "g_ema", "netG", "module")
-PREFIXES = ("module.", "netG.", "net_g.")  # not "model.": the old ESRGAN layout starts with it
 PAD_MODES = ("reflect", "replicate")
 
 
-@dataclass(frozen=True)
-class Checkpoint:
-    """A checkpoint's tensors and where they came from inside the file."""
-
-    path: Path
-    state_dict: dict[str, torch.Tensor]
-    wrapper: str | None = None  # e.g. "params_ema"
-    prefix: str | None = None  # e.g. "module."
-    metadata: dict[str, str] = field(default_factory=dict)
-
-    @property
-    def dtypes(self) -> list[str]:
-        """The floating-point dtypes of the weights (index buffers such as SwinIR's are int64: not listed)."""
-        floats = {str(v.dtype).removeprefix("torch.") for v in self.state_dict.values() if v.is_floating_point()}
-        return sorted(floats or {str(v.dtype).removeprefix("torch.") for v in self.state_dict.values()})
-
-
 def read_checkpoint(path: str | Path) -> Checkpoint:
-    """Read ``path`` without executing code and unwrap it to a flat ``{name: tensor}`` state dict.
+    """Read ``path`` without executing code and unwrap it to a flat ``{name: tensor}`` state dict, by the one
+    policy of :mod:`srbench.models.weights` (the same tensors as ``--weights``).
 
     Raises ModelError naming the file: missing, unreadable, refused by ``weights_only``, or holding no
     state dict of tensors.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise ModelError(f"model file {path} not found")
-    meta: dict[str, str] = {}
-    if path.suffix.lower() == ".safetensors":
-        obj, meta = read_safetensors(path, what="model file")
-    else:
-        obj = torch_load_weights(path, what="model file")
-    wrapper = None
-    for _ in range(4):  # nested wrappers, e.g. {"state_dict": {"params_ema": ...}}
-        if not isinstance(obj, dict):
-            break
-        key = next((k for k in WRAPPER_KEYS if isinstance(obj.get(k), dict) and obj[k]), None)
-        if key is None and len(obj) == 1 and isinstance(next(iter(obj.values())), dict):
-            key = next(iter(obj))
-        if key is None:
-            break
-        wrapper = key if wrapper is None else f"{wrapper}/{key}"
-        obj = obj[key]
-    if not isinstance(obj, dict) or not obj:
-        raise ModelError(f"model file {path}: expected a state dict of tensors, found {type(obj).__name__}")
-    tensors = {k: v for k, v in obj.items() if isinstance(k, str) and isinstance(v, torch.Tensor)}
-    if len(tensors) != len(obj):
-        odd = sorted(str(k) for k, v in obj.items() if not isinstance(v, torch.Tensor))[:5]
-        raise ModelError(f"model file {path}: expected a state dict of tensors; entries {odd} are not tensors "
-                         f"(a training checkpoint? srbench looks for {', '.join(WRAPPER_KEYS[:6])}, ...)")
-    prefix = None
-    for p in PREFIXES:
-        if all(k.startswith(p) for k in tensors):
-            tensors = {k[len(p):]: v for k, v in tensors.items()}
-            prefix = p if prefix is None else prefix + p
-    return Checkpoint(path, tensors, wrapper, prefix, meta)
+    return read_weights(path, what="model file")
 
 
 @functools.lru_cache(maxsize=1)
 def _registry() -> Any:
-    from srbench.models.archs.detect import registry
-
     return registry()
 
 
 def detect(ckpt: Checkpoint) -> Any:
     """spandrel's ImageModelDescriptor for ``ckpt`` (network built, weights loaded; nothing run)."""
-    from spandrel import ImageModelDescriptor, UnsupportedModelError
+    from spandrel import ImageModelDescriptor, UnsupportedModelError  # deferred: spandrel is heavy
 
     sd = {k: v.float() if v.is_floating_point() else v for k, v in ckpt.state_dict.items()}
     try:
@@ -157,8 +106,6 @@ def _describe(ckpt: Checkpoint, desc: Any) -> dict[str, Any]:
 
 def pad_to(x: torch.Tensor, pad_h: int, pad_w: int, mode: str = "reflect") -> torch.Tensor:
     """Pad NCHW ``x`` on the bottom/right; reflect as far as it reaches (size - 1), replicate beyond."""
-    import torch.nn.functional as F
-
     if pad_h == 0 and pad_w == 0:
         return x
     h, w = x.shape[-2:]
@@ -300,8 +247,6 @@ def build(scale: int, *, path: str, device: str = "cpu", weights: str | None = N
                      f"{Path(path).name}", weights=str(path), weights_sha256=facts["sha256"],
                      params=facts["params"], extra=extra)
     if y_only or pre_upsample:
-        from srbench.models.files.preupsample import PreUpsampleAdapter
-
         req = desc.size_requirements
         net: nn.Module = network
         if not req.none:
@@ -313,3 +258,17 @@ def build(scale: int, *, path: str, device: str = "cpu", weights: str | None = N
                      size_requirements=(req.minimum, req.multiple_of, req.square), pad_mode=pad, tile=tile,
                      tile_overlap=overlap)
 
+
+def build_srcnn(scale: int, *, device: str = "cpu", weights: str | None = None, tile: int | None = None,
+                tile_overlap: int | None = None, **options: Any) -> PreUpsampleAdapter:
+    """SRCNN (9-1-5 by default; the layer sizes come from the weights) as a pre-upsampling Y adapter: the
+    shipped example of :mod:`srbench.models.files.preupsample`, ``file:PATH`` for an SRCNN file.
+
+    ``weights`` (required: srbench ships none) is a safetensors or ``weights_only`` torch file with the
+    keys ``conv{1,2,3}.{weight,bias}``. ``tile`` is accepted and ignored (SRCNN runs whole images).
+    """
+    if options:
+        raise ModelError(f"srcnn: unknown options {sorted(options)}")
+    if weights is None:
+        raise ModelError("srcnn: srbench ships no SRCNN weights; pass weights=PATH (CLI: --models file:PATH)")
+    return build(scale, path=str(Path(weights)), device=device)

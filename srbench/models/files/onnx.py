@@ -32,7 +32,7 @@ PROBE = 16  # LR side of the input used to check the scale when the model has dy
 
 def _ort() -> Any:
     try:
-        import onnxruntime
+        import onnxruntime  # deferred: onnxruntime is optional (the onnx extra)
     except ImportError as exc:
         raise ModelError("onnx: models need onnxruntime, which is not installed: pip install 'srbench[onnx]' "
                          f"(the onnx extra) ({exc})") from exc
@@ -67,7 +67,7 @@ class ONNXModel:
 
     def upscale(self, lr: torch.Tensor) -> torch.Tensor:
         """float32 RGB NCHW [0, 1] (N, 3, h, w) -> float32 NCHW (N, 3, h*s, w*s), on ``lr``'s device."""
-        import torch
+        import torch  # deferred: the adapter runs onnxruntime; torch only at the boundary
 
         check_lr(self.name, lr)
         x = lr.detach().to("cpu").numpy()
@@ -81,7 +81,7 @@ class ONNXModel:
 def _params(path: Path) -> tuple[int | None, dict[str, Any]]:
     """Parameter count (initializer elements) and opset/producer from the file, when ``onnx`` is installed."""
     try:
-        import onnx
+        import onnx  # deferred: optional, only for the parameter count
     except ImportError:
         return None, {}
     try:

@@ -19,14 +19,13 @@ The harness scores PSNR/SSIM on the Y channel of the recombined RGB image, as us
 recombination ``ycbcr2rgb -> rgb2ycbcr`` gives back the network's Y up to the 8-bit rounding of the RGB image,
 which is what the MATLAB scripts score too when they write the RGB result.
 
-:func:`build_srcnn` is the shipped example (SRCNN 9-1-5, Dong et al. 2014; the network is in
-:mod:`srbench.models.archs`). srbench has no SRCNN weights, so it is not a built-in model name: use it with
-your weights as ``file:srcnn.pth`` (detected automatically) or from Python.
+:func:`srbench.models.files.checkpoint.build_srcnn` is the shipped example (SRCNN 9-1-5, Dong et al. 2014;
+the network is in :mod:`srbench.models.archs.detect`). srbench has no SRCNN weights, so it is not a built-in
+model name: use it with your weights as ``file:srcnn.pth`` (detected automatically) or from Python.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -90,7 +89,7 @@ class PreUpsampleAdapter:
 
     def upscale(self, lr: torch.Tensor) -> torch.Tensor:
         """float32 RGB NCHW [0, 1] (N, 3, h, w) -> float32 RGB NCHW (N, 3, h*s, w*s), see the module doc."""
-        import torch
+        import torch  # deferred: importing the colour conversions does not import torch
 
         check_lr(self.name, lr)
         x = lr.detach().to("cpu", torch.float64).numpy()
@@ -127,19 +126,3 @@ class PreUpsampleAdapter:
 
     def info(self) -> ModelInfo:
         return self._info
-
-
-def build_srcnn(scale: int, *, device: str = "cpu", weights: str | None = None, tile: int | None = None,
-                tile_overlap: int | None = None, **options: Any) -> PreUpsampleAdapter:
-    """SRCNN (9-1-5 by default; the layer sizes come from the weights) as a pre-upsampling Y adapter.
-
-    ``weights`` (required: srbench ships none) is a safetensors or ``weights_only`` torch file with the
-    keys ``conv{1,2,3}.{weight,bias}``. ``tile`` is accepted and ignored (SRCNN runs whole images).
-    """
-    if options:
-        raise ModelError(f"srcnn: unknown options {sorted(options)}")
-    if weights is None:
-        raise ModelError("srcnn: srbench ships no SRCNN weights; pass weights=PATH (CLI: --models file:PATH)")
-    from srbench.models.files.checkpoint import build
-
-    return build(scale, path=str(Path(weights)), device=device)

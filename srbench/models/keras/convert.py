@@ -4,7 +4,7 @@ Keras side: the layer-by-layer weight lists of ``srbench.models.keras.seed.build
 seed scripts' own generator, layer for layer the same), as stored in a Keras ``.h5`` weights file (the
 legacy HDF5 layout that ``model.save_weights("gen.h5")`` wrote in Keras 2 and ``model.save("gen.h5")``
 still writes: ``layer_names`` in topological order, each layer's arrays in ``weight_names`` order).
-PyTorch side: the state_dict of ``srbench.models.seed_networks.SeedGenerator`` in a ``.safetensors`` file.
+PyTorch side: the state_dict of ``srbench.models.archs.seed.SeedGenerator`` in a ``.safetensors`` file.
 
 What changes between the two, per layer kind:
 - Conv2D kernel: Keras HWIO ``(kh, kw, in, out)`` <-> PyTorch OIHW ``(out, in, kh, kw)``; bias as is.
@@ -15,8 +15,9 @@ What changes between the two, per layer kind:
   running_var`` (+ ``num_batches_tracked`` = 0 on the PyTorch side); epsilon (1e-3) is part of the twin.
 - PReLU ``alpha`` of shape ``(1, 1, C)`` (``shared_axes=[1, 2]``) <-> ``weight`` of shape ``(C,)``.
 Every op is a transpose or a permutation of float32 values, so a round trip reproduces every array bit
-for bit. Only numpy, h5py and safetensors are needed (no TensorFlow, no graph building): h5py comes with
-the ``srbench[tensorflow]`` extra.
+for bit. No TensorFlow, no graph building: numpy, h5py (the ``srbench[tensorflow]`` extra) and srbench's
+weight reader. The ``srbench convert`` command (which also reads and writes ``.keras`` models) is
+:mod:`srbench.models.keras.command`.
 """
 
 from __future__ import annotations
@@ -29,7 +30,11 @@ from typing import Any
 
 import numpy as np
 
+from srbench.files import atomic_write
 from srbench.interfaces import ModelError
+from srbench.models.archs.geometry import upsample_stages
+from srbench.models.keras._tf import import_h5py
+from srbench.models.weights import read_weights
 
 CHANNELS = 64
 FORMAT = "srbench seed-srgan generator (PyTorch twin of the Keras SRGAN seed code)"
@@ -48,9 +53,7 @@ class SeedLayout:
 
 
 def keras_layer_names(scale: int, n_blocks: int) -> list[str]:
-    """Names of the weighted layers of ``keras_seed.build_generator`` in topological order."""
-    from srbench.models.archs.seed import upsample_stages
-
+    """Names of the weighted layers of ``srbench.models.keras.seed.build_generator`` in topological order."""
     names = ["head_conv", "head_prelu"]
     for b in range(n_blocks):
         names += [f"block{b}_conv1", f"block{b}_bn1", f"block{b}_prelu", f"block{b}_conv2", f"block{b}_bn2"]
@@ -62,8 +65,6 @@ def keras_layer_names(scale: int, n_blocks: int) -> list[str]:
 
 def _torch_prefixes(scale: int, n_blocks: int) -> list[tuple[str, str]]:
     """(kind, state_dict prefix) of every Keras weighted layer, in the same order as ``keras_layer_names``."""
-    from srbench.models.archs.seed import upsample_stages
-
     out = [("conv", "head.0"), ("prelu", "head.1")]
     for b in range(n_blocks):
         p = f"blocks.{b}.body"
@@ -203,17 +204,6 @@ def torch_to_keras(state_dict: dict[str, Any], where: str = "PyTorch weights") -
 # ------------------------------------------------------------------------------------------- files
 
 
-def _h5py(where: str) -> Any:
-    try:
-        import h5py
-    except ImportError as exc:
-        raise ModelError(
-            f"{where}: reading/writing Keras .h5 files needs h5py ({exc}); install it with "
-            "pip install 'srbench[tensorflow]'"
-        ) from exc
-    return h5py
-
-
 def _decode(values: Any) -> list[str]:
     return [v.decode("utf-8") if isinstance(v, bytes) else str(v) for v in values]
 
@@ -224,7 +214,7 @@ def read_keras_h5(path: str | os.PathLike[str]) -> KerasLayers:
     Only arrays are read (h5py, no deserialisation of code). Raises ModelError naming the file.
     """
     path = Path(path)
-    h5py = _h5py(str(path))
+    h5py = import_h5py(str(path))
     if not path.is_file():
         raise ModelError(f"Keras weights file {path} not found")
     try:
@@ -250,10 +240,8 @@ def read_keras_h5(path: str | os.PathLike[str]) -> KerasLayers:
 def write_keras_h5(path: str | os.PathLike[str], layers: KerasLayers) -> Path:
     """Write ``layers`` as a Keras HDF5 weights file (the layout ``load_weights("x.h5")`` reads in Keras 2
     and 3: by topological order, so the seed scripts' generators load it whatever their layer names)."""
-    from srbench.files import atomic_write
-
     path = Path(path)
-    h5py = _h5py(str(path))
+    h5py = import_h5py(str(path))
 
     def write(tmp: str) -> None:
         with h5py.File(tmp, "w") as f:
@@ -275,79 +263,7 @@ def _weight_suffixes(n: int) -> Sequence[str]:
 
 
 def read_torch_safetensors(path: str | os.PathLike[str]) -> tuple[dict[str, np.ndarray], dict[str, str]]:
-    """Tensors (numpy) and metadata of a ``.safetensors`` file (srbench training checkpoints: the
-    ``generator.`` prefix is removed)."""
-    from srbench.models.weights import read_safetensors
-
-    path = Path(path)
-    if not path.is_file():
-        raise ModelError(f"weights file {path} not found")
-    sd, meta = read_safetensors(path, framework="numpy")
-    if any(k.startswith("generator.") for k in sd):
-        sd = {k[len("generator."):]: v for k, v in sd.items() if k.startswith("generator.")}
-    return sd, meta
-
-
-def _read_keras_model(path: Path) -> KerasLayers:
-    """Weighted layers of a seed generator saved as ``.keras`` (loaded with TensorFlow, safe mode)."""
-    from srbench.models.keras.seed import get_layer_weights, register_layers
-    from srbench.models.keras.srresnet import _import_tensorflow
-
-    _, keras = _import_tensorflow("srbench convert")
-    register_layers()
-    try:
-        model = keras.saving.load_model(str(path), compile=False, safe_mode=True)
-    except Exception as exc:
-        raise ModelError(f"{path}: cannot load the Keras model in safe mode ({' '.join(str(exc).splitlines()[:2])[:300]}); "
-                         "save its weights with model.save('gen.h5') and convert that") from exc
-    return get_layer_weights(model)
-
-
-def _write_keras_model(path: Path, layers: KerasLayers, layout: SeedLayout) -> None:
-    """``layers`` as a whole ``.keras`` model of ``keras_seed.build_generator`` (loads with keras:PATH)."""
-    from srbench.files import atomic_write
-    from srbench.models.keras.seed import build_generator, set_layer_weights
-
-    model = build_generator(layout.scale, layout.n_blocks)
-    set_layer_weights(model, layers, str(path))
-    atomic_write(path, lambda tmp: model.save(tmp))  # the temporary name keeps the '.keras' suffix
-
-
-def convert_file(src: str | os.PathLike[str], dst: str | os.PathLike[str]) -> SeedLayout:
-    """Convert a seed generator's weights; the direction follows the suffixes.
-
-    Keras ``.h5`` (HDF5 weights, or a whole model) or ``.keras`` -> ``.safetensors`` (PyTorch
-    ``SeedGenerator``; metadata: scale, n_blocks, format, source sha256); ``.safetensors`` -> ``.h5``
-    (HDF5 weights) or ``.keras`` (a whole model). ``.keras`` needs TensorFlow, the rest only h5py.
-    Raises ModelError for any other pair or a bad file.
-    """
-    from safetensors.numpy import save as save_safetensors
-
-    from srbench.files import atomic_write_bytes, file_sha256
-
-    src, dst = Path(src), Path(dst)
-    pair = (src.suffix.lower(), dst.suffix.lower())
-    if src.resolve() == dst.resolve():
-        raise ModelError(f"convert: input and output are the same file {src}")
-    if pair in ((".h5", ".safetensors"), (".keras", ".safetensors")):
-        if src.name.endswith(".weights.h5"):
-            raise ModelError(f"{src}: a Keras 3 '.weights.h5' file; convert reads Keras HDF5 weights saved "
-                             "as '.h5' (Keras 2 save_weights or model.save('x.h5')) or a '.keras' model")
-        layers = read_keras_h5(src) if pair[0] == ".h5" else _read_keras_model(src)
-        sd, layout = keras_to_torch(layers, str(src))
-        meta = {"format": FORMAT, "scale": str(layout.scale), "n_blocks": str(layout.n_blocks),
-                "converted_from": src.name, "source_sha256": file_sha256(src)}
-        atomic_write_bytes(dst, save_safetensors(sd, metadata=meta))
-        return layout
-    if pair in ((".safetensors", ".h5"), (".safetensors", ".keras")):
-        sd, _ = read_torch_safetensors(src)
-        layers, layout = torch_to_keras(sd, str(src))
-        if pair[1] == ".h5":
-            write_keras_h5(dst, layers)
-        else:
-            _write_keras_model(dst, layers, layout)
-        return layout
-    raise ModelError(
-        f"convert: cannot convert {src.name} to {dst.name}: supported are Keras '.h5'/'.keras' -> "
-        "'.safetensors' and '.safetensors' -> '.h5'/'.keras' (the seed SRGAN generator)"
-    )
+    """Tensors (numpy) and metadata of a ``.safetensors`` file, unwrapped by the one policy of
+    :mod:`srbench.models.weights` (srbench training checkpoints: the generator's tensors)."""
+    ckpt = read_weights(path, framework="numpy")
+    return ckpt.state_dict, ckpt.metadata

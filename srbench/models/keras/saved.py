@@ -1,5 +1,5 @@
 """``keras:PATH``: any saved Keras SR model (``.keras``, a whole model in ``.h5``, a SavedModel directory),
-behind srbench's SRModel protocol; and the adapter class the Keras SRGAN seed (``keras-srgan``) shares.
+behind srbench's SRModel protocol.
 
 The harness speaks float32 RGB NCHW torch tensors in [0, 1]. Inside, the adapter runs one compiled
 ``tf.function`` (traced once for any image size) on NHWC float32 in the model's own ``input_range``
@@ -11,7 +11,8 @@ Loading is safe by default: ``.keras`` / ``.h5`` models are loaded with Keras' `
 refuses ``Lambda`` layers (their Python bytecode would run on load). Such a model loads only with
 ``safe_mode=False``, an explicit opt-in for files you trust; a SavedModel is a TensorFlow graph and never
 runs Python code. TensorFlow is the optional extra ``srbench[tensorflow]``, imported lazily through
-``srbench.models.keras.srresnet._import_tensorflow`` (which also orders triton before TensorFlow).
+``srbench.models.keras._tf`` (which also orders triton before TensorFlow). The adapter class is
+:class:`srbench.models.keras.adapter.KerasAdapter`, shared by every Keras adapter.
 """
 
 from __future__ import annotations
@@ -21,20 +22,17 @@ import math
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from srbench.files import file_sha256
 from srbench.interfaces import ModelError, ModelInfo
-from srbench.models.inputs import check_lr
-
-if TYPE_CHECKING:
-    import torch
+from srbench.models.keras._tf import import_h5py, import_tensorflow, layer_classes
+from srbench.models.keras.adapter import KerasAdapter
 
 KIND = "keras"
 RANGES = {"0-255": 255.0, "0-1": 1.0}
-PROBE = 8  # LR side of the build-time probe
 
 
 def parse_range(value: Any, option: str, who: str) -> float:
@@ -54,87 +52,6 @@ def parse_range(value: Any, option: str, who: str) -> float:
 
 def _range_label(top: float) -> str:
     return f"[0, {top:g}]"
-
-
-class KerasAdapter:
-    """SRModel around a callable NHWC Keras/TensorFlow model. ``keras_model`` is exposed for timing."""
-
-    def __init__(self, name: str, scale: int, call: Callable[[Any], Any], *, device: str, info: ModelInfo,
-                 input_max: float = 255.0, output_max: float = 255.0, tile: int | None = None,
-                 tile_overlap: int = 0, keras_model: Any = None) -> None:
-        from srbench.models.keras.srresnet import _import_tensorflow, _tf_device
-
-        tf, _ = _import_tensorflow(name)
-        if tile is not None and (isinstance(tile, bool) or not isinstance(tile, int) or tile <= 0):
-            raise ModelError(f"{name}: tile must be a positive number of LR pixels, got {tile!r}")
-        self.name = name
-        self.scale = scale
-        self.device = device
-        self.tile = tile
-        self.tile_overlap = tile_overlap
-        self.keras_model = keras_model
-        self._tf = tf
-        self._tf_device = _tf_device(device, tf, who=name)
-        self._in, self._out = float(input_max), float(output_max)
-        self._info = info
-        # one traced graph for every input size (no retracing per image shape)
-        self._forward = tf.function(call, input_signature=[tf.TensorSpec([None, None, None, 3], tf.float32)])
-
-    def _run(self, lr: torch.Tensor) -> torch.Tensor:
-        import torch
-
-        nhwc = np.ascontiguousarray(lr.detach().cpu().numpy().transpose(0, 2, 3, 1))
-        if self._in != 1.0:
-            nhwc = nhwc * np.float32(self._in)
-        with self._tf.device(self._tf_device):
-            out = np.asarray(self._forward(self._tf.constant(nhwc)))
-        if out.ndim != 4 or out.shape[3] != 3 or out.shape[1:3] != (nhwc.shape[1] * self.scale,
-                                                                     nhwc.shape[2] * self.scale):
-            raise ModelError(
-                f"{self.name}: for an LR input of {nhwc.shape[1]}x{nhwc.shape[2]} the model returned shape "
-                f"{tuple(out.shape)}, expected (N, {nhwc.shape[1] * self.scale}, {nhwc.shape[2] * self.scale}, 3) "
-                f"(x{self.scale}, NHWC RGB)"
-            )
-        out = out.astype(np.float32, copy=False)
-        if self._out != 1.0:
-            out = out / np.float32(self._out)
-        return torch.from_numpy(np.ascontiguousarray(out.transpose(0, 3, 1, 2)))
-
-    def upscale(self, lr: torch.Tensor) -> torch.Tensor:
-        """float32 RGB NCHW in [0, 1] (N, 3, h, w) -> float32 (N, 3, h*s, w*s) in about [0, 1].
-
-        Raises ValueError naming the model for a non-tensor, a wrong shape or dtype, or non-finite values.
-        """
-
-        check_lr(self.name, lr, finite=True)
-        if self.tile:
-            from srbench.models.fast import tiled_forward
-
-            out = tiled_forward(self._run, lr, self.scale, self.tile, self.tile_overlap)
-        else:
-            out = self._run(lr)
-        return out.to(lr.device)
-
-    def probe(self) -> None:
-        """Run an 8x8 input once: a model of another scale or channel count fails here, at build time."""
-        import torch
-
-        try:
-            self._run(torch.zeros(1, 3, PROBE, PROBE))
-        except ModelError:
-            raise
-        except Exception as exc:  # TF raises InvalidArgumentError etc. for fixed or foreign input shapes
-            detail = " ".join(str(exc).splitlines()[:2])[:300]
-            raise ModelError(
-                f"{self.name}: the model does not run on an NHWC RGB float32 input of any size "
-                f"(a {PROBE}x{PROBE} probe failed: {detail})"
-            ) from exc
-
-    def info(self) -> ModelInfo:
-        return self._info
-
-    def __repr__(self) -> str:
-        return f"KerasAdapter({self.name!r}, scale={self.scale}, device={self.device!r})"
 
 
 def path_sha256(path: Path) -> str:
@@ -174,16 +91,10 @@ def _load(path: Path, keras: Any, tf: Any, who: str, safe_mode: bool) -> tuple[C
         return call, loaded, "tensorflow SavedModel"
     if path.suffix not in (".keras", ".h5"):
         raise ModelError(f"{who}: {path} must be a '.keras' file, a whole model saved as '.h5' or a SavedModel directory")
-    from srbench.models.keras.seed import register_layers
-    from srbench.models.keras.srresnet import _layer_classes
-
-    _layer_classes()
-    register_layers()  # srbench's own layers (depth_to_space) load without Lambda
+    layer_classes()  # srbench's own layers (depth_to_space) load without Lambda
     if path.suffix == ".h5":
-        from srbench.models.keras.convert import _h5py
-
         try:
-            with _h5py(who).File(path, "r") as f:
+            with import_h5py(who).File(path, "r") as f:
                 whole_model = "model_config" in f.attrs
         except OSError as exc:
             raise ModelError(f"{who}: {path} is not a readable HDF5 file ({exc})") from exc
@@ -241,9 +152,7 @@ def build(scale: int, *, path: str | os.PathLike[str], device: str = "cpu", inpu
     p = Path(path)
     if not p.exists():
         raise ModelError(f"{who}: {p} not found")
-    from srbench.models.keras.srresnet import _import_tensorflow
-
-    tf, keras = _import_tensorflow(who)
+    tf, keras = import_tensorflow(who)
     call, model, fmt = _load(p, keras, tf, who, bool(safe_mode))
     info = ModelInfo(
         name=who,

@@ -16,7 +16,8 @@ The seed code's ``Lambda`` layers (scaling, ``depth_to_space``) are replaced by 
 compute the same thing and hold no weights (``Rescaling``; srbench's registered ``DepthToSpace``), so a
 model saved from here reloads without running code, and the weighted layers come in the same
 topological order as the seed's: Keras' HDF5 loader, and :func:`load_weights`, match layers by that
-order, not by name. PyTorch twin: ``srbench.models.archs.seed``; conversion: ``srbench.models.keras.convert``.
+order, not by name. PyTorch twin: ``srbench.models.archs.seed``; conversion: ``srbench.models.keras.convert``
+(``srbench convert``: :mod:`srbench.models.keras.command`); geometry: ``srbench.models.archs.geometry``.
 """
 
 from __future__ import annotations
@@ -28,14 +29,15 @@ from typing import Any
 
 import numpy as np
 
-from srbench.files import file_sha256
+from srbench.files import atomic_write, file_sha256
 from srbench.interfaces import ModelError, ModelInfo
-from srbench.models.archs.seed import SEED_SCALES, upsample_stages
-from srbench.models.keras.convert import KerasLayers, keras_layer_names
-from srbench.models.keras.saved import KerasAdapter
+from srbench.models.archs.geometry import N_BLOCKS, SEED_SCALES, receptive_radius, upsample_stages
+from srbench.models.keras import convert
+from srbench.models.keras._tf import import_tensorflow, layer_classes
+from srbench.models.keras.adapter import KerasAdapter
+from srbench.models.keras.convert import KerasLayers, SeedLayout, keras_layer_names
 
 NAME = "keras-srgan"
-N_BLOCKS = 16
 DISC_BLOCKS = ((64, 1, False), (64, 2, True), (128, 1, True), (128, 2, True), (256, 1, True), (256, 2, True),
                (512, 1, True), (512, 2, True))  # (filters, stride, batch norm)
 UNTRAINED_WARNING = (
@@ -45,16 +47,7 @@ UNTRAINED_WARNING = (
 
 
 def _keras() -> Any:
-    from srbench.models.keras.srresnet import _import_tensorflow
-
-    return _import_tensorflow(NAME)[1]
-
-
-def register_layers() -> Any:
-    """srbench's registered ``DepthToSpace`` layer (shared with ``keras-srresnet``)."""
-    from srbench.models.keras.srresnet import _layer_classes
-
-    return _layer_classes()
+    return import_tensorflow(NAME)[1]
 
 
 def _check_scale(scale: Any) -> int:
@@ -75,7 +68,7 @@ def build_generator(scale: int = 4, n_blocks: int = N_BLOCKS, seed: int = 0) -> 
     if isinstance(n_blocks, bool) or not isinstance(n_blocks, int) or n_blocks < 1:
         raise ModelError(f"{NAME}: n_blocks must be a positive integer, got {n_blocks!r}")
     keras = _keras()
-    depth_to_space = register_layers()
+    depth_to_space = layer_classes()
     layers = keras.layers
     counter = iter(range(seed, seed + 10_000))
 
@@ -149,6 +142,26 @@ def get_layer_weights(model: Any) -> KerasLayers:
     return [(layer.name, [np.asarray(w) for w in layer.get_weights()]) for layer in model.layers if layer.weights]
 
 
+def read_keras_model(path: str | os.PathLike[str]) -> KerasLayers:
+    """Weighted layers of a seed generator saved as ``.keras`` (loaded with TensorFlow, safe mode)."""
+    keras = import_tensorflow("srbench convert")[1]
+    layer_classes()  # srbench's DepthToSpace loads without Lambda
+    try:
+        model = keras.saving.load_model(str(path), compile=False, safe_mode=True)
+    except Exception as exc:
+        detail = " ".join(str(exc).splitlines()[:2])[:300]
+        raise ModelError(f"{path}: cannot load the Keras model in safe mode ({detail}); "
+                         "save its weights with model.save('gen.h5') and convert that") from exc
+    return get_layer_weights(model)
+
+
+def write_keras_model(path: str | os.PathLike[str], layers: KerasLayers, layout: SeedLayout) -> None:
+    """``layers`` as a whole ``.keras`` model of :func:`build_generator` (loads with keras:PATH)."""
+    model = build_generator(layout.scale, layout.n_blocks)
+    set_layer_weights(model, layers, str(path))
+    atomic_write(Path(path), lambda tmp: model.save(tmp))  # the temporary name keeps the '.keras' suffix
+
+
 def load_generator(scale: int, weights: str | os.PathLike[str], *, n_blocks: int | None = None) -> tuple[Any, str]:
     """(Keras generator, format label) with the weights of ``weights`` loaded.
 
@@ -157,8 +170,6 @@ def load_generator(scale: int, weights: str | os.PathLike[str], *, n_blocks: int
     the PyTorch twin's weights (``srbench convert`` output), converted. ``.weights.h5``: Keras 3
     ``save_weights`` of :func:`build_generator` (``n_blocks`` default 16).
     """
-    from srbench.models.keras import convert
-
     path = Path(weights)
     if not path.is_file():
         raise ModelError(f"{NAME}: weights file {path} not found")
@@ -197,13 +208,6 @@ def load_generator(scale: int, weights: str | os.PathLike[str], *, n_blocks: int
     return model, fmt
 
 
-def receptive_radius(scale: int, n_blocks: int) -> int:
-    """Reach of one output pixel into the LR input (LR pixels, rounded up): the exact tile overlap."""
-    stages = upsample_stages(scale)
-    reach = 4.0 + 2 * n_blocks + 1 + sum(0.5**i for i in range(stages)) + 4.0 / 2**stages
-    return int(-(-reach // 1))
-
-
 def build(scale: int, *, device: str = "cpu", weights: str | os.PathLike[str] | None = None,
           tile: int | None = None, seed: int = 0, n_blocks: int | None = None, **options: Any) -> KerasAdapter:
     """The ``keras-srgan`` adapter (the seed generator in Keras, run as a compiled tf.function, NHWC inside).
@@ -214,9 +218,7 @@ def build(scale: int, *, device: str = "cpu", weights: str | os.PathLike[str] | 
     if options:
         raise ModelError(f"{NAME}: unknown options {sorted(options)} (known: weights, tile, seed, n_blocks)")
     scale = _check_scale(scale)
-    from srbench.models.keras.srresnet import _import_tensorflow
-
-    tf, keras = _import_tensorflow(NAME)
+    tf, keras = import_tensorflow(NAME)
     extra: dict[str, Any] = {"framework": f"tensorflow {tf.__version__}, keras {keras.__version__}",
                              "layout": "NHWC inside, NCHW at the boundary", "input_range": "[0, 255]",
                              "output_range": "[0, 255]", "tile": tile}

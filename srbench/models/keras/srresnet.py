@@ -13,107 +13,35 @@ conv 64->576, depth_to_space 3, PReLU], x8 = three x2 stages; 9x9 conv to 3 chan
 PyTorch. TensorFlow's ``depth_to_space`` orders channels (row, col, channel) where PyTorch's
 ``PixelShuffle`` orders them (channel, row, col); the porting function permutes accordingly.
 
-TensorFlow is optional (``pip install srbench[tensorflow]``) and imported only inside :func:`build`.
+TensorFlow is optional (``pip install srbench[tensorflow]``) and imported only when a network is built
+(:mod:`srbench.models.keras._tf`). The geometry (scales, receptive radius) is
+:mod:`srbench.models.archs.geometry`, the one copy for every SRResNet.
 """
 
 from __future__ import annotations
 
-import math
 import os
 import warnings
-from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from srbench.files import file_sha256
 from srbench.interfaces import ModelError, ModelInfo
-from srbench.models.inputs import check_lr
-
-if TYPE_CHECKING:
-    import torch
+from srbench.models.archs.geometry import N_BLOCKS, SUPPORTED_SCALES, receptive_radius, upsample_factors
+from srbench.models.keras._tf import import_tensorflow, layer_classes
+from srbench.models.keras.adapter import KerasAdapter
+from srbench.models.srresnet import demo_weights_path
+from srbench.models.weights import read_weights
 
 NAME = "keras-srresnet"
-SUPPORTED_SCALES = (2, 3, 4, 8)
-N_BLOCKS = 16
 CHANNELS = 64
 TORCH_SUFFIXES = (".safetensors", ".pt", ".pth")
 UNTRAINED_WARNING = (
     f"{NAME}: no weights given, so the network is RANDOMLY INITIALISED (untrained); its outputs and "
     "scores are meaningless except for plumbing and speed tests. Pass weights=<file>.weights.h5."
 )
-
-
-def _upsample_factors(scale: int) -> tuple[int, ...]:
-    return {2: (2,), 3: (3,), 4: (2, 2), 8: (2, 2, 2)}[scale]
-
-
-def receptive_radius(scale: int, n_blocks: int = N_BLOCKS) -> int:
-    """Reach of one output pixel into the LR input, in LR pixels (rounded up): the tile overlap that
-    makes tiled inference equal to untiled (same formula as the PyTorch SRResNet)."""
-    reach = 4.0 + 2 * n_blocks + 1
-    res = 1
-    for f in _upsample_factors(scale):
-        reach += 1.0 / res
-        res *= f
-    return math.ceil(reach + 4.0 / res)
-
-
-def _import_tensorflow(who: str = NAME) -> tuple[Any, Any]:
-    """(tensorflow, keras) or a ModelError (naming ``who``, the model) that says how to install them.
-
-    The one place srbench imports TensorFlow (every Keras adapter and the converter go through it)."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TF's C++ start-up chatter, not our errors
-    # Importing triton (torch._dynamo / the FLOP counter pull it in) *after* TensorFlow segfaults the
-    # process (TF 2.21 + the triton wheel of torch 2.14); triton first is fine, so load it before TF.
-    try:
-        import triton  # noqa: F401
-    except Exception:  # no triton (CPU-only torch builds): nothing to order
-        pass
-    try:
-        import tensorflow as tf
-    except ImportError as exc:
-        raise ModelError(
-            f"{who} needs TensorFlow, which is not installed ({exc}). Install it with: "
-            "pip install 'srbench[tensorflow]'"
-        ) from exc
-    import keras
-
-    if int(keras.__version__.split(".")[0]) < 3:
-        raise ModelError(f"{who} needs Keras 3 (TensorFlow >= 2.16), found Keras {keras.__version__}")
-    return tf, keras
-
-
-@lru_cache(maxsize=1)
-def _layer_classes() -> Any:
-    tf, keras = _import_tensorflow()
-
-    # registered so that a saved ``.keras`` model using it loads without unsafe Lambda deserialisation
-    @keras.saving.register_keras_serializable(package="srbench")
-    class DepthToSpace(keras.layers.Layer):  # type: ignore[misc, name-defined]
-        """Pixel shuffle in NHWC: ``tf.nn.depth_to_space`` (channel order row, col, channel)."""
-
-        def __init__(self, block_size: int, **kwargs: Any) -> None:
-            super().__init__(**kwargs)
-            self.block_size = block_size
-
-        def call(self, x: Any) -> Any:
-            return tf.nn.depth_to_space(x, self.block_size)
-
-        def compute_output_shape(self, s: tuple) -> tuple:
-            b = self.block_size
-            return (
-                s[0],
-                None if s[1] is None else s[1] * b,
-                None if s[2] is None else s[2] * b,
-                s[3] // (b * b),
-            )
-
-        def get_config(self) -> dict[str, Any]:
-            return {**super().get_config(), "block_size": self.block_size}
-
-    return DepthToSpace
 
 
 def build_network(scale: int, seed: int = 0) -> Any:
@@ -126,8 +54,8 @@ def build_network(scale: int, seed: int = 0) -> Any:
         raise ModelError(
             f"{NAME}: scale {scale} is not supported (SRResNet has x{SUPPORTED_SCALES} variants)"
         )
-    _, keras = _import_tensorflow()
-    depth_to_space = _layer_classes()
+    _, keras = import_tensorflow(NAME)
+    depth_to_space = layer_classes()
     layers = keras.layers
     counter = iter(range(seed, seed + 10_000))
 
@@ -158,7 +86,7 @@ def build_network(scale: int, seed: int = 0) -> Any:
         x = layers.Add(name=f"block{b}_add")([x, y])
     x = bn("post_bn")(conv(CHANNELS, 3, "post_conv")(x))
     x = layers.Add(name="long_skip")([skip, x])
-    for u, f in enumerate(_upsample_factors(scale)):
+    for u, f in enumerate(upsample_factors(scale)):
         x = conv(CHANNELS * f * f, 3, f"up{u}_conv")(x)
         x = depth_to_space(f, name=f"up{u}_shuffle")(x)
         x = prelu(f"up{u}_prelu")(x)
@@ -168,7 +96,7 @@ def build_network(scale: int, seed: int = 0) -> Any:
 
 
 def port_torch_state_dict(model: Any, state_dict: dict[str, Any], scale: int) -> None:
-    """Copy a PyTorch ``srbench.models.networks.SRResNet`` state_dict into the Keras ``model`` in place.
+    """Copy a PyTorch ``srbench.models.archs.srresnet.SRResNet`` state_dict into the Keras ``model`` in place.
 
     Conv weights go from (out, in, kh, kw) to (kh, kw, in, out); the convolutions that feed a pixel
     shuffle get their output channels permuted from PyTorch's (c, i, j) order to TensorFlow's (i, j, c).
@@ -207,7 +135,7 @@ def port_torch_state_dict(model: Any, state_dict: dict[str, Any], scale: int) ->
         set_bn(f"block{b}_bn2", f"blocks.{b}.body.4")
     set_conv("post_conv", "post.0")
     set_bn("post_bn", "post.1")
-    for u, f in enumerate(_upsample_factors(scale)):
+    for u, f in enumerate(upsample_factors(scale)):
         set_conv(f"up{u}_conv", f"upsample.{3 * u}", shuffle=f)
         set_prelu(f"up{u}_prelu", f"upsample.{3 * u + 2}.weight")
     set_conv("tail_conv", "tail")
@@ -228,79 +156,18 @@ def _count_trainable(model: Any) -> int:
 
 def _is_packaged_demo(path: Path) -> bool:
     """True for srbench's packaged DEMO PyTorch weights, which must stay flagged as not the paper's."""
-    demo_dir = Path(__file__).resolve().parents[1] / "baselines" / "demo"
-    return path.resolve().parent == demo_dir
+    return path.resolve().parent == demo_weights_path("srresnet").resolve().parent
 
 
-def _tf_device(device: str, tf: Any, who: str = NAME) -> str:
-    """srbench/torch device string -> TensorFlow device name; a GPU TF cannot see is an error."""
-    kind, _, index = str(device).partition(":")
-    if kind == "cpu":
-        return "/CPU:0"
-    if kind in ("cuda", "gpu"):
-        n = int(index or 0)
-        gpus = tf.config.list_physical_devices("GPU")
-        if n >= len(gpus):
-            raise ModelError(
-                f"{who}: device {device!r} requested but TensorFlow sees {len(gpus)} GPU(s) "
-                "(tensorflow-cpu installed, or no CUDA build of TensorFlow?)"
-            )
-        for gpu in gpus:  # share the GPU with PyTorch instead of TF grabbing all of its memory
-            try:
-                tf.config.experimental.set_memory_growth(gpu, True)
-            except RuntimeError:  # already initialised: the setting is fixed for this process
-                pass
-        return f"/GPU:{n}"
-    raise ModelError(f"{who}: unsupported device {device!r} (use 'cpu' or 'cuda[:N]')")
+class KerasSRResNet(KerasAdapter):
+    """SRModel around the Keras SRResNet ([0, 1] in and out; tiles overlap by the receptive radius, exact).
+    ``keras_model`` is exposed for inspection and timing."""
 
-
-class KerasSRResNet:
-    """SRModel around the Keras SRResNet. ``keras_model`` is exposed for inspection and timing."""
-
-    name: str = NAME
-
-    def __init__(
-        self, scale: int, keras_model: Any, *, device: str, info: ModelInfo, tile: int | None
-    ) -> None:
-        tf, _ = _import_tensorflow()
-        self.scale = scale
-        self.device = device
-        self.keras_model = keras_model
-        self.tile = tile
-        self._tf = tf
-        self._tf_device = _tf_device(device, tf)
-        self._info = info
-        # One traced graph for every input size (no retracing per image shape).
-        self._forward = tf.function(
-            lambda x: keras_model(x, training=False),
-            input_signature=[tf.TensorSpec([None, None, None, 3], tf.float32)],
-        )
-
-    def _run(self, lr: torch.Tensor) -> torch.Tensor:
-        import torch
-
-        nhwc = np.ascontiguousarray(lr.detach().cpu().numpy().transpose(0, 2, 3, 1))
-        with self._tf.device(self._tf_device):
-            out = self._forward(self._tf.constant(nhwc)).numpy()
-        return torch.from_numpy(np.ascontiguousarray(out.transpose(0, 3, 1, 2)))
-
-    def upscale(self, lr: torch.Tensor) -> torch.Tensor:
-        """float32 RGB NCHW in [0, 1] (N, 3, h, w) -> float32 (N, 3, h*s, w*s), [0, 1] (tanh-bounded).
-
-        Raises ValueError naming the model for a non-tensor, a wrong shape or dtype, or non-finite values.
-        """
-
-        check_lr(self.name, lr, finite=True)
-        if self.tile:
-            from srbench.models.fast import tiled_forward
-
-            out = tiled_forward(self._run, lr, self.scale, self.tile, receptive_radius(self.scale))
-        else:
-            out = self._run(lr)
-        return out.to(lr.device)
-
-    def info(self) -> ModelInfo:
-        return self._info
+    def __init__(self, scale: int, keras_model: Any, *, device: str, info: ModelInfo,
+                 tile: int | None) -> None:
+        super().__init__(NAME, scale, lambda x: keras_model(x, training=False), device=device, info=info,
+                         input_max=1.0, output_max=1.0, tile=tile, tile_overlap=receptive_radius(scale),
+                         keras_model=keras_model)
 
     def __repr__(self) -> str:
         return f"KerasSRResNet(scale={self.scale}, device={self.device!r}, untrained={self._info.demo})"
@@ -332,7 +199,7 @@ def build(
     if tile is not None and (isinstance(tile, bool) or not isinstance(tile, int) or tile <= 0):
         raise ModelError(f"{NAME}: tile must be a positive number of LR pixels, got {tile!r}")
     scale = int(scale)
-    tf, keras = _import_tensorflow()
+    tf, keras = import_tensorflow(NAME)
     model = build_network(scale, seed=seed)
     extra: dict[str, Any] = {
         "framework": f"tensorflow {tf.__version__}, keras {keras.__version__}",
@@ -373,9 +240,7 @@ def build(
             ) from failure
         extra["weights_format"] = "keras .weights.h5"
     elif path.suffix in TORCH_SUFFIXES:
-        from srbench.models.srresnet import load_state_dict_safely
-
-        state_dict, _ = load_state_dict_safely(path)
+        state_dict = read_weights(path).state_dict
         port_torch_state_dict(model, state_dict, scale)
         extra["weights_format"] = "pytorch SRResNet state_dict, ported"
     else:
