@@ -13,13 +13,13 @@ from srbench.interfaces import SRBenchError
 from srbench.metrics.table import DEFAULT_METRICS, computed_metrics
 
 METRICS = computed_metrics()  # every metric srbench computes: the metric table's rows with a scorer
-TIMING_IMAGES = 20  # real LR images per dataset and scale in the timed pass
+TIMING_IMAGES = 5  # real LR images per dataset and scale in the timed pass (`srbench bench -d` times them all)
 COLOURS = ("y", "rgb")
 LR_SOURCES = ("matlab", "official")
 DEFAULT_MAX_PIXELS = 40_000_000  # per HR image; ~40 MP needs ~4 GB while evaluated (the largest benchmark image: 3 MP)
 
 # Fields a resumed run may change although they differ from its recorded config: they change no number.
-RESUME_SAFE = frozenset({"throughput"})
+RESUME_SAFE = frozenset({"throughput", "throughput_sizes", "time_budget"})
 
 
 class ConfigConflict(SRBenchError):
@@ -46,7 +46,8 @@ class RunConfig:
     n_compare: int = 2
     crop_box: tuple[int, int, int, int] | None = None  # x, y, w, h in HR pixels, for the report's crops
     throughput: bool = True
-    throughput_sizes: tuple[int, ...] = (64, 128, 256)
+    throughput_sizes: tuple[int, ...] = (128,)  # square LR sizes of the timed pass (`srbench bench` sweeps more)
+    time_budget: float = 2.0  # seconds per timed cell, at least 3 calls (srbench.perf.timing.time_adaptive)
     seed: int = 0
     max_pixels: int | None = DEFAULT_MAX_PIXELS  # larger images are errors (decompression bombs); None: no limit
 
@@ -71,6 +72,10 @@ class RunConfig:
             raise ValueError(f"colour must be one of {COLOURS}, got {self.colour!r}")
         if self.lr_source not in LR_SOURCES:
             raise ValueError(f"lr_source must be 'matlab' or 'official', got {self.lr_source!r}")
+        if any(isinstance(s, bool) or int(s) != s or s < 1 for s in self.throughput_sizes):
+            raise ValueError(f"throughput_sizes must be positive integers, got {self.throughput_sizes}")
+        if isinstance(self.time_budget, bool) or not float(self.time_budget) >= 0:
+            raise ValueError(f"time_budget must be >= 0 seconds, got {self.time_budget!r}")
 
     def to_json(self) -> dict[str, Any]:
         d = asdict(self)
