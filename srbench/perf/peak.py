@@ -459,7 +459,7 @@ def check_ceilings(before: float | None, after: float | None, *, earlier: float 
     if not before or not after:
         return CeilingCheck(before, after, load_avg_1m, None, "ceiling not checked" if before or after else "")
     low, high = min(before, after), max(before, after)
-    load = "" if load_avg_1m is None else f"; load average {load_avg_1m:.1f}"
+    load = "" if load_avg_1m is None else f", load average {load_avg_1m:.1f}"
     if high - low > drift * high:
         why = f"ceiling {before:.0f} before vs {after:.0f} GFLOP/s after the timing"
     elif earlier and earlier - low > drift * earlier:

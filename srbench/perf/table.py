@@ -127,7 +127,9 @@ def _bound(r: Mapping[str, Any], busy: str = "") -> str:
         return "-"
     tag = "mem" if bound == "memory" else "fma"
     frac = r.get("bound_fraction")
-    return f"{tag} {busy or ('-' if _missing(frac) else f'{frac:.2f}')}"
+    if busy:
+        return f"{tag} busy"
+    return f"{tag} {'-' if _missing(frac) else f'{frac:.2f}'}"
 
 
 def _spread(r: Mapping[str, Any]) -> str:
