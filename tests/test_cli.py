@@ -83,6 +83,9 @@ def test_datasets_export_writes_the_benchmark_layout(folder: Path, tmp_path: Pat
     assert np.array_equal(lr, bicubic_lr(read_image(folder / "cat.png"), 3))
 
 
+HEAVY = ("torch", "tensorflow", "onnxruntime", "pandas", "matplotlib")  # seconds to import: never for --help
+
+
 def test_console_script_is_real_and_imports_no_torch() -> None:
     exe = Path(sys.executable).with_name("srbench")
     p = subprocess.run([str(exe), "--help"], capture_output=True, text=True, timeout=60)
@@ -91,6 +94,17 @@ def test_console_script_is_real_and_imports_no_torch() -> None:
     p = subprocess.run([sys.executable, "-c", "import srbench, sys; print('torch' in sys.modules)"],
                        capture_output=True, text=True, timeout=60)
     assert p.stdout.strip() == "False"
+
+
+@pytest.mark.parametrize("args", [["--help"], ["run", "--help"], ["bench", "--help"]])
+def test_help_imports_no_heavy_library(args: list[str]) -> None:
+    """Issue 22.5: `srbench --help` / `srbench run --help` import srbench.cli and click only."""
+    code = ("import sys\nfrom srbench.cli import cli\ntry:\n    cli.main(args=sys.argv[1:], prog_name='srbench')\n"
+            "except SystemExit as e:\n    assert not e.code, e.code\n"
+            f"print(sorted(m for m in {HEAVY!r} if m in sys.modules))")
+    p = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+    assert "Usage:" in p.stdout and p.stdout.strip().splitlines()[-1] == "[]"
 
 
 def _run(folder: Path, tmp_path: Path, *extra: str) -> Any:
