@@ -174,3 +174,19 @@ def test_a_well_typed_toml_config_runs(folder: Path, tmp_path: Path) -> None:
 def test_bench_refuses_an_impossible_device() -> None:
     r = CliRunner().invoke(cli, ["bench", "-m", "bicubic", "--device", "banana"])
     assert r.exit_code == 2 and "'banana' is not a device" in r.output
+
+
+def test_timed_pass_defaults_and_options() -> None:
+    """Issue 22.1: `srbench run` times 128x128 and the first 5 images per dataset, 2 s per cell by default."""
+    from srbench.config import RESUME_SAFE, TIMING_IMAGES, RunConfig
+
+    assert (RunConfig().throughput_sizes, RunConfig().time_budget, TIMING_IMAGES) == ((128,), 2.0, 5)
+    assert {"throughput_sizes", "time_budget"} <= RESUME_SAFE  # they change no result
+    with pytest.raises(ValueError, match="time_budget"):
+        RunConfig(time_budget=-1.0)
+    with pytest.raises(ValueError, match="throughput_sizes"):
+        RunConfig(throughput_sizes=(0,))
+    r = CliRunner().invoke(cli, ["run", "-m", "bicubic", "--throughput-sizes", "a", "--no-progress"])
+    assert r.exit_code == 2 and "--throughput-sizes" in r.output
+    r = CliRunner().invoke(cli, ["run", "-m", "bicubic", "--time-budget", "-1", "--no-progress"])
+    assert r.exit_code == 2 and "--time-budget" in r.output
