@@ -73,6 +73,10 @@ def cli() -> None:
 @click.option("--compare", default=None, help="Comma-separated image ids for visual comparisons [default: first 2].")
 @click.option("--crop-box", default=None, metavar="X,Y,W,H", help="Region (HR pixels) for zoomed comparison crops.")
 @click.option("--no-throughput", is_flag=True, help="Skip the timed throughput pass.")
+@click.option("--throughput-sizes", default=None, metavar="N1,N2,...",
+              help="Square LR sizes of the timed pass, besides the first 5 images per dataset [default: 128].")
+@click.option("--time-budget", type=click.FloatRange(min=0), default=None, metavar="SECONDS",
+              help="Seconds per timed cell, at least 3 calls; less when the median's 95% CI is within 2% [default: 2].")
 @click.option("--max-pixels", type=click.IntRange(min=0), default=None,
               help="Refuse HR images with more pixels (decompression bombs), checked from the header; 0: no "
                    "limit [default: 40000000].")
@@ -154,6 +158,16 @@ def _run_config(opts: dict[str, Any]) -> Any:
         flags["weights"] = key_values(opts["weights"], "MODEL=PATH", param_hint="--weights")
     if opts["no_throughput"]:
         flags["throughput"] = False
+    if opts.get("throughput_sizes") is not None:
+        try:
+            flags["throughput_sizes"] = tuple(int(x) for x in _csv_list(opts["throughput_sizes"]))
+        except ValueError:
+            raise click.BadParameter(f"give square LR sizes, comma-separated, got {opts['throughput_sizes']!r}",
+                                     param_hint="--throughput-sizes") from None
+        if not flags["throughput_sizes"]:
+            raise click.BadParameter("names no size", param_hint="--throughput-sizes")
+    if opts.get("time_budget") is not None:
+        flags["time_budget"] = opts["time_budget"]
     base.update({k: v for k, v in flags.items() if v is not None})
     if opts.get("max_pixels") is not None:
         base["max_pixels"] = opts["max_pixels"] or None  # 0: no limit
@@ -190,7 +204,8 @@ def _resume_config(opts: dict[str, Any]) -> Any:
 _FLAG_OF = {"models": "models", "datasets": "datasets", "scales": "scale", "device": "device", "lr_source": "lr_source",
             "metrics": "metrics", "colour": "colour", "grayscale": "grayscale", "lpips_net": "lpips_net", "lpips_weights": "lpips_weights",
             "data_dir": "data_dir", "weights": "weights", "tile": "tile", "compare": "compare",
-            "crop_box": "crop_box", "throughput": "no_throughput", "max_pixels": "max_pixels"}
+            "crop_box": "crop_box", "throughput": "no_throughput", "max_pixels": "max_pixels",
+            "throughput_sizes": "throughput_sizes", "time_budget": "time_budget"}
 
 
 def _flag_given(opts: dict[str, Any], key: str) -> bool:
@@ -431,17 +446,22 @@ def models_inspect(path: Path, as_json: bool) -> None:
 @click.option("--channels-last", is_flag=True, help="NHWC memory format for model and input.")
 @click.option("--compile", "compile_", is_flag=True, help="torch.compile the model (CPU: inductor freezing).")
 @click.option("--fused", is_flag=True, help="SRResNet/SRGAN: the fused inference plan (srbench.models.archs.fused).")
-@click.option("--warmup", type=int, default=3, show_default=True, help="Untimed calls first.")
-@click.option("--iters", type=int, default=None, help="Timed calls [default: as many as fit in --min-time, >= 5].")
-@click.option("--min-time", type=float, default=1.0, show_default=True, help="Seconds of timed calls per size.")
+@click.option("--warmup", type=click.IntRange(min=0), default=None,
+              help="Untimed calls first [default: until two consecutive calls agree within 10%, at most 10].")
+@click.option("--iters", type=click.IntRange(min=1), default=None,
+              help="Timed calls [default: until the median's 95% CI is within 2%, or --time-budget is spent].")
+@click.option("--time-budget", type=click.FloatRange(min=0), default=2.0, show_default=True, metavar="SECONDS",
+              help="Seconds per timed cell (a size, or a dataset's images), at least 3 calls.")
 @weights_option()
 @click.option("--out", "-o", type=click.Path(file_okay=False, path_type=Path), default=None, help="Write OUT/throughput.csv.")
 @library_errors()
 def bench(**opts: Any) -> None:
     """Time models: ms/image (median, p90), images/s, output MP/s, parameters, GFLOPs at a 256x256 LR
     input, peak memory, and achieved FLOP/s as a fraction of the device's physical compute peak (FMA
-    microkernel / AMX / cuBLAS GEMM) or of its memory bandwidth, measured once in the same run. Forward
-    pass only, input already on the device, warm-up excluded; CUDA events on GPU.
+    microkernel / AMX / cuBLAS GEMM) or of its memory bandwidth, measured in the same run (and checked in
+    short bursts before and after each model: "busy" when the machine was). Forward pass only, input
+    already on the device, warm-up excluded; CUDA events on GPU. Each cell is timed until the median's 95%
+    confidence interval is within 2% or --time-budget is spent; the interval and the calls are printed.
     """
     from srbench.perf.bench import BenchOptions, TimingImages, jobs_for, run_bench
     from srbench.perf.table import summary_table
@@ -470,7 +490,7 @@ def bench(**opts: Any) -> None:
     options = BenchOptions(
         sizes=tuple(sizes), batch=opts["batch"], dtype=opts["dtype"], device=opts["device"],
         channels_last=opts["channels_last"], compile=opts["compile_"], fused=opts["fused"],
-        warmup=opts["warmup"], iters=opts["iters"], min_time_s=opts["min_time"], batches=sweep)
+        warmup=opts["warmup"], iters=opts["iters"], budget_s=opts["time_budget"], batches=sweep)
     jobs = jobs_for(_csv_list(opts["models"]), scales, {m: {"weights": p} for m, p in weights.items()})
     result = run_bench(jobs, options, images=images, out_dir=opts["out"])
     click.echo(summary_table(result.frame, result.roofline.record() if result.roofline else None))

@@ -16,7 +16,7 @@ from srbench.metrics.table import DEFAULT_METRICS, computed_metrics
 from srbench.registry import split_path_kind
 
 METRICS = computed_metrics()  # every metric srbench computes: the metric table's rows with a scorer
-TIMING_IMAGES = 20  # real LR images per dataset and scale in the timed pass
+TIMING_IMAGES = 5  # real LR images per dataset and scale in the timed pass (`srbench bench -d` times them all)
 COLOURS = ("y", "rgb")
 LR_SOURCES = ("matlab", "official")
 # A single-channel HR file (Set14 `bridge`): "replicate" copies it to RGB first, as the evaluation code behind most
@@ -26,7 +26,7 @@ GRAYSCALES = ("replicate", "raw")
 DEFAULT_MAX_PIXELS = 40_000_000  # per HR image; ~40 MP needs ~4 GB while evaluated (the largest benchmark image: 3 MP)
 
 # Fields a resumed run may change although they differ from its recorded config: they change no number.
-RESUME_SAFE = frozenset({"throughput"})
+RESUME_SAFE = frozenset({"throughput", "throughput_sizes", "time_budget"})
 
 
 # `-m LABEL=SPEC`: a label is a plain name (no ":" or "/", so "file:a=b.pth" and "x?k=v" are not labels).
@@ -82,7 +82,8 @@ class RunConfig:
     n_compare: int = 2
     crop_box: tuple[int, int, int, int] | None = None  # x, y, w, h in HR pixels, for the report's crops
     throughput: bool = True
-    throughput_sizes: tuple[int, ...] = (64, 128, 256)
+    throughput_sizes: tuple[int, ...] = (128,)  # square LR sizes of the timed pass (`srbench bench` sweeps more)
+    time_budget: float = 2.0  # seconds per timed cell, at least 3 calls (srbench.perf.timing.time_adaptive)
     seed: int = 0
     max_pixels: int | None = DEFAULT_MAX_PIXELS  # larger images are errors (decompression bombs); None: no limit
 
@@ -114,6 +115,10 @@ class RunConfig:
             raise ValueError(f"grayscale must be one of {GRAYSCALES}, got {self.grayscale!r}")
         if self.lr_source not in LR_SOURCES:
             raise ValueError(f"lr_source must be 'matlab' or 'official', got {self.lr_source!r}")
+        if any(isinstance(s, bool) or int(s) != s or s < 1 for s in self.throughput_sizes):
+            raise ValueError(f"throughput_sizes must be positive integers, got {self.throughput_sizes}")
+        if isinstance(self.time_budget, bool) or not float(self.time_budget) >= 0:
+            raise ValueError(f"time_budget must be >= 0 seconds, got {self.time_budget!r}")
 
     @property
     def labelled_models(self) -> tuple[tuple[str, str], ...]:

@@ -461,13 +461,17 @@ def _throughput(
     outcome: RunOutcome,
     say: Any,
 ) -> dict[str, Any] | None:
-    """The separate timed pass over the same models: fixed LR sizes and the datasets' real LR images.
+    """The separate timed pass over the same models: fixed LR sizes and the datasets' first real LR images
+    (``config.throughput_sizes``, :data:`srbench.config.TIMING_IMAGES`), each cell timed adaptively within
+    ``config.time_budget`` and each model's ceiling checked (:func:`srbench.perf.bench.run_bench`).
 
-    Writes ``throughput.csv``; returns its summary for run.json (None when nothing was timed).
+    Writes ``throughput.csv``; returns its summary for run.json (None when nothing was timed), with the
+    pass's own wall time (``seconds``).
     """
     if not any(built.values()):
         return None
     say("throughput: timing the models (--no-throughput skips this)")
+    started = time.perf_counter()
     timing = []
     for key, lrs in images.items():
         if lrs:
@@ -476,7 +480,7 @@ def _throughput(
                 timing.append(TimingImages(name, int(sc), tuple(lrs)))
     try:
         options = BenchOptions(sizes=tuple((s, s) for s in config.throughput_sizes), device=config.device,
-                               warmup=1, min_time_s=0.5, fused=True, channels_last=True)  # what the adapters run
+                               budget_s=config.time_budget, fused=True, channels_last=True)  # what the adapters run
         result = run_bench(jobs_from_built(built), options, images=timing, out_dir=run_dir)
     except Exception as exc:  # timing must never lose the quality results
         msg = f"throughput pass failed: {exc}"
@@ -495,7 +499,10 @@ def _throughput(
         "device_name": str(first.get("device_name", "")),
         "threads": int(first["threads"]) if "threads" in table and first["threads"] == first["threads"] else None,
         "peak_gflops_per_s": float(first["peak_gflops_per_s"]),
-        "timing": "forward pass only, warm-up excluded, input on the device; CUDA events on GPU, perf_counter on CPU",
+        "timing": "forward pass only, warm-up excluded, input on the device; CUDA events on GPU, perf_counter on CPU; "
+                  "each cell until the median's 95 % interval is within +-2 % or its time budget is spent",
+        "time_budget_s": config.time_budget,
+        "seconds": round(time.perf_counter() - started, 3),
         "median_ms": {f"{r.model} x{r.scale} {r.input}": float(r.ms_median) for r in table.itertuples()},
         "roofline": result.roofline.record() if result.roofline else None,
     }

@@ -1,7 +1,7 @@
 """The timed pass: how fast a model runs, measured the way the field's efficiency challenges do.
 
-docs/protocol.md, "Throughput measurement": time the forward pass only, with the input already on the device, after warm-up;
-on a GPU with CUDA events and ``torch.cuda.synchronize()``, on a CPU with a host clock. Host<->device
+docs/protocol.md, "Throughput measurement": time the forward pass only, with the input already on the device,
+after warm-up; on a GPU with CUDA events and ``torch.cuda.synchronize()``, on a CPU with a host clock. Host<->device
 transfers are timed separately (``h2d_ms``, ``d2h_ms``) and never enter ``ms_median``. FLOPs are counted
 with ``torch.utils.flop_counter`` (:mod:`srbench.perf.flops`) at a 256x256 LR input (``gflops``) and at
 the timed size (for ``achieved_gflops_per_s``). The roofline (:mod:`srbench.perf.peak`) is measured once
@@ -10,6 +10,13 @@ per run: the compute ceiling in the dtype timed and the memory bandwidth. Each r
 roofline's ridge point, ``memory`` otherwise or when there are no FLOPs to count (bicubic), and
 ``bound_fraction`` is the achieved rate over that ceiling. A fraction above 1 means the ceiling was
 disturbed (or the FLOP count misses work): it is never reported; the row says so in ``note`` instead.
+A ceiling measured once can be wrong for a later model (another process took the cores): :func:`run_bench`
+measures it again in short bursts before and after each model and marks that model's rows
+``peak_reliable`` False, with the figures in ``note``, when the machine was busy.
+
+Each cell (a model at an input size, or over a dataset's images) is timed adaptively
+(:func:`srbench.perf.timing.time_adaptive`): until the median's 95 % interval is within +-2 % or the
+cell's budget is spent; the interval and the number of calls are columns of the row.
 
 Peak memory: ``torch.cuda.max_memory_allocated`` on GPU (weights + activations, MiB). On CPU there is no
 allocator high-water mark to read, so ``peak_mem_mb`` is left empty rather than guessed from RSS.
@@ -22,7 +29,7 @@ import os
 import statistics
 import time
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
@@ -31,10 +38,19 @@ import numpy as np
 from srbench.interfaces import ModelError, SRBenchError, SRModel
 from srbench.perf.env import environment
 from srbench.perf.flops import FLOPS_LR_SIZE, count_flops
-from srbench.perf.peak import DTYPES, Roofline, measure_roofline, torch_dtype
+from srbench.perf.peak import (
+    DTYPES,
+    CeilingCheck,
+    Roofline,
+    ceiling_burst,
+    check_ceilings,
+    measure_roofline,
+    reference_ceiling,
+    torch_dtype,
+)
 from srbench.perf.prepare import PreparedModel, compile_context, prepare_model, run_context
 from srbench.perf.table import COLUMNS, REQUIRED_COLUMNS, ThroughputRow, rows_to_frame, write_throughput_csv
-from srbench.perf.timing import Clock, is_cuda, percentile, time_callable
+from srbench.perf.timing import BUDGET_S, AdaptiveTiming, Clock, is_cuda, percentile, time_adaptive, time_callable
 from srbench.pipeline import to_tensor
 from srbench.registry import get_model
 
@@ -51,7 +67,11 @@ class BenchOptions:
     """How every job of a :func:`run_bench` pass is timed.
 
     ``sizes``: LR (height, width) inputs of random content; ``batches``: a throughput-vs-batch sweep at
-    the first size (empty: none); ``iters`` None: as many timed calls as fit in ``min_time_s`` (>= 5).
+    the first size (empty: none). Each cell is timed adaptively (:func:`srbench.perf.timing.time_adaptive`):
+    ``warmup`` None: until two consecutive calls agree within 10 %, else that many calls; ``iters`` None:
+    until the median's 95 % interval is within +-2 % or ``budget_s`` is spent (at least 3 calls), else
+    exactly that many. ``ceilings``: check the compute ceiling before and after each model
+    (:func:`srbench.perf.peak.check_ceilings`).
     """
 
     sizes: tuple[tuple[int, int], ...] = ((64, 64), (128, 128), (256, 256))
@@ -61,10 +81,11 @@ class BenchOptions:
     channels_last: bool = False
     compile: bool = False
     fused: bool = False
-    warmup: int = 3
+    warmup: int | None = None
     iters: int | None = None
-    min_time_s: float = 1.0
+    budget_s: float = BUDGET_S
     batches: tuple[int, ...] = ()
+    ceilings: bool = True
 
     def __post_init__(self) -> None:
         if self.dtype not in DTYPES:
@@ -73,6 +94,8 @@ class BenchOptions:
             raise ValueError(f"batch sizes must be >= 1, got batch {self.batch} and sweep {self.batches}")
         if not self.sizes or any(h < 1 or w < 1 for h, w in self.sizes):
             raise ValueError(f"sizes must name positive (height, width) LR sizes, got {self.sizes}")
+        if not self.budget_s >= 0:
+            raise ValueError(f"the time budget must be >= 0 seconds, got {self.budget_s}")
 
 
 @dataclass(frozen=True)
@@ -198,13 +221,25 @@ def _judged(note: str, where: str, achieved: float | None, bytes_io: float, s: f
 def _row(prep: PreparedModel, *, scale: int, h: int | None, w: int | None, batch: int, dtype: str, device: str,
          per_image_ms: Sequence[float], out_pixels: float, flops_timed: float | None, gflops_256: float | None,
          peak: float | None, roofline: Roofline | None, bytes_io: float, peak_mem_mb: float | None,
-         h2d_ms: float | None, d2h_ms: float | None, input_name: str, env: Mapping[str, Any]) -> ThroughputRow:
-    ms_median = statistics.median(per_image_ms)
+         h2d_ms: float | None, d2h_ms: float | None, input_name: str, env: Mapping[str, Any],
+         timing: AdaptiveTiming | None = None, per: int = 1) -> ThroughputRow:
+    """One row; ``timing`` (its times divided by ``per``, the batch) gives the median, its interval and the
+    call counts (without it, ``per_image_ms`` alone)."""
+    ms_median = timing.median_ms / per if timing is not None else statistics.median(per_image_ms)
     ms_p90 = percentile(per_image_ms, 90)
     s = ms_median / 1e3
     achieved = flops_timed / s / 1e9 if (flops_timed is not None and s > 0) else None
-    cols, note = _judged(prep.note, f"{prep.name} x{scale} {input_name}", achieved, bytes_io, s, roofline, peak,
+    base = prep.note
+    if timing is not None and not timing.settled:
+        unsettled = (f"warm-up did not settle (no two consecutive calls within 10 % in {timing.warmup_rounds}"
+                     " calls): timed from there")
+        base = f"{base}; {unsettled}" if base else unsettled
+    cols, note = _judged(base, f"{prep.name} x{scale} {input_name}", achieved, bytes_io, s, roofline, peak,
                          flops_timed)
+    if timing is not None:
+        cols.update(n_calls=timing.n_calls, n_warmup=timing.warmup_rounds, timing_stop=timing.stop,
+                    ci_low_ms=None if timing.ci_low_ms is None else timing.ci_low_ms / per,
+                    ci_high_ms=None if timing.ci_high_ms is None else timing.ci_high_ms / per)
     return ThroughputRow(
         model=prep.name, scale=scale, lr_height=h, lr_width=w, batch=batch, dtype=dtype, device=device,
         ms_median=ms_median, ms_p90=ms_p90, images_per_s=1.0 / s if s > 0 else math.inf,
@@ -255,9 +290,9 @@ def _resolve_roofline(roofline: Roofline | None, peak_gflops: float | None, meas
 def benchmark_model(model: SRModel | torch.nn.Module, *, scale: int,
                     sizes: Sequence[tuple[int, int]] = ((64, 64), (128, 128), (256, 256)), batch: int = 1,
                     dtype: str = "fp32", device: str = "cpu", channels_last: bool = False,
-                    compile: bool = False, fused: bool = False, warmup: int = 3, iters: int | None = None,
-                    min_time_s: float = 1.0, peak_gflops: float | None = None, roofline: Roofline | None = None,
-                    measure_roofline: bool = True, flops: bool = True,
+                    compile: bool = False, fused: bool = False, warmup: int | None = None,
+                    iters: int | None = None, budget_s: float = BUDGET_S, peak_gflops: float | None = None,
+                    roofline: Roofline | None = None, measure_roofline: bool = True, flops: bool = True,
                     clock: Clock = time.perf_counter) -> list[ThroughputRow]:
     """Time ``model`` on random LR inputs of each (height, width) in ``sizes``; one row per size.
 
@@ -266,7 +301,8 @@ def benchmark_model(model: SRModel | torch.nn.Module, *, scale: int,
     ``roofline``'s, else one measured now (:func:`srbench.perf.peak.measure_roofline`; skipped when
     ``measure_roofline`` is False). ``flops=False`` skips the FLOP count (then ``gflops``/``achieved`` are
     empty). Out-of-memory at one size gives a row with NaN times and the error in ``note`` instead of
-    stopping the sweep. ``clock`` is the host clock (tests inject a fake one).
+    stopping the sweep. ``clock`` is the host clock (tests inject a fake one). Timing: ``warmup``, ``iters``
+    and ``budget_s`` as in :class:`BenchOptions`.
     """
     import torch
 
@@ -294,12 +330,12 @@ def benchmark_model(model: SRModel | torch.nn.Module, *, scale: int,
             if is_cuda(device):
                 torch.cuda.reset_peak_memory_stats(device)
             with run_context(device, dtype), compile_context(prep.compiled, device):
-                out = prep.fn(x)
-                times = time_callable(lambda x=x: prep.fn(x), device=device, warmup=warmup, iters=iters,
-                                      min_time_s=min_time_s, clock=clock)
+                timing = time_adaptive([lambda x=x: prep.fn(x)], device=device, warmup=warmup, iters=iters,
+                                       budget_s=budget_s, clock=clock)
+                out = prep.fn(x) if is_cuda(device) else None  # for the transfer times (cheap on a GPU)
             if is_cuda(device):
                 peak_mem = torch.cuda.max_memory_allocated(device) / 2**20
-            h2d, d2h = _transfer_ms(x_host, out, device)
+            h2d, d2h = _transfer_ms(x_host, out, device) if out is not None else (None, None)
         except torch.OutOfMemoryError as exc:
             warnings.warn(f"{prep.name} x{scale} {h}x{w} batch {batch}: out of memory ({exc})", stacklevel=2)
             rows.append(_oom_row(prep, scale, h, w, batch, dtype, device, env, gflops_256, peak_gflops, exc))
@@ -307,11 +343,11 @@ def benchmark_model(model: SRModel | torch.nn.Module, *, scale: int,
         flops_img = _flops_per_image(prep, h, w, device) if flops else None
         rows.append(_row(
             prep, scale=scale, h=h, w=w, batch=batch, dtype=dtype, device=device,
-            per_image_ms=[t / batch for t in times], out_pixels=h * w * scale * scale,
+            per_image_ms=[t / batch for t in timing.all_ms], out_pixels=h * w * scale * scale,
             flops_timed=flops_img, gflops_256=gflops_256, peak=peak_gflops, roofline=roofline,
             bytes_io=_io_bytes(h, w, scale), peak_mem_mb=peak_mem,
             h2d_ms=None if h2d is None else h2d / batch, d2h_ms=None if d2h is None else d2h / batch,
-            input_name=f"{h}x{w}", env=env,
+            input_name=f"{h}x{w}", env=env, timing=timing, per=batch,
         ))
     return rows
 
@@ -351,23 +387,27 @@ def throughput_vs_batch(model: SRModel | torch.nn.Module, *, scale: int, size: t
 
 def benchmark_pairs(model: SRModel | torch.nn.Module, lr_images: Sequence[Any], *, scale: int,
                     dataset: str = "dataset", dtype: str = "fp32", device: str = "cpu",
-                    channels_last: bool = False, compile: bool = False, fused: bool = False, warmup: int = 1,
-                    repeats: int = 3, peak_gflops: float | None = None, roofline: Roofline | None = None,
+                    channels_last: bool = False, compile: bool = False, fused: bool = False,
+                    warmup: int | None = None, repeats: int | None = None, budget_s: float = BUDGET_S,
+                    peak_gflops: float | None = None, roofline: Roofline | None = None,
                     measure_roofline: bool = True, flops: bool = True,
                     clock: Clock = time.perf_counter) -> ThroughputRow:
     """Time ``model`` over a dataset's real LR images (batch 1, as NTIRE does); one row named ``dataset``.
 
     ``lr_images``: uint8 HWC arrays (the data layer's ImagePair.lr; grayscale is repeated to RGB) or
-    float tensors. All images are moved to ``device`` before timing; each is run ``warmup`` times untimed
-    and ``repeats`` times timed, its median is its time. ``ms_median``/``ms_p90`` are over images;
-    ``mpix_per_s`` and ``achieved_gflops_per_s`` are totals over the dataset / total median time.
+    float tensors. All images are moved to ``device`` before timing. The dataset is one cell of
+    :func:`srbench.perf.timing.time_adaptive`: a round runs every image once, each call timed on its own;
+    warm-up until two consecutive rounds agree within 10 % (``warmup`` calls instead when given), then
+    rounds until the interval is within +-2 % or ``budget_s`` is spent (``repeats`` rounds when given).
+    Each image's median is its time; ``ms_median``/``ms_p90`` are over images; ``mpix_per_s`` and
+    ``achieved_gflops_per_s`` are totals over the dataset / total median time.
     """
     import torch
 
     _check_common(scale, 1, dtype, device)
     if not lr_images:
         raise ValueError(f"{dataset}: no LR images to time")
-    if repeats < 1:
+    if repeats is not None and repeats < 1:
         raise ValueError(f"repeats must be >= 1, got {repeats}")
     prep = prepare_model(model, device=device, channels_last=channels_last, compile=compile, fused=fused,
                          dtype=dtype)
@@ -378,20 +418,20 @@ def benchmark_pairs(model: SRModel | torch.nn.Module, lr_images: Sequence[Any], 
     for t in hosts:
         x = t.to(device)
         xs.append(x.contiguous(memory_format=torch.channels_last) if prep.channels_last else x)
-    per_image: list[float] = []
     h2ds: list[float] = []
     d2hs: list[float] = []
     if is_cuda(device):
         torch.cuda.reset_peak_memory_stats(device)
     with run_context(device, dtype), compile_context(prep.compiled, device):
-        for x_host, x in zip(hosts, xs, strict=True):
-            out = prep.fn(x)
-            times = time_callable(lambda x=x: prep.fn(x), device=device, warmup=warmup, iters=repeats, clock=clock)
-            per_image.append(statistics.median(times))
-            h2d, d2h = _transfer_ms(x_host, out, device)
-            if h2d is not None and d2h is not None:
-                h2ds.append(h2d)
-                d2hs.append(d2h)
+        timing = time_adaptive([lambda x=x: prep.fn(x) for x in xs], device=device, warmup=warmup, iters=repeats,
+                               budget_s=budget_s, clock=clock)
+        per_image = timing.per_input_ms
+        if is_cuda(device):
+            for x_host, x in zip(hosts, xs, strict=True):
+                h2d, d2h = _transfer_ms(x_host, prep.fn(x), device)
+                if h2d is not None and d2h is not None:
+                    h2ds.append(h2d)
+                    d2hs.append(d2h)
     peak_mem = torch.cuda.max_memory_allocated(device) / 2**20 if is_cuda(device) else None
     total_s = sum(per_image) / 1e3
     total_out_px = sum(x.shape[2] * x.shape[3] * scale * scale for x in xs)
@@ -406,7 +446,7 @@ def benchmark_pairs(model: SRModel | torch.nn.Module, lr_images: Sequence[Any], 
                per_image_ms=per_image, out_pixels=0.0, flops_timed=None, gflops_256=gflops_256,
                peak=peak_gflops, roofline=None, bytes_io=0.0, peak_mem_mb=peak_mem,
                h2d_ms=statistics.median(h2ds) if h2ds else None,
-               d2h_ms=statistics.median(d2hs) if d2hs else None, input_name=dataset, env=env)
+               d2h_ms=statistics.median(d2hs) if d2hs else None, input_name=dataset, env=env, timing=timing)
     # dataset totals: throughput is total work / total time, not the work of a median image
     achieved = total_flops / total_s / 1e9 if (total_flops is not None and total_s > 0) else None
     cols, note = _judged(row.note, f"{prep.name} x{scale} {dataset}", achieved, total_bytes, total_s, roofline,
@@ -426,9 +466,28 @@ def _build(job: BenchJob, device: str) -> Any:
     return get_model(job.name, job.scale, device=device, **dict(job.build_options))
 
 
+def _load_avg() -> float | None:
+    try:
+        return os.getloadavg()[0]
+    except (AttributeError, OSError):  # not on every OS
+        return None
+
+
+def _with_ceilings(rows: list[ThroughputRow], check: CeilingCheck) -> list[ThroughputRow]:
+    """The model's rows with its ceiling check; an unreliable check's sentence joins each row's note."""
+    out = []
+    for r in rows:
+        note = "; ".join(n for n in (r.note, check.note) if n) if check.reliable is False else r.note
+        out.append(replace(r, ceiling_before_gflops_per_s=check.before, ceiling_after_gflops_per_s=check.after,
+                           load_avg_1m=check.load_avg_1m, peak_reliable=check.reliable, note=note))
+    return out
+
+
 def run_bench(jobs: Sequence[BenchJob], options: BenchOptions | None = None, *,
               images: Sequence[TimingImages] = (), roofline: Roofline | None = None,
-              out_dir: str | os.PathLike[str] | None = None, clock: Clock = time.perf_counter) -> BenchResult:
+              out_dir: str | os.PathLike[str] | None = None, clock: Clock = time.perf_counter,
+              ceiling: Callable[[], float] | None = None,
+              load_avg: Callable[[], float | None] = _load_avg) -> BenchResult:
     """The ``srbench bench`` pass: every job on ``options.sizes`` (+ a batch sweep at the first size when
     ``options.batches`` is set, + each of ``images`` whose scale matches the job's); returns the table,
     the failed jobs as sentences, and the roofline, measured once, first, in the same process (unless
@@ -436,6 +495,10 @@ def run_bench(jobs: Sequence[BenchJob], options: BenchOptions | None = None, *,
 
     A job that cannot be built or timed (missing weights, an optional dependency, a model error) is
     skipped with a warning and listed in ``errors``; the other jobs still run.
+
+    With ``options.ceilings``, ``ceiling()`` (default :func:`srbench.perf.peak.ceiling_burst`, about 0.15 s)
+    runs just before and after each job's timing and ``load_avg()`` after it; the job's rows get both
+    figures and :func:`srbench.perf.peak.check_ceilings`' verdict (tests inject both).
     """
     if not jobs:
         raise ValueError("no models to benchmark")
@@ -446,7 +509,10 @@ def run_bench(jobs: Sequence[BenchJob], options: BenchOptions | None = None, *,
     rows: list[ThroughputRow] = []
     errors: list[BenchError] = []
     common: dict[str, Any] = dict(dtype=opt.dtype, device=opt.device, channels_last=opt.channels_last,
-                                  compile=opt.compile, fused=opt.fused, roofline=roofline, clock=clock)
+                                  compile=opt.compile, fused=opt.fused, roofline=roofline, clock=clock,
+                                  warmup=opt.warmup, budget_s=opt.budget_s)
+    probe = ceiling or (lambda: ceiling_burst(opt.device, opt.dtype))
+    earlier, theoretical = reference_ceiling(roofline)
     for job in jobs:
         try:
             model = _build(job, opt.device)
@@ -456,16 +522,24 @@ def run_bench(jobs: Sequence[BenchJob], options: BenchOptions | None = None, *,
             errors.append(err)
             continue
         try:
-            rows += benchmark_model(model, scale=job.scale, sizes=opt.sizes, batch=opt.batch, warmup=opt.warmup,
-                                    iters=opt.iters, min_time_s=opt.min_time_s, **common)
+            before = probe() if opt.ceilings else None
+            mine = benchmark_model(model, scale=job.scale, sizes=opt.sizes, batch=opt.batch, iters=opt.iters,
+                                   **common)
             if opt.batches:
-                rows += throughput_vs_batch(model, scale=job.scale, size=tuple(opt.sizes[0]), batches=opt.batches,
-                                            warmup=opt.warmup, iters=opt.iters, min_time_s=opt.min_time_s, **common)
+                mine += throughput_vs_batch(model, scale=job.scale, size=tuple(opt.sizes[0]), batches=opt.batches,
+                                            iters=opt.iters, **common)
             for ds in images:
                 if ds.scale == job.scale:
-                    rows.append(benchmark_pairs(model, list(ds.lr), scale=job.scale, dataset=ds.dataset, warmup=1,
-                                                **common))
-        except (SRBenchError, ModelError, ValueError, RuntimeError) as exc:  # one failing model must not stop the others
+                    mine.append(benchmark_pairs(model, list(ds.lr), scale=job.scale, dataset=ds.dataset,
+                                                repeats=opt.iters, **common))
+            if opt.ceilings:
+                check = check_ceilings(before, probe(), earlier=earlier, theoretical=theoretical,
+                                       load_avg_1m=load_avg())
+                if check.reliable is False:
+                    warnings.warn(f"bench: {job.name} x{job.scale}: {check.note}", stacklevel=2)
+                mine = _with_ceilings(mine, check)
+            rows += mine
+        except (SRBenchError, ModelError, ValueError, RuntimeError) as exc:  # one failing model must not stop others
             err = BenchError(job.name, job.scale, f"timing failed: {exc}")
             warnings.warn(f"bench: {err}", stacklevel=2)
             errors.append(err)

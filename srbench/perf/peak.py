@@ -404,3 +404,68 @@ def measure_roofline(device: str = "cpu", dtype: str = "fp32", *, bandwidth: boo
     return Roofline(device=device, dtype=dtype, peak_gflops_per_s=float(peak), peak_method=method,
                     theoretical_gflops_per_s=theo, theoretical_method=theo_how,
                     bandwidth_gb_per_s=bw, bandwidth_method=bw_how, probes=probes)
+
+
+# ------------------------------------------------------------------------------------ ceiling checks
+
+CEILING_DRIFT = 0.15  # before vs after (or vs the run's roofline) more than 15 % apart: the machine was busy
+CEILING_MIN_OF_THEORETICAL = 0.6  # a ceiling below 0.6 of the flags' figure: other work holds the cores
+BURST_S = 0.04  # x 3 bursts: about 0.15 s per check
+
+
+def ceiling_burst(device: str = "cpu", dtype: str = "fp32", *, burst_s: float = BURST_S, repeats: int = 3) -> float:
+    """A short measurement of the compute ceiling (GFLOP/s), for checking that the machine is as quiet as
+    when the roofline was measured: on a CPU the fp32 FMA microkernel on all cores (best of ``repeats``
+    bursts of ``burst_s``; a 1024^3 matmul where llvmlite is missing), on CUDA one 4096^3 GEMM shape in
+    ``dtype``. It gauges how busy the machine is, whatever the timed dtype."""
+    if is_cuda(device):
+        return gemm_peak(device, dtype, shapes=((4096, 4096, 4096),), repeats=repeats)[0]
+    try:
+        return fma_peak(burst_s=burst_s, repeats=repeats)
+    except PeakUnavailable:
+        return gemm_peak(device, "fp32", shapes=((1024, 1024, 1024),), repeats=repeats)[0]
+
+
+def reference_ceiling(roofline: Roofline | None) -> tuple[float | None, float | None]:
+    """(the roofline's probe comparable with :func:`ceiling_burst`, the fp32 theoretical figure) for
+    :func:`check_ceilings`: on a CPU the FMA microkernel's rate and the flags' fp32 figure; on CUDA none
+    (the roofline's GEMM shapes differ from the burst's, and no theoretical figure is derived)."""
+    if roofline is None or is_cuda(roofline.device):
+        return None, None
+    ref = roofline.probes.get("fma_microkernel_fp32")
+    theo = roofline.theoretical_gflops_per_s if roofline.dtype == "fp32" else theoretical_peak(cpu_info())[0]
+    return (float(ref) if ref else None), theo
+
+
+@dataclass(frozen=True)
+class CeilingCheck:
+    """Whether a model's "of peak" can be trusted: the ceiling just before and after its timing."""
+
+    before: float | None
+    after: float | None
+    load_avg_1m: float | None
+    reliable: bool | None  # None: not checked
+    note: str = ""
+
+
+def check_ceilings(before: float | None, after: float | None, *, earlier: float | None = None,
+                   theoretical: float | None = None, load_avg_1m: float | None = None,
+                   drift: float = CEILING_DRIFT,
+                   min_of_theoretical: float = CEILING_MIN_OF_THEORETICAL) -> CeilingCheck:
+    """Judge a model's ceilings (GFLOP/s). Unreliable when before and after differ by more than ``drift``
+    (of the larger), when the lower one is more than ``drift`` below ``earlier`` (the run's roofline probe
+    of the same kernel), or below ``min_of_theoretical`` x ``theoretical``. The note names the figures:
+    "machine busy: ceiling 49 vs 230 GFLOP/s earlier"."""
+    if not before or not after:
+        return CeilingCheck(before, after, load_avg_1m, None, "ceiling not checked" if before or after else "")
+    low, high = min(before, after), max(before, after)
+    load = "" if load_avg_1m is None else f", load average {load_avg_1m:.1f}"
+    if high - low > drift * high:
+        why = f"ceiling {before:.0f} before vs {after:.0f} GFLOP/s after the timing"
+    elif earlier and earlier - low > drift * earlier:
+        why = f"ceiling {low:.0f} vs {earlier:.0f} GFLOP/s earlier"
+    elif theoretical and low < min_of_theoretical * theoretical:
+        why = f"ceiling {low:.0f} vs {theoretical:.0f} GFLOP/s theoretical"
+    else:
+        return CeilingCheck(before, after, load_avg_1m, True)
+    return CeilingCheck(before, after, load_avg_1m, False, f"machine busy: {why}{load}: of peak unreliable")

@@ -32,6 +32,15 @@ class ThroughputRow:
     size over its images). ``achieved_gb_per_s``: bytes of the float32 input + output per second (a lower
     bound of the memory traffic); ``bound``: "compute" or "memory" (see the module doc), ``bound_fraction``
     the achieved rate over that bound's ceiling.
+
+    The adaptive timing (:func:`srbench.perf.timing.time_adaptive`): ``n_calls`` timed forward calls (all
+    images of a dataset row together; ``n_timed`` is the number of values the median is over: calls, or
+    images), ``n_warmup`` warm-up rounds discarded, ``ci_low_ms``/``ci_high_ms`` the 95 % distribution-free
+    interval of ``ms_median`` (empty below 6 calls), ``timing_stop`` why timing stopped ("ci": the interval
+    reached +-2 %; "budget"; "max_calls"; "fixed": ``--iters``). The ceiling check
+    (:func:`srbench.perf.peak.check_ceilings`): the compute ceiling in short bursts just before and after
+    the model's timing, the 1-minute load average after it, and ``peak_reliable`` False when the machine
+    was busy (the reason in ``note``; ``peak_fraction`` is then not to be trusted); empty when not checked.
     """
 
     model: str
@@ -68,6 +77,15 @@ class ThroughputRow:
     bandwidth_gb_per_s: float | None = None
     bound: str = ""
     bound_fraction: float | None = None
+    n_calls: int = 0
+    n_warmup: int = 0
+    ci_low_ms: float | None = None
+    ci_high_ms: float | None = None
+    timing_stop: str = ""
+    ceiling_before_gflops_per_s: float | None = None
+    ceiling_after_gflops_per_s: float | None = None
+    load_avg_1m: float | None = None
+    peak_reliable: bool | None = None
 
 
 COLUMNS = tuple(f.name for f in fields(ThroughputRow))
@@ -95,31 +113,65 @@ def _fmt(v: Any) -> str:
     return str(v)
 
 
-def _bound(r: Mapping[str, Any]) -> str:
-    """"fma 0.62" / "mem 0.40": the row's bound and the fraction of its ceiling."""
+def unreliable(r: Mapping[str, Any]) -> bool:
+    """Whether the row's ceiling check found the machine busy (``peak_reliable`` False; "False" when read
+    back from throughput.csv, whose booleans stay text)."""
+    flag = r.get("peak_reliable")
+    return flag is False or (isinstance(flag, str) and flag.strip().lower() == "false")
+
+
+def _bound(r: Mapping[str, Any], busy: str = "") -> str:
+    """"fma 0.62" / "mem 0.40": the row's bound and the fraction of its ceiling (``busy`` instead of it)."""
     bound = r.get("bound")
     if _missing(bound) or not bound:
         return "-"
     tag = "mem" if bound == "memory" else "fma"
     frac = r.get("bound_fraction")
+    if busy:
+        return f"{tag} busy"
     return f"{tag} {'-' if _missing(frac) else f'{frac:.2f}'}"
+
+
+def _spread(r: Mapping[str, Any]) -> str:
+    """"+-1.3%": the larger side of the median's 95 % interval, relative to the median."""
+    lo, hi, med = r.get("ci_low_ms"), r.get("ci_high_ms"), r.get("ms_median")
+    if any(_missing(v) for v in (lo, hi, med)) or not med:
+        return "-"
+    return f"+-{100 * max(med - lo, hi - med) / med:.1f}%"
+
+
+def _busy_note(note: Any) -> str:
+    """The ceiling check's sentence out of a row's note (the part from "machine busy")."""
+    text = note if isinstance(note, str) else ""
+    return next((part for part in text.split("; ") if part.startswith("machine busy")), text)
 
 
 def summary_table(frame: pd.DataFrame, roofline: Mapping[str, Any] | None = None) -> str:
     """A fixed-width text table of the headline columns, for the terminal (``srbench bench``).
 
     ``roofline``: the run's roofline record (``frame.attrs["roofline"]`` by default) for the footer, which
-    names the ceilings and how they were measured.
+    names the ceilings and how they were measured. A row whose ceiling check found the machine busy shows
+    "busy [k]" instead of its fractions, and footnote k says why ("machine busy: ceiling 49 vs 230 GFLOP/s
+    earlier").
     """
-    cols = ["model", "scale", "input", "batch", "dtype", "ms_median", "ms_p90", "images_per_s", "mpix_per_s",
-            "gflops", "achieved_gflops_per_s", "peak_fraction", "peak_mem_mb"]
-    heads = ["model", "x", "input", "batch", "dtype", "ms med", "ms p90", "img/s", "MP/s", "GFLOP@256",
-             "GFLOP/s", "of peak", "MiB", "bound"]
+    heads = ["model", "x", "input", "batch", "dtype", "ms med", "95% CI", "calls", "ms p90", "img/s", "MP/s",
+             "GFLOP@256", "GFLOP/s", "of peak", "MiB", "bound"]
     records = frame.to_dict("records")
-    body = [[_fmt(r.get(c)) for c in cols] + [_bound(r)] for r in records]
+    notes: dict[str, int] = {}
+    body = []
+    for r in records:
+        busy = ""
+        if unreliable(r):
+            busy = f"busy [{notes.setdefault(_busy_note(r.get('note')), len(notes) + 1)}]"
+        body.append([_fmt(r.get(c)) for c in ("model", "scale", "input", "batch", "dtype", "ms_median")]
+                    + [_spread(r), _fmt(r.get("n_calls"))]
+                    + [_fmt(r.get(c)) for c in ("ms_p90", "images_per_s", "mpix_per_s", "gflops",
+                                                "achieved_gflops_per_s")]
+                    + [busy or _fmt(r.get("peak_fraction")), _fmt(r.get("peak_mem_mb")), _bound(r, busy)])
     widths = [max(len(h), *(len(row[i]) for row in body)) if body else len(h) for i, h in enumerate(heads)]
     lines = ["  ".join(h.rjust(w) for h, w in zip(heads, widths, strict=True))]
     lines += ["  ".join(v.rjust(w) for v, w in zip(row, widths, strict=True)) for row in body]
+    lines += [f"[{k}] {text}" for text, k in notes.items()]
     roof = roofline if roofline is not None else frame.attrs.get("roofline")
     if len(frame):
         first = frame.iloc[0]
@@ -130,7 +182,8 @@ def summary_table(frame: pd.DataFrame, roofline: Mapping[str, Any] | None = None
                      f"torch {first['torch']}, cuda {cuda}; measured {first['dtype']} peak {peak_s} GFLOP/s")
     if roof:
         theo = roof.get("theoretical_gflops_per_s")
-        lines.append(f"compute ceiling: {roof['peak_gflops_per_s']:.1f} GFLOP/s {roof['dtype']} ({roof['peak_method']})")
+        lines.append(f"compute ceiling: {roof['peak_gflops_per_s']:.1f} GFLOP/s {roof['dtype']} "
+                     f"({roof['peak_method']})")
         if not _missing(theo):
             lines.append(f"  theoretical {theo:.1f} GFLOP/s ({roof['theoretical_method']}; turbo can exceed it)")
         bw = roof.get("bandwidth_gb_per_s")

@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from srbench.files import atomic_write_text
+from srbench.perf.table import unreliable
 from srbench.report import crops as _crops
 from srbench.report.format import (
     REPORT_DECIMALS,
@@ -205,8 +206,11 @@ def _throughput(run: RunData) -> dict[str, Any] | None:
     rows = []
     for rec in tp.itertuples(index=False):
         cells = []
+        busy = unreliable(dict(zip(cols, rec, strict=True)))  # the machine was busy: no "of peak" figure
         for c, v in zip(cols, rec, strict=True):
-            if v is pd.NA:
+            if busy and c in ("peak_fraction", "bound_fraction"):
+                cells.append({"text": "unreliable (machine busy, see note)", "sort": "", "num": True})
+            elif v is pd.NA:
                 cells.append({"text": "", "sort": "", "num": True})
             elif isinstance(v, (float, np.floating)):
                 fv = float(v)

@@ -5,6 +5,8 @@ The ``folder`` fixture (one small image) is in tests/cli/conftest.py."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +51,20 @@ def test_config_file_with_unknown_key_is_an_error(tmp_path: Path) -> None:
     cfg.write_text('models = ["bicubic"]\nscale = 4\n')
     r = CliRunner().invoke(cli, ["run", "--config", str(cfg)])
     assert r.exit_code == 2 and "unknown config keys: ['scale']" in r.output
+
+
+HEAVY = ("torch", "tensorflow", "onnxruntime", "pandas", "matplotlib")  # seconds to import: never for --help
+
+
+@pytest.mark.parametrize("args", [["--help"], ["run", "--help"], ["bench", "--help"]])
+def test_help_imports_no_heavy_library(args: list[str]) -> None:
+    """Issue 22.5: `srbench --help` / `srbench run --help` import srbench.cli and click only."""
+    code = ("import sys\nfrom srbench.cli import cli\ntry:\n    cli.main(args=sys.argv[1:], prog_name='srbench')\n"
+            "except SystemExit as e:\n    assert not e.code, e.code\n"
+            f"print(sorted(m for m in {HEAVY!r} if m in sys.modules))")
+    p = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+    assert "Usage:" in p.stdout and p.stdout.strip().splitlines()[-1] == "[]"
 
 
 def _run(folder: Path, tmp_path: Path, *extra: str) -> Any:
@@ -113,3 +129,19 @@ def test_a_well_typed_toml_config_runs(folder: Path, tmp_path: Path) -> None:
     r = CliRunner().invoke(cli, ["run", "--config", str(cfg), "--no-progress", "-o", str(tmp_path / "r")])
     assert r.exit_code == 0, r.output
     assert json.loads((tmp_path / "r" / "run.json").read_text())["config"]["metrics"] == ["psnr"]
+
+
+def test_timed_pass_defaults_and_options() -> None:
+    """Issue 22.1: `srbench run` times 128x128 and the first 5 images per dataset, 2 s per cell by default."""
+    from srbench.config import RESUME_SAFE, TIMING_IMAGES, RunConfig
+
+    assert (RunConfig().throughput_sizes, RunConfig().time_budget, TIMING_IMAGES) == ((128,), 2.0, 5)
+    assert {"throughput_sizes", "time_budget"} <= RESUME_SAFE  # they change no result
+    with pytest.raises(ValueError, match="time_budget"):
+        RunConfig(time_budget=-1.0)
+    with pytest.raises(ValueError, match="throughput_sizes"):
+        RunConfig(throughput_sizes=(0,))
+    r = CliRunner().invoke(cli, ["run", "-m", "bicubic", "--throughput-sizes", "a", "--no-progress"])
+    assert r.exit_code == 2 and "--throughput-sizes" in r.output
+    r = CliRunner().invoke(cli, ["run", "-m", "bicubic", "--time-budget", "-1", "--no-progress"])
+    assert r.exit_code == 2 and "--time-budget" in r.output

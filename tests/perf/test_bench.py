@@ -270,10 +270,10 @@ def test_adapters_are_timed_through_their_declared_torch_module_or_upscale() -> 
     plain = _Adapter()
     assert not isinstance(plain, TorchBacked)
     (row,) = benchmark_model(plain, scale=2, sizes=((8, 8),), iters=2, warmup=0, measure_roofline=False)
-    assert row.params is None and row.gflops is None and plain.upscale_calls == 3
+    assert row.params is None and row.gflops is None and plain.upscale_calls == 2  # no untimed extra call on CPU
     odd = _Adapter("not a module")  # .module that is not a torch module: timed through upscale
     (row,) = benchmark_model(odd, scale=2, sizes=((8, 8),), iters=1, warmup=0, measure_roofline=False)
-    assert row.params is None and odd.upscale_calls == 2
+    assert row.params is None and odd.upscale_calls == 1
 
 
 def test_adapter_on_another_device_is_refused() -> None:
@@ -410,3 +410,74 @@ def test_benchmark_pairs_over_set5_x4_lr_images(shared_datasets: Path) -> None:
     assert row.gflops is None and row.ms_median > 0 and row.bound == "memory"
     out_px = sum(im.shape[0] * im.shape[1] * 16 for im in lrs)
     assert row.mpix_per_s == pytest.approx(out_px / 1e6 / (5 / row.images_per_s))
+
+
+# ------------------------------------------------------------------------------ adaptive timing, ceilings
+
+def test_a_cell_is_timed_until_its_interval_is_tight_and_the_row_records_it() -> None:
+    clock = FakeClock()
+    m = ClockSR(2, 4.0, clock, first_ms=50.0)  # slow first call, then steady: stops at the first interval
+    (row,) = benchmark_model(m, scale=2, sizes=((8, 8),), roofline=ROOF, clock=clock)
+    assert (row.n_calls, row.n_warmup, row.timing_stop) == (6, 1, "ci") and m.calls == 7
+    assert row.ms_median == pytest.approx(4.0) and row.ci_low_ms == pytest.approx(4.0) == row.ci_high_ms
+
+
+def test_a_dataset_cell_rounds_over_its_images_within_one_budget() -> None:
+    clock = FakeClock()
+
+    class BySize(nn.Module):  # ms proportional to the input's pixels, from the fake clock
+        def __init__(self) -> None:
+            super().__init__()
+            self.conv = nn.Conv2d(3, 3, 1)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            clock.advance(x.shape[2] * x.shape[3] / 10.0)
+            return x.repeat_interleave(2, 2).repeat_interleave(2, 3)
+
+    rng = np.random.default_rng(0)
+    images = [rng.integers(0, 256, (h, 10, 3), dtype=np.uint8) for h in (10, 20, 40)]  # 10, 20, 40 ms
+    row = benchmark_pairs(BySize(), images, scale=2, dataset="toy", roofline=ROOF, clock=clock)
+    assert row.ms_median == pytest.approx(20.0) and row.n_timed == 3 and row.n_calls == 18
+    assert row.timing_stop == "ci" and row.ci_low_ms == pytest.approx(20.0)
+    noisy = benchmark_pairs(ClockSR(2, 1000.0, clock), images, scale=2, dataset="toy", roofline=ROOF, clock=clock,
+                            budget_s=2.0)
+    assert noisy.timing_stop == "budget" and noisy.n_calls == 9 and noisy.ci_low_ms is None  # 3 rounds of 3 images
+
+
+def test_run_bench_checks_the_ceiling_around_each_model_and_marks_a_busy_one() -> None:
+    clock = FakeClock()
+    roof = Roofline("cpu", "fp32", 230.0, "fake", theoretical_gflops_per_s=166.0,
+                    probes={"fma_microkernel_fp32": 230.0}, bandwidth_gb_per_s=10.0)
+    ceilings = iter([228.0, 225.0, 226.0, 49.0])  # model a: quiet; model b: the machine got busy
+    jobs = [BenchJob("a", 2, ClockSR(2, 1.0, clock)), BenchJob("b", 2, ClockSR(2, 2.0, clock))]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        frame = run_bench(jobs, BenchOptions(sizes=((8, 8), (16, 16))), roofline=roof, clock=clock,
+                          ceiling=lambda: next(ceilings), load_avg=lambda: 4.5).frame
+    a, b = frame[frame.model == "ClockSR"].iloc[:2], frame[frame.model == "ClockSR"].iloc[2:]
+    assert list(a["peak_reliable"]) == [True, True] and list(b["peak_reliable"]) == [False, False]
+    assert list(b["ceiling_before_gflops_per_s"]) == [226.0] * 2 and list(b["ceiling_after_gflops_per_s"]) == [49.0] * 2
+    assert (frame["load_avg_1m"] == 4.5).all()
+    assert all("machine busy: ceiling 226 before vs 49 GFLOP/s after the timing" in n for n in b["note"])
+    assert not any("machine busy" in n for n in a["note"])
+    assert any("machine busy" in str(w.message) for w in caught)
+    table = summary_table(frame, roof.record())
+    busy_lines = [line for line in table.splitlines() if "busy [1]" in line]
+    assert len(busy_lines) == 2  # b's two rows print the footnote mark instead of a fraction
+    assert "[1] machine busy: ceiling 226 before vs 49 GFLOP/s after the timing, load average 4.5" in table
+    quiet = run_bench(jobs[:1], BenchOptions(sizes=((8, 8),), ceilings=False), roofline=roof, clock=clock).frame
+    assert quiet["peak_reliable"].isna().all() and quiet["ceiling_before_gflops_per_s"].isna().all()
+
+
+def test_the_table_reads_back_a_busy_row_from_throughput_csv(tmp_path: Path) -> None:
+    from srbench.perf.table import write_throughput_csv
+    from srbench.rundir.frames import _read_throughput
+
+    clock = FakeClock()
+    ceilings = iter([200.0, 100.0])
+    frame = run_bench([BenchJob("a", 2, ClockSR(2, 1.0, clock))], BenchOptions(sizes=((8, 8),)), roofline=ROOF,
+                      clock=clock, ceiling=lambda: next(ceilings), load_avg=lambda: None).frame
+    write_throughput_csv(frame, tmp_path)
+    back = _read_throughput(tmp_path / "throughput.csv")
+    assert {"n_calls", "ci_low_ms", "ci_high_ms", "peak_reliable"} <= set(back.columns)
+    assert "busy [1]" in summary_table(back) and "[1] machine busy: ceiling 200 before vs 100" in summary_table(back)

@@ -153,3 +153,45 @@ def test_roofline_without_bandwidth_has_no_ridge() -> None:
     r = Roofline("cpu", "fp32", 100.0, "fake")
     assert r.ridge_flops_per_byte is None and r.record()["ridge_flops_per_byte"] is None
     assert FMA_CHAINS >= 8 and np.isfinite(r.peak_gflops_per_s)
+
+
+# ------------------------------------------------------------------------------------ ceiling checks
+
+def test_check_ceilings_trusts_a_quiet_machine() -> None:
+    from srbench.perf.peak import check_ceilings
+
+    c = check_ceilings(220.0, 230.0, earlier=230.0, theoretical=166.0, load_avg_1m=0.3)
+    assert c.reliable is True and c.note == "" and (c.before, c.after, c.load_avg_1m) == (220.0, 230.0, 0.3)
+
+
+@pytest.mark.parametrize(("before", "after", "earlier", "theoretical", "words"), [
+    (230.0, 49.0, None, None, "ceiling 230 before vs 49 GFLOP/s after the timing"),  # > 15 % apart
+    (49.0, 48.0, 230.0, None, "ceiling 48 vs 230 GFLOP/s earlier"),  # both low, against the run's roofline
+    (90.0, 95.0, None, 166.0, "ceiling 90 vs 166 GFLOP/s theoretical"),  # below 0.6 of the flags' figure
+])
+def test_check_ceilings_flags_a_busy_machine(before: float, after: float, earlier: float | None,
+                                             theoretical: float | None, words: str) -> None:
+    from srbench.perf.peak import check_ceilings
+
+    c = check_ceilings(before, after, earlier=earlier, theoretical=theoretical, load_avg_1m=5.9)
+    assert c.reliable is False and c.note.startswith("machine busy: ") and words in c.note
+    assert ", load average 5.9: of peak unreliable" in c.note
+
+
+def test_check_ceilings_boundaries_and_missing_figures() -> None:
+    from srbench.perf.peak import check_ceilings
+
+    assert check_ceilings(100.0, 86.0).reliable is True  # 14 % apart
+    assert check_ceilings(100.0, 84.0).reliable is False  # 16 %
+    assert check_ceilings(100.0, 100.0, theoretical=166.0).reliable is True  # 0.60 of it
+    assert check_ceilings(None, None).reliable is None and check_ceilings(None, 5.0).note == "ceiling not checked"
+
+
+def test_reference_ceiling_is_the_rooflines_fma_probe_on_a_cpu_only() -> None:
+    from srbench.perf.peak import Roofline, reference_ceiling
+
+    cpu = Roofline("cpu", "fp32", 240.0, "fake", theoretical_gflops_per_s=166.0,
+                   probes={"torch_matmul_fp32": 150.0, "fma_microkernel_fp32": 240.0})
+    assert reference_ceiling(cpu) == (240.0, 166.0)
+    assert reference_ceiling(Roofline("cuda", "fp32", 5e4, "fake", probes={"cublas_gemm_tf32": 5e4})) == (None, None)
+    assert reference_ceiling(None) == (None, None)

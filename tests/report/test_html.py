@@ -188,3 +188,20 @@ def test_throughput_table_and_point_selection(tmp_path: Path) -> None:
     head = [c[0] for c in table["rows"][0]]
     first = dict(zip(head, (c[0] for c in table["rows"][1]), strict=True))
     assert first["ms_median"] == "1.000" and first["gflops"] == "" and first["channels_last"] == "False"
+
+
+def test_throughput_of_a_busy_machine_shows_no_of_peak_figure(tmp_path: Path) -> None:
+    """Issue 22.4: a row whose ceiling check found the machine busy shows why, not a fraction."""
+    rows = [("m", "set5", 4, "im", "psnr", 30.0)]
+    base = {"model": "m", "scale": 4, "dtype": "fp32", "device": "cpu", "ms_p90": 2.0, "mpix_per_s": 1.0,
+            "params": 10, "gflops": 1.0, "achieved_gflops_per_s": 40.0, "peak_gflops_per_s": 230.0,
+            "lr_height": 64, "lr_width": 64, "batch": 1, "ms_median": 1.0, "images_per_s": 1000.0, "input": "64x64"}
+    tp = [{**base, "peak_fraction": 0.174, "bound_fraction": 0.174, "peak_reliable": "True", "note": ""},
+          {**base, "model": "n", "peak_fraction": 0.816, "bound_fraction": 0.816, "peak_reliable": "False",
+           "note": "machine busy: ceiling 49 vs 230 GFLOP/s earlier: of peak unreliable"}]
+    write_report(write_run(tmp_path / "run", rows, throughput=tp))
+    table = next(t for t in parse(tmp_path / "run" / "report.html").tables if t["id"] == "throughput-table")
+    head = [c[0] for c in table["rows"][0]]
+    quiet, busy = (dict(zip(head, (c[0] for c in r), strict=True)) for r in table["rows"][1:3])
+    assert quiet["peak_fraction"] == "0.174" and busy["peak_fraction"].startswith("unreliable")
+    assert busy["bound_fraction"].startswith("unreliable") and "ceiling 49 vs 230" in busy["note"]
