@@ -125,8 +125,9 @@ def test_lpips_unavailable_warning_and_no_plane(tmp_path: Path) -> None:
         "errors": [{"model": "srgan", "dataset": "set5", "scale": 4, "image": "im", "error": "CUDA <oom>"}],
         "status": "interrupted"})
     html = write_report(run).read_text(encoding="utf-8")
-    assert html.count(reason) >= 3  # warnings box, plot note, provenance
-    assert "Perception-distortion plane skipped: " + reason in html
+    assert html.count(reason) == 1  # once, in the warnings box; the plot note and provenance point there
+    assert "Perception-distortion plane skipped: LPIPS is unavailable (see Warnings)" in html
+    assert "<th>lpips</th><td>unavailable (see Warnings)</td>" in html
     assert "data:image/svg" not in html  # no LPIPS, no throughput: no plot
     assert "CUDA &lt;oom&gt;" in html and 'id="status-warning"' in html
 
@@ -135,7 +136,7 @@ def test_crop_box_option_and_fallback(image_run: Path, tmp_path: Path) -> None:
     html = write_report(image_run, out=tmp_path / "a.html", crop_box="8,8,32,32").read_text(encoding="utf-8")
     assert html.count("region x,y,w,h = 8,8,32,32 HR pixels (chosen (crop_box))") == 2
     html = write_report(image_run, out=tmp_path / "b.html", crop_box="9000,0,32,32").read_text(encoding="utf-8")
-    assert "lies outside" in html and "auto (highest HR gradient energy)" in html
+    assert "lies outside" in html and "auto (largest difference between the models)" in html
     with pytest.raises(ValueError, match="crop box"):
         write_report(image_run, out=tmp_path / "c.html", crop_box="1,2")
 
@@ -184,7 +185,11 @@ def test_throughput_table_and_point_selection(tmp_path: Path) -> None:
     assert 'id="hardware">NVIDIA H100 80GB HBM3' in html
     assert "Throughput measured at input 256x256, batch 1, dtype fp32, device cuda." in html
     p = parse(tmp_path / "run" / "report.html")
-    table = next(t for t in p.tables if t["id"] == "throughput-table")
+    table = next(t for t in p.tables if t["id"] == "throughput-raw")  # every column, behind the fold
     head = [c[0] for c in table["rows"][0]]
     first = dict(zip(head, (c[0] for c in table["rows"][1]), strict=True))
     assert first["ms_median"] == "1.000" and first["gflops"] == "" and first["channels_last"] == "False"
+    curated = next(t for t in p.tables if t["id"] == "throughput-table")
+    assert [c[0] for c in curated["rows"][0]] == ["model", "input", "dtype", "ms median", "ms p90", "img/s", "GFLOP",
+                                                  "of peak", "bound", "params"]
+    assert [c[0] for c in curated["rows"][3]][:3] == ["m", "256x256 \u00b7 batch 8", "fp32"]
