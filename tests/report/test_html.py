@@ -178,9 +178,12 @@ def test_throughput_table_and_point_selection(tmp_path: Path) -> None:
     base = {"model": "m", "scale": 4, "dtype": "fp32", "device": "cuda", "ms_p90": 2.0, "mpix_per_s": 1.0,
             "params": "", "gflops": "", "achieved_gflops_per_s": "", "peak_gflops_per_s": "", "peak_fraction": "",
             "channels_last": "False", "device_name": "NVIDIA H100 80GB HBM3"}
-    tp = [{**base, "lr_height": 64, "lr_width": 64, "batch": 1, "ms_median": 1.0, "images_per_s": 1000.0, "input": "64x64"},
-          {**base, "lr_height": 256, "lr_width": 256, "batch": 1, "ms_median": 8.0, "images_per_s": 125.0, "input": "256x256"},
-          {**base, "lr_height": 256, "lr_width": 256, "batch": 8, "ms_median": 5.0, "images_per_s": 200.0, "input": "256x256"}]
+    tp = [{**base, "lr_height": 64, "lr_width": 64, "batch": 1, "ms_median": 1.0, "images_per_s": 1000.0,
+           "input": "64x64"},
+          {**base, "lr_height": 256, "lr_width": 256, "batch": 1, "ms_median": 8.0, "images_per_s": 125.0,
+           "input": "256x256"},
+          {**base, "lr_height": 256, "lr_width": 256, "batch": 8, "ms_median": 5.0, "images_per_s": 200.0,
+           "input": "256x256"}]
     html = write_report(write_run(tmp_path / "run", rows, throughput=tp)).read_text(encoding="utf-8")
     assert 'id="hardware">NVIDIA H100 80GB HBM3' in html
     assert "Throughput measured at input 256x256, batch 1, dtype fp32, device cuda." in html
