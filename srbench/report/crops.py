@@ -36,22 +36,15 @@ def fit_box(box: Box, height: int, width: int) -> Box | None:
     return box
 
 
-def auto_box(hr: np.ndarray, size: int | None = None, stride: int = 4) -> Box:
-    """The square window with the highest gradient energy (sum of squared finite differences of the
-    grey image): where SR methods differ most visibly (edges, texture), not a flat sky.
-
-    ``size`` defaults to a quarter of the shorter side, clipped to [16, 128] and to the image.
-    """
-    if hr.ndim != 3 or hr.shape[2] not in (1, 3):
-        raise ValueError(f"auto_box expects uint8 HWC with 1 or 3 channels, got shape {hr.shape}")
-    height, width = hr.shape[:2]
+def _window_size(height: int, width: int, size: int | None) -> int:
     if size is None:
         size = int(np.clip(min(height, width) // 4, 16, 128))
-    size = max(1, min(size, height, width))
-    grey = hr.astype(np.float64).mean(axis=2)
-    energy = np.zeros_like(grey)
-    energy[:, :-1] += np.diff(grey, axis=1) ** 2
-    energy[:-1, :] += np.diff(grey, axis=0) ** 2
+    return max(1, min(size, height, width))
+
+
+def _best_window(energy: np.ndarray, size: int, stride: int) -> Box:
+    """The square ``size`` window (top-left on a ``stride`` grid) with the largest sum of ``energy``."""
+    height, width = energy.shape
     integral = np.pad(energy.cumsum(0).cumsum(1), ((1, 0), (1, 0)))
     ys = np.arange(0, height - size + 1, stride)
     xs = np.arange(0, width - size + 1, stride)
@@ -60,6 +53,45 @@ def auto_box(hr: np.ndarray, size: int | None = None, stride: int = 4) -> Box:
             - integral[y0 + size, x0] + integral[y0, x0])
     iy, ix = np.unravel_index(int(np.argmax(sums)), sums.shape)
     return int(xs[ix]), int(ys[iy]), size, size
+
+
+def _grey(img: np.ndarray) -> np.ndarray:
+    if img.ndim != 3 or img.shape[2] not in (1, 3):
+        raise ValueError(f"expected uint8 HWC with 1 or 3 channels, got shape {img.shape}")
+    return img.astype(np.float64).mean(axis=2)
+
+
+def auto_box(hr: np.ndarray, size: int | None = None, stride: int = 4) -> Box:
+    """The square window with the highest gradient energy (sum of squared finite differences of the
+    grey image): where SR methods differ most visibly (edges, texture), not a flat sky.
+
+    ``size`` defaults to a quarter of the shorter side, clipped to [16, 128] and to the image.
+    """
+    if hr.ndim != 3 or hr.shape[2] not in (1, 3):
+        raise ValueError(f"auto_box expects uint8 HWC with 1 or 3 channels, got shape {hr.shape}")
+    grey = _grey(hr)
+    energy = np.zeros_like(grey)
+    energy[:, :-1] += np.diff(grey, axis=1) ** 2
+    energy[:-1, :] += np.diff(grey, axis=0) ** 2
+    return _best_window(energy, _window_size(*grey.shape, size), stride)
+
+
+def spread_map(outputs: list[np.ndarray]) -> np.ndarray:
+    """Per pixel, the variance over ``outputs`` (the models' SR images of one HR image, uint8 HWC of one
+    size) of the grey value: zero where every model agrees, large where they differ."""
+    if len(outputs) < 2:
+        raise ValueError(f"spread_map needs at least two images, got {len(outputs)}")
+    shapes = {o.shape[:2] for o in outputs}
+    if len(shapes) != 1:
+        raise ValueError(f"spread_map: images of different sizes {sorted(shapes)}")
+    return np.stack([_grey(o) for o in outputs]).var(axis=0)
+
+
+def spread_box(outputs: list[np.ndarray], size: int | None = None, stride: int = 4) -> Box:
+    """The square window where the models' outputs differ most (largest summed :func:`spread_map`):
+    the region a figure should zoom into to show how methods differ. ``size`` as in :func:`auto_box`."""
+    energy = spread_map(outputs)
+    return _best_window(energy, _window_size(*energy.shape, size), stride)
 
 
 def crop(img: np.ndarray, box: Box) -> np.ndarray:

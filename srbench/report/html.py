@@ -20,7 +20,6 @@ import numpy as np
 import pandas as pd
 
 from srbench.files import atomic_write_text
-from srbench.perf.table import unreliable
 from srbench.report import crops as _crops
 from srbench.report.format import (
     REPORT_DECIMALS,
@@ -30,6 +29,8 @@ from srbench.report.format import (
     format_value,
     metric_label,
 )
+from srbench.report.provenance import provenance, warning_groups
+from srbench.report.throughput import throughput_section
 from srbench.rundir import RunData, load_run_dir
 
 TEMPLATES = Path(__file__).with_name("templates")
@@ -40,20 +41,25 @@ class ReportOptions:
     """Knobs of ``write_report`` (the CLI's ``srbench report`` flags)."""
 
     crop_box: str | None = None  # "x,y,w,h" in HR pixels; overrides run.json config.crop_box
-    max_comparisons: int = 12  # visual comparisons shown (the run chose which images were saved)
+    max_comparisons: int = 12  # visual comparisons shown, largest spread between models first (the run chose
+    # which images were saved)
+    reference: str | None = None  # the per-image pivot's reference model; default bicubic, else the first model
     thumbnail_side: int = 256  # px, longer side of the HR overview with the box drawn
     crop_display: int = 256  # px, target longer side of a zoomed crop (integer nearest-neighbour zoom)
 
 
-def write_report(run_dir: Path, *, out: Path | None = None, crop_box: str | None = None) -> Path:
+def write_report(run_dir: Path, *, out: Path | None = None, crop_box: str | None = None,
+                 reference: str | None = None) -> Path:
     """Write ``run_dir/report.html`` (or ``out``) for the run in ``run_dir`` and return its path.
 
     ``crop_box`` ("x,y,w,h", HR pixels) picks the region of the visual comparisons; default: the run's
-    ``config.crop_box``, else per image the window of highest HR gradient energy.
+    ``config.crop_box``, else per image the window where the saved models' outputs differ most (HR gradient
+    energy when only one model's output was saved). ``reference``: the model the per-image pivot subtracts
+    (default bicubic when the run has it, else the run's first model).
     """
     run_dir = Path(run_dir)
     run = load_run_dir(run_dir)
-    html = render_report(run, ReportOptions(crop_box=crop_box))
+    html = render_report(run, ReportOptions(crop_box=crop_box, reference=reference))
     target = Path(out) if out is not None else run_dir / "report.html"
     target.parent.mkdir(parents=True, exist_ok=True)
     return atomic_write_text(target, html)
@@ -81,15 +87,16 @@ def render_report(run: RunData, options: ReportOptions = ReportOptions()) -> str
     notes: list[str] = []
     ctx = {
         "run": _run_header(run),
-        "warnings": list(run.record.warnings),
+        "warnings": warning_groups(run.record.warnings),
         "errors": _errors(run),
         "summaries": _summaries(run),
+        "pivots": _pivots(run, options.reference, notes),
         "per_image": _per_image(run),
-        "throughput": _throughput(run),
+        "throughput": throughput_section(run.throughput, run.record.models, run.record.environment),
         "plots": _plots(run, notes),
         "comparisons": _comparisons(run, options, notes),
         "notes": notes,
-        "provenance": _provenance(run),
+        "provenance": provenance(run),
         "demo_models": sorted(name for name, info in run.record.models.items() if info.demo),
         "style": style,
         "script": script,
@@ -194,45 +201,68 @@ def _per_image(run: RunData) -> dict[str, Any]:
     return {"metrics": [_metric_header(run, k) for k in metrics], "rows": rows}
 
 
-_TP_FLOAT_DECIMALS = {"ms_median": 3, "ms_p90": 3, "images_per_s": 2, "mpix_per_s": 3, "gflops": 3,
-                      "achieved_gflops_per_s": 2, "peak_gflops_per_s": 1, "peak_fraction": 3, "peak_mem_mb": 1}
+def _reference(models: list[str], wanted: str | None) -> str:
+    if wanted in models:
+        return wanted
+    return "bicubic" if "bicubic" in models else models[0]
 
 
-def _throughput(run: RunData) -> dict[str, Any] | None:
-    tp = run.throughput
-    if tp is None or tp.empty:
-        return None
-    cols = list(tp.columns)
-    rows = []
-    for rec in tp.itertuples(index=False):
-        cells = []
-        busy = unreliable(dict(zip(cols, rec, strict=True)))  # the machine was busy: no "of peak" figure
-        for c, v in zip(cols, rec, strict=True):
-            if busy and c in ("peak_fraction", "bound_fraction"):
-                cells.append({"text": "unreliable (machine busy, see note)", "sort": "", "num": True})
-            elif v is pd.NA:
-                cells.append({"text": "", "sort": "", "num": True})
-            elif isinstance(v, (float, np.floating)):
-                fv = float(v)
-                text = "" if math.isnan(fv) else f"{fv:.{_TP_FLOAT_DECIMALS.get(c, 3)}f}"
-                cells.append({"text": text, "sort": _sort_key(fv), "num": True})
-            elif isinstance(v, (int, np.integer)) and not isinstance(v, bool):
-                cells.append({"text": str(int(v)), "sort": str(int(v)), "num": True})
-            else:
-                cells.append({"text": str(v), "sort": None, "num": False})
-        rows.append(cells)
-    numeric = [all(row[i]["num"] for row in rows) for i in range(len(cols))]
-    env = run.record.environment
-    names = [str(x) for x in dict.fromkeys(tp["device_name"]) if str(x)] if "device_name" in tp else []
-    hw = [", ".join(names) if names else str(env.get("device_name") or "unknown device")]
-    if env.get("cuda"):
-        hw.append(f"CUDA {env['cuda']}")
-    if env.get("threads"):
-        hw.append(f"{env['threads']} CPU threads")
-    if env.get("torch"):
-        hw.append(f"torch {env['torch']}")
-    return {"columns": [{"name": c, "numeric": n} for c, n in zip(cols, numeric, strict=True)], "rows": rows,
-            "hardware": ", ".join(hw)}
+def _signed(value: float, metric: str) -> str:
+    text = format_value(value, metric, REPORT_DECIMALS)
+    return text if text.startswith("-") or not text else "+" + text
+
+
+def _pivots(run: RunData, wanted: str | None, notes: list[str]) -> list[dict[str, Any]]:
+    """Per (dataset, scale): one table per metric with images as rows and models as columns, each model's
+    difference to the reference model per image; rows worst first (the image on which some model loses
+    most to the reference, in the metric's direction)."""
+    r = run.results
+    if r.empty:
+        return []
+    if wanted is not None and wanted not in set(r["model"]):
+        notes.append(f"Per-image pivot: reference model {wanted!r} is not in this run; using the default.")
+    metrics = [m for m in run.metrics() if m in set(r["metric"])]
+    order = run.models()
+    groups = []
+    for gi, ((dataset, scale), part) in enumerate(r.groupby(["dataset", "scale"], sort=False)):
+        models = [m for m in order if m in set(part["model"])]
+        ref = _reference(models, wanted)
+        others = [m for m in models if m != ref]
+        tables = []
+        for mi, metric in enumerate(m for m in metrics if m in set(part["metric"])):
+            hib = run.higher_is_better(metric)
+            sign = -1.0 if hib is False else 1.0  # direction-adjusted: positive = better than the reference
+            wide = part[part["metric"] == metric].pivot_table(index="image", columns="model", values="value",
+                                                              aggfunc="last", sort=False)
+            rows = []
+            for image, vals in wide.iterrows():
+                base = vals.get(ref, math.nan)
+                base = math.nan if pd.isna(base) else float(base)
+                cells, worst = [], math.inf
+                for m in others:
+                    v = vals.get(m, math.nan)
+                    v = math.nan if pd.isna(v) else float(v)
+                    d = v - base if math.isfinite(v) and math.isfinite(base) else math.nan
+                    if not math.isnan(d):
+                        worst = min(worst, sign * d)
+                    cls = "" if math.isnan(d) or d == 0 or hib is None else ("better" if sign * d > 0 else "worse")
+                    cells.append({"text": _signed(d, metric) if not math.isnan(d) else "", "sort": _sort_key(d),
+                                  "cls": cls, "title": f"{m}: {format_value(v, metric, REPORT_DECIMALS)}"})
+                key = worst if others else (sign * base if not math.isnan(base) else math.inf)
+                rows.append({"image": str(image), "ref": format_value(base, metric, REPORT_DECIMALS),
+                             "ref_sort": _sort_key(base), "cells": cells, "_key": key})
+            rows.sort(key=lambda x: x.pop("_key"))
+            means = []
+            for i in range(len(others)):
+                ds = [float(c["sort"]) for c in (row["cells"][i] for row in rows) if c["sort"] not in ("", None)]
+                means.append(_signed(float(np.mean(ds)), metric) if ds else "")
+            ref_vals = [float(row["ref_sort"]) for row in rows if row["ref_sort"]]
+            tables.append({"id": f"pivot-{gi}-{mi}", "metric": _metric_header(run, metric), "rows": rows,
+                           "ref_mean": format_value(float(np.mean(ref_vals)), metric, REPORT_DECIMALS)
+                           if ref_vals else "", "means": means})
+        groups.append({"label": f"{dataset_label(dataset)} \u00d7{int(scale)}", "dataset": dataset,
+                       "scale": int(scale), "reference": ref, "models": others, "tables": tables})
+    return groups
 
 
 def _throughput_point(tp: pd.DataFrame, model: str, scale: int, dataset: str) -> tuple[float, str] | None:
@@ -299,6 +329,10 @@ def _perceptual_axis(run: RunData, notes: list[str]) -> str | None:
     present = set(run.summary["metric"])
     proto = run.record.comparable_protocol()
     lpips_reason = None if proto.lpips_available or not isinstance(proto.lpips, dict) else proto.lpips.get("reason")
+    if lpips_reason and lpips_reason in run.record.warnings:  # said once, in the Warnings box
+        lpips_reason = "LPIPS is unavailable (see Warnings)"
+    elif lpips_reason == "not requested":
+        lpips_reason = "LPIPS was not requested"
     for metric in PERCEPTUAL_AXES:
         if metric in present:
             if metric != "lpips" and lpips_reason:
@@ -322,17 +356,53 @@ def _inside(run_dir: Path, rel: Any) -> Path | None:
     return p
 
 
+def _spread_metric(run: RunData) -> str | None:
+    """The metric the comparisons are ranked by: PSNR when present, else the first with a direction."""
+    present = set(run.results["metric"]) if not run.results.empty else set()
+    if "psnr" in present:
+        return "psnr"
+    return next((m for m in run.metrics() if m in present and run.higher_is_better(m) is not None), None)
+
+
+def _image_spreads(run: RunData, metric: str | None) -> dict[tuple[str, int, str], float]:
+    """(dataset, scale, image) -> max - min of ``metric`` over the run's models (finite values only)."""
+    r = run.results
+    if metric is None or r.empty:
+        return {}
+    part = r[(r["metric"] == metric) & np.isfinite(r["value"].astype(float))]
+    spread = part.groupby(["dataset", "scale", "image"], sort=False)["value"].agg(lambda v: float(v.max() - v.min()))
+    return {(str(d), int(s), str(i)): float(v) for (d, s, i), v in spread.items()}
+
+
+def _crop_caption(sr: np.ndarray, hr: np.ndarray, y_channel: bool) -> str:
+    """PSNR (dB) / SSIM of the crop itself (Y channel unless the run scored RGB; no border shave)."""
+    from srbench.metrics.fidelity import psnr_ssim
+
+    a, b = sr.transpose(2, 0, 1), hr.transpose(2, 0, 1)
+    try:
+        p, q = psnr_ssim(a, b, crop_border=0, y_channel=y_channel)
+    except ValueError:  # a crop smaller than SSIM's 11x11 window
+        from srbench.metrics.fidelity import psnr
+
+        return f"crop {format_value(psnr(a, b, crop_border=0, y_channel=y_channel), 'psnr', REPORT_DECIMALS)} dB"
+    return f"crop {format_value(p, 'psnr', REPORT_DECIMALS)} / {format_value(q, 'ssim', REPORT_DECIMALS)}"
+
+
 def _comparisons(run: RunData, opt: ReportOptions, notes: list[str]) -> list[dict[str, Any]]:
     from srbench.data.io import read_image
 
-    entries = list(run.record.comparisons)
+    metric = _spread_metric(run)
+    spreads = _image_spreads(run, metric)
+    entries = sorted(run.record.comparisons, key=lambda c: -spreads.get((c.dataset, c.scale, c.image), -math.inf))
     if len(entries) > opt.max_comparisons:
-        notes.append(f"Visual comparisons: showing {opt.max_comparisons} of {len(entries)} saved images.")
+        notes.append(f"Visual comparisons: showing {opt.max_comparisons} of {len(entries)} saved images, those "
+                     f"with the largest {metric_label(metric or '')} spread between models.")
         entries = entries[: opt.max_comparisons]
     box_text = opt.crop_box or run.record.config.get("crop_box")
     if isinstance(box_text, (list, tuple)):  # run.json stores the CLI's --crop-box as [x, y, w, h]
         box_text = ",".join(str(v) for v in box_text)
     user_box = _crops.parse_box(box_text) if box_text else None
+    y_channel = str(run.record.config.get("colour", "y")) != "rgb"
     per_image = run.results
     out = []
     for c in entries:
@@ -342,7 +412,16 @@ def _comparisons(run: RunData, opt: ReportOptions, notes: list[str]) -> list[dic
             notes.append(f"Visual comparison {label}: HR image {c.hr!r} not found in the run directory.")
             continue
         hr = read_image(hr_path)
-        box, how = None, "auto (highest HR gradient energy)"
+        outputs: dict[str, np.ndarray | str] = {}
+        for model, rel in c.models.items():
+            p = _inside(run.path, rel)
+            if p is None:
+                outputs[str(model)] = "image missing"
+                continue
+            sr = read_image(p)
+            outputs[str(model)] = (sr if sr.shape[:2] == hr.shape[:2]
+                                   else f"size {sr.shape[1]}x{sr.shape[0]} differs from HR")
+        box, how = None, None
         if user_box is not None:
             box = _crops.fit_box(user_box, hr.shape[0], hr.shape[1])
             if box is None:
@@ -351,73 +430,37 @@ def _comparisons(run: RunData, opt: ReportOptions, notes: list[str]) -> list[dic
             else:
                 how = "chosen (crop_box)"
         if box is None:
-            box = _crops.auto_box(hr)
+            images = [o for o in outputs.values() if isinstance(o, np.ndarray)]
+            if len(images) >= 2:
+                box, how = _crops.spread_box(images), "auto (largest difference between the models)"
+            else:
+                box, how = _crops.auto_box(hr), "auto (highest HR gradient energy)"
         zoom = _crops.zoom_factor(box, opt.crop_display)
         thumb = _crops.thumbnail(hr, opt.thumbnail_side)
         s = thumb.shape[1] / hr.shape[1]
         tbox = (int(box[0] * s), int(box[1] * s), max(2, round(box[2] * s)), max(2, round(box[3] * s)))
-        panels = [{"label": "HR", "uri": _crops.png_data_uri(_crops.zoom_nearest(_crops.crop(hr, box), zoom)),
-                   "caption": "PSNR / SSIM"}]
-        for model, rel in c.models.items():
-            p = _inside(run.path, rel)
-            if p is None:
-                panels.append({"label": str(model), "uri": None, "caption": "image missing"})
+        hr_crop = _crops.crop(hr, box)
+        panels = [{"label": "HR", "uri": _crops.png_data_uri(_crops.zoom_nearest(hr_crop, zoom)),
+                   "caption": "reference", "whole": ""}]
+        for model, sr in outputs.items():
+            if isinstance(sr, str):
+                panels.append({"label": model, "uri": None, "caption": sr, "whole": ""})
                 continue
-            sr = read_image(p)
-            if sr.shape[:2] != hr.shape[:2]:
-                panels.append({"label": str(model), "uri": None,
-                               "caption": f"size {sr.shape[1]}x{sr.shape[0]} differs from HR"})
-                continue
-            sel = per_image[(per_image["model"] == str(model)) & (per_image["dataset"] == c.dataset)
+            sel = per_image[(per_image["model"] == model) & (per_image["dataset"] == c.dataset)
                             & (per_image["scale"] == c.scale) & (per_image["image"] == c.image)]
             vals = dict(zip(sel["metric"], sel["value"], strict=True))
-            caption = " / ".join(format_value(float(vals[k]), k, REPORT_DECIMALS) for k in ("psnr", "ssim")
-                                 if k in vals)
-            panels.append({"label": str(model),
-                           "uri": _crops.png_data_uri(_crops.zoom_nearest(_crops.crop(sr, box), zoom)),
-                           "caption": caption})
+            whole = " / ".join(format_value(float(vals[k]), k, REPORT_DECIMALS) for k in ("psnr", "ssim")
+                               if k in vals)
+            sr_crop = _crops.crop(sr, box)
+            panels.append({"label": model, "uri": _crops.png_data_uri(_crops.zoom_nearest(sr_crop, zoom)),
+                           "caption": _crop_caption(sr_crop, hr_crop, y_channel),
+                           "whole": f"image {whole}" if whole else ""})
+        spread = spreads.get((c.dataset, c.scale, c.image))
+        unit = run.record.metric(metric).unit if metric else None
+        spread_text = "" if spread is None or metric is None else (
+            f"{metric_label(metric)} spread between models {format_value(spread, metric, REPORT_DECIMALS)}"
+            + (f" {unit}" if unit else ""))
         out.append({"label": label, "thumb": _crops.png_data_uri(_crops.draw_box(thumb, tbox)),
-                    "box": f"{box[0]},{box[1]},{box[2]},{box[3]}", "how": how, "zoom": zoom, "panels": panels})
+                    "box": f"{box[0]},{box[1]},{box[2]},{box[3]}", "how": how, "zoom": zoom, "panels": panels,
+                    "spread": spread_text})
     return out
-
-
-def _kv(d: Any) -> list[tuple[str, str]]:
-    if not isinstance(d, dict):
-        return []
-    return [(str(k), _text(v)) for k, v in d.items()]
-
-
-def _provenance(run: RunData) -> dict[str, Any]:
-    r = run.record
-    protocol = r.protocol.to_json()
-    lp = protocol.get("lpips")
-    if isinstance(lp, dict):
-        if lp.get("available") is False:
-            protocol["lpips"] = f"unavailable: {lp.get('reason') or 'no reason recorded'}"
-        else:
-            protocol["lpips"] = (f"net {lp.get('net')}, version {lp.get('version')}, input range "
-                                 f"{lp.get('range')}"
-                                 + (f", backbone {lp.get('backbone')} (sha256 {lp.get('backbone_sha256')})"
-                                    if lp.get("backbone_sha256") else "")
-                                 + (f", lpips package {lp.get('package_version')}" if lp.get("package_version")
-                                    else ""))
-    models = [{"name": name, "description": _text(info.description or None), "weights": _text(info.weights),
-               "sha256": _text(info.weights_sha256), "params": _text(info.params), "demo": info.demo,
-               "architecture": _text(info.adapter_extra.get("architecture"))}
-              for name, info in r.models.items()]
-    datasets = [{"name": name, "source": _text(info.source or None), "n_images": _text(info.n_images),
-                 "verified": _text(info.verified), "hashes": [(k, v) for k, v in info.hr_pixel_sha256.items()]}
-                for name, info in r.datasets.items()]
-    metrics = [(name, ", ".join(f"{k} {_text(v)}" for k, v in info.to_json().items()))
-               for name, info in r.metrics.items()]
-    return {
-        "run": [("run id", run.run_id), ("created", _text(r.created)), ("status", _text(r.status)),
-                ("command", _text(r.command)), ("srbench", _text(r.srbench_version)),
-                ("git sha", _text(r.git_sha)), ("schema version", _text(r.schema_version))],
-        "environment": _kv(dict(r.environment)),
-        "config": _kv(dict(r.config)),
-        "protocol": _kv(protocol),
-        "metrics": metrics,
-        "models": models,
-        "datasets": datasets,
-    }

@@ -125,8 +125,9 @@ def test_lpips_unavailable_warning_and_no_plane(tmp_path: Path) -> None:
         "errors": [{"model": "srgan", "dataset": "set5", "scale": 4, "image": "im", "error": "CUDA <oom>"}],
         "status": "interrupted"})
     html = write_report(run).read_text(encoding="utf-8")
-    assert html.count(reason) >= 3  # warnings box, plot note, provenance
-    assert "Perception-distortion plane skipped: " + reason in html
+    assert html.count(reason) == 1  # once, in the warnings box; the plot note and provenance point there
+    assert "Perception-distortion plane skipped: LPIPS is unavailable (see Warnings)" in html
+    assert "<th>lpips</th><td>unavailable (see Warnings)</td>" in html
     assert "data:image/svg" not in html  # no LPIPS, no throughput: no plot
     assert "CUDA &lt;oom&gt;" in html and 'id="status-warning"' in html
 
@@ -135,7 +136,7 @@ def test_crop_box_option_and_fallback(image_run: Path, tmp_path: Path) -> None:
     html = write_report(image_run, out=tmp_path / "a.html", crop_box="8,8,32,32").read_text(encoding="utf-8")
     assert html.count("region x,y,w,h = 8,8,32,32 HR pixels (chosen (crop_box))") == 2
     html = write_report(image_run, out=tmp_path / "b.html", crop_box="9000,0,32,32").read_text(encoding="utf-8")
-    assert "lies outside" in html and "auto (highest HR gradient energy)" in html
+    assert "lies outside" in html and "auto (largest difference between the models)" in html
     with pytest.raises(ValueError, match="crop box"):
         write_report(image_run, out=tmp_path / "c.html", crop_box="1,2")
 
@@ -177,17 +178,24 @@ def test_throughput_table_and_point_selection(tmp_path: Path) -> None:
     base = {"model": "m", "scale": 4, "dtype": "fp32", "device": "cuda", "ms_p90": 2.0, "mpix_per_s": 1.0,
             "params": "", "gflops": "", "achieved_gflops_per_s": "", "peak_gflops_per_s": "", "peak_fraction": "",
             "channels_last": "False", "device_name": "NVIDIA H100 80GB HBM3"}
-    tp = [{**base, "lr_height": 64, "lr_width": 64, "batch": 1, "ms_median": 1.0, "images_per_s": 1000.0, "input": "64x64"},
-          {**base, "lr_height": 256, "lr_width": 256, "batch": 1, "ms_median": 8.0, "images_per_s": 125.0, "input": "256x256"},
-          {**base, "lr_height": 256, "lr_width": 256, "batch": 8, "ms_median": 5.0, "images_per_s": 200.0, "input": "256x256"}]
+    tp = [{**base, "lr_height": 64, "lr_width": 64, "batch": 1, "ms_median": 1.0, "images_per_s": 1000.0,
+           "input": "64x64"},
+          {**base, "lr_height": 256, "lr_width": 256, "batch": 1, "ms_median": 8.0, "images_per_s": 125.0,
+           "input": "256x256"},
+          {**base, "lr_height": 256, "lr_width": 256, "batch": 8, "ms_median": 5.0, "images_per_s": 200.0,
+           "input": "256x256"}]
     html = write_report(write_run(tmp_path / "run", rows, throughput=tp)).read_text(encoding="utf-8")
     assert 'id="hardware">NVIDIA H100 80GB HBM3' in html
     assert "Throughput measured at input 256x256, batch 1, dtype fp32, device cuda." in html
     p = parse(tmp_path / "run" / "report.html")
-    table = next(t for t in p.tables if t["id"] == "throughput-table")
+    table = next(t for t in p.tables if t["id"] == "throughput-raw")  # every column, behind the fold
     head = [c[0] for c in table["rows"][0]]
     first = dict(zip(head, (c[0] for c in table["rows"][1]), strict=True))
     assert first["ms_median"] == "1.000" and first["gflops"] == "" and first["channels_last"] == "False"
+    curated = next(t for t in p.tables if t["id"] == "throughput-table")
+    assert [c[0] for c in curated["rows"][0]] == ["model", "input", "dtype", "ms median", "ms p90", "img/s", "GFLOP",
+                                                  "of peak", "bound", "params"]
+    assert [c[0] for c in curated["rows"][3]][:3] == ["m", "256x256 \u00b7 batch 8", "fp32"]
 
 
 def test_throughput_of_a_busy_machine_shows_no_of_peak_figure(tmp_path: Path) -> None:
@@ -200,8 +208,12 @@ def test_throughput_of_a_busy_machine_shows_no_of_peak_figure(tmp_path: Path) ->
           {**base, "model": "n", "peak_fraction": 0.816, "bound_fraction": 0.816, "peak_reliable": "False",
            "note": "machine busy: ceiling 49 vs 230 GFLOP/s earlier: of peak unreliable"}]
     write_report(write_run(tmp_path / "run", rows, throughput=tp))
-    table = next(t for t in parse(tmp_path / "run" / "report.html").tables if t["id"] == "throughput-table")
-    head = [c[0] for c in table["rows"][0]]
-    quiet, busy = (dict(zip(head, (c[0] for c in r), strict=True)) for r in table["rows"][1:3])
-    assert quiet["peak_fraction"] == "0.174" and busy["peak_fraction"].startswith("unreliable")
-    assert busy["bound_fraction"].startswith("unreliable") and "ceiling 49 vs 230" in busy["note"]
+    tables = parse(tmp_path / "run" / "report.html").tables
+    raw = next(t for t in tables if t["id"] == "throughput-raw")  # every column of throughput.csv
+    head = [c[0] for c in raw["rows"][0]]
+    quiet, busy = (dict(zip(head, (c[0] for c in r), strict=True)) for r in raw["rows"][1:3])
+    assert busy["peak_reliable"] == "False" and "ceiling 49 vs 230" in busy["note"]
+    curated = next(t for t in tables if t["id"] == "throughput-table")
+    head = [c[0] for c in curated["rows"][0]]
+    quiet, busy = (dict(zip(head, (c[0] for c in r), strict=True)) for r in curated["rows"][1:3])
+    assert quiet["of peak"] == "17 %" and busy["of peak"].startswith("unreliable")
