@@ -44,7 +44,7 @@ from srbench.markup import plain
 from srbench.metrics.scorers import MetricUndefinedWarning
 from srbench.metrics.table import DEFAULT_METRICS
 from srbench.perf.bench import BenchOptions, TimingImages, jobs_from_built, run_bench
-from srbench.pipeline import apply_grayscale, load_lpips, run_model, score
+from srbench.pipeline import apply_grayscale, bicubic_psnr, load_lpips, run_model, sanity_note, score
 from srbench.registry import get_model
 from srbench.rundir import image_path
 
@@ -131,6 +131,7 @@ class _ImageResult:
     hr_sha256: str | None = None
     compared: list[str] = field(default_factory=list)  # models whose SR image was saved for the report
     warnings: list[str] = field(default_factory=list)  # e.g. a metric that has no value for this image
+    sanity: list[tuple[str, str]] = field(default_factory=list)  # (model, note): far below bicubic here
 
 
 def evaluate(
@@ -371,6 +372,20 @@ class _Runner:
             except Exception as exc:  # contained: the message names the model and the image
                 result.errors.append(_error(name, source.name, scale, image.id, str(exc)))
                 self.say(f"error: {name} on {source.name}/{image.id} x{scale}: {exc}")
+        self._sanity(result, pair, f"{source.name}/{image.id} x{scale}")
+
+    def _sanity(self, result: _ImageResult, pair: ImagePair, where: str) -> None:
+        """Flag models far below bicubic on this image (pipeline.sanity_note); bicubic computed if not in the run."""
+        psnr = {r.model: r.value for r in result.rows if r.metric == "psnr" and r.model != "bicubic"}
+        if not psnr:
+            return
+        ref = next((r.value for r in result.rows if r.metric == "psnr" and r.model == "bicubic"), None)
+        if ref is None:
+            ref = bicubic_psnr(pair, self.config.colour)
+        for model, value in psnr.items():
+            note = sanity_note(model, value, ref, where)
+            if note:
+                result.sanity.append((model, note))
 
     def _absorb(self, result: _ImageResult, dataset: str, scale: int, record: dict[str, Any]) -> None:
         if self.writer is not None:
@@ -380,6 +395,12 @@ class _Runner:
         for note in result.warnings:
             self.outcome.warnings.append(note)
             self.say(f"warning: {note}")
+        for model, note in result.sanity:  # warned once per model; run.json counts the images
+            flagged = self.record.setdefault("sanity", {}).setdefault(model, {"images": 0, "first": note})
+            flagged["images"] += 1
+            if flagged["images"] == 1:
+                self.outcome.warnings.append(note)
+                self.say(f"warning: {note}")
         if result.hr_sha256:
             record["hr_pixel_sha256"].setdefault(result.image, result.hr_sha256)
         if result.compared:

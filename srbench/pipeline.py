@@ -15,6 +15,7 @@ import numpy as np
 from srbench.interfaces import ImagePair, SRBenchError, SRModel
 from srbench.metrics.table import METRIC_TABLE
 from srbench.quantise import quantise_sr
+from srbench.registry import get_model
 
 if TYPE_CHECKING:
     import torch
@@ -170,3 +171,24 @@ def load_lpips(metrics: tuple[str, ...], net: str, weights: str | None,
     except LPIPSUnavailable as exc:
         return None, {"available": False, "net": net, "version": "0.1", "reason": str(exc)}
     return metric, {"available": True, "range": "[-1,1]", "reason": None, **asdict(metric.info)}
+
+
+# A model this far below bicubic on an image is almost never a bad model: it is a convention mismatch.
+SANITY_DB = 3.0
+SANITY_CAUSES = ("the input range ([0, 1] vs [0, 255])", "the channel order (RGB vs BGR)",
+                 "a Y-only network given RGB", "the wrong scale", "a broken weights file")
+
+
+def sanity_note(model: str, psnr: float, bicubic_psnr: float, where: str) -> str | None:
+    """A warning when ``model``'s PSNR on one image is more than :data:`SANITY_DB` below bicubic's, naming the
+    likely causes; None otherwise."""
+    if not psnr < bicubic_psnr - SANITY_DB:
+        return None
+    return (f"{model} scores {psnr:.2f} dB on {where}, {bicubic_psnr - psnr:.1f} dB below bicubic "
+            f"({bicubic_psnr:.2f} dB): check {', '.join(SANITY_CAUSES)}")
+
+
+def bicubic_psnr(pair: ImagePair, colour: str) -> float:
+    """PSNR of MATLAB bicubic on ``pair`` (the sanity check's reference when bicubic is not in the run)."""
+    sr = run_model(get_model("bicubic", pair.scale), pair)
+    return score(sr, pair.hr, pair.scale, ("psnr",), colour, None)["psnr"]

@@ -194,6 +194,8 @@ class _Fake:
             return up * 255
         if self.mode == "x1":
             return lr
+        if self.mode == "dark":  # e.g. a BGR or wrongly scaled model: far below bicubic, but finite and in range
+            return up * 0.3
         return up
 
     def info(self) -> ModelInfo:
@@ -218,7 +220,8 @@ def _make_factory(mode: str) -> Any:
     return build
 
 
-for _mode in ("ok", "raise", "shape", "nan", "interrupt", "unbuildable", "exit", "u8", "255", "x1", "argparse"):
+for _mode in ("ok", "raise", "shape", "nan", "interrupt", "unbuildable", "exit", "u8", "255", "x1", "argparse",
+              "dark"):
     globals()[f"_factory_{_mode}"] = _make_factory(_mode)
 
 
@@ -284,6 +287,22 @@ def test_an_output_whose_size_implies_another_scale_names_both(folder: Path) -> 
     pair = ImagePair("a", lr, np.zeros((32, 32, 3), np.uint8), 4)
     with pytest.raises(SRBenchError, match="its output is x1 of the input, the run is x4"):
         run_model(_Fake("denoiser", 4, "x1"), pair)
+
+
+@pytest.mark.parametrize("with_bicubic", [True, False])
+def test_a_model_far_below_bicubic_is_warned_once_with_the_likely_causes(
+    monkeypatch: pytest.MonkeyPatch, folder: Path, tmp_path: Path, with_bicubic: bool
+) -> None:
+    """Issue 19: a model 24 dB below bicubic produced no warning (a broken file, or the wrong input range or
+    channel order, looks like a bad model). Bicubic is computed for the check when it is not in the run."""
+    _register(monkeypatch, **{"fake-dark": "dark"})
+    models = ("bicubic", "fake-dark") if with_bicubic else ("fake-dark",)
+    out = evaluate(RunConfig(models=models, datasets=(f"folder:{folder}",), **FAST), tmp_path / "run", progress=False)
+    said = [w for w in out.warnings if "below bicubic" in w]
+    assert len(said) == 1 and said[0].startswith("fake-dark scores") and "input range" in said[0], out.warnings
+    assert "channel order" in said[0]
+    sanity = json.loads((tmp_path / "run" / "run.json").read_text())["sanity"]
+    assert set(sanity) == {"fake-dark"} and sanity["fake-dark"]["images"] == 2
 
 
 def test_interrupted_run_keeps_rows_and_resume_completes(
