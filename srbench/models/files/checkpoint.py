@@ -20,6 +20,7 @@ scored on the same HR crop. One-channel (Y) models and 1x (pre-upsampling) netwo
 from __future__ import annotations
 
 import functools
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,7 +40,7 @@ SUFFIXES = (".pth", ".pt", ".ckpt", ".safetensors", ".bin")
 # evaluates ``params_ema`` when present).
 WRAPPER_KEYS = ("params_ema", "params-ema", "params", "state_dict", "model_state_dict", "model", "net_g",
                 "net", "generator", "g_ema", "netG", "module")
-PREFIXES = ("module.", "netG.", "net_g.")  # not "model.": the old ESRGAN layout starts with it
+PREFIXES = ("module.", "netG.", "net_g.", "generator.")  # not "model.": the old ESRGAN layout starts with it
 PAD_MODES = ("reflect", "replicate")
 
 
@@ -93,6 +94,9 @@ def read_checkpoint(path: str | Path) -> Checkpoint:
         raise ModelError(f"model file {path}: expected a state dict of tensors; entries {odd} are not tensors "
                          f"(a training checkpoint? srbench looks for {', '.join(WRAPPER_KEYS[:6])}, ...)")
     prefix = None
+    if any(k.startswith("generator.") for k in tensors) and all(  # srbench train: generator + discriminator
+            k.startswith(("generator.", "discriminator.")) for k in tensors):
+        tensors = {k: v for k, v in tensors.items() if k.startswith("generator.")}
     for p in PREFIXES:
         if all(k.startswith(p) for k in tensors):
             tensors = {k[len(p):]: v for k, v in tensors.items()}
@@ -117,12 +121,37 @@ def detect(ckpt: Checkpoint) -> Any:
     except UnsupportedModelError as exc:
         raise ModelError(f"model file {ckpt.path}: architecture not recognised from its {len(sd)} keys "
                          f"(first: {', '.join(list(sd)[:4])}); spandrel knows ESRGAN/RRDB, Real-ESRGAN compact, "
-                         "SwinIR, HAT, DAT, RCAN, SPAN, OmniSR, ...; srbench adds EDSR (BasicSR) and SRCNN") from exc
+                         "SwinIR, HAT, DAT, RCAN, SPAN, OmniSR, ...; srbench adds EDSR (BasicSR), SRCNN, FSRCNN, "
+                         "IMDN, RFDN, RLFN, SPAN (deploy), CARN and its own SRResNet/seed generator. For another "
+                         "network, name its code: -m 'py:arch.py:ClassName?arg=value' --weights NAME=FILE "
+                         "(docs/plugins.md)") from exc
     except Exception as exc:
         raise ModelError(f"model file {ckpt.path}: detected keys but could not build the network ({exc})") from exc
     if not isinstance(desc, ImageModelDescriptor):
         raise ModelError(f"model file {ckpt.path}: a {desc.architecture.name} model is not an image-to-image model")
+    hint = _scale_from_name(ckpt.path)
+    if not getattr(desc.model, "scale_in_weights", True) and hint is not None:
+        desc.model.set_scale(hint)  # FSRCNN: the deconvolution stride is not in the weights
+        desc.scale = hint
     return desc
+
+
+def _scale_from_name(path: Path) -> int | None:
+    """The scale a file name states (``fsrcnn_x3.pth``, ``IMDN_x4``, ``model_2x``), or None."""
+    m = re.search(r"(?:^|[^a-z0-9])x([2-8])(?![0-9])|(?<![0-9])([2-8])x(?:[^a-z0-9]|$)", path.name.lower())
+    return int(m.group(1) or m.group(2)) if m else None
+
+
+def _fit_scale(desc: Any, path: Path, scale: int) -> None:
+    """Run a network whose scale is chosen at run time at ``scale``: multi-scale CARN (any of its branches),
+    FSRCNN (deconvolution stride not stored) when the file name states no scale."""
+    net = desc.model
+    if desc.scale == scale or not hasattr(net, "set_scale") or scale not in getattr(net, "scales", ()):
+        return
+    if getattr(net, "scale_in_weights", True) is False and _scale_from_name(path) is not None:
+        return  # the name says which scale these weights were trained for: a mismatch is an error below
+    net.set_scale(scale)
+    desc.scale = scale
 
 
 def describe(path: str | Path) -> dict[str, Any]:
@@ -272,6 +301,7 @@ def build(scale: int, *, path: str, device: str = "cpu", weights: str | None = N
         raise ModelError(f"file:{path}: invalid device {device!r} ({exc})") from exc
     ckpt = read_checkpoint(path)
     desc = detect(ckpt)
+    _fit_scale(desc, ckpt.path, scale)
     facts = _describe(ckpt, desc)
     name = f"file:{path}"
     arch = facts["architecture"]
