@@ -44,11 +44,13 @@ def has_all(state_dict: dict[str, torch.Tensor], *keys: str) -> bool:
 
 
 def descriptor(arch: Any, model: nn.Module, state_dict: dict[str, torch.Tensor], *, scale: int, channels: int,
-               tags: list[str], purpose: str = "SR") -> Any:
-    """spandrel's ImageModelDescriptor for ``model`` (weights already loaded, strict)."""
-    from spandrel import ImageModelDescriptor
+               tags: list[str], purpose: str = "SR", minimum: int = 0) -> Any:
+    """spandrel's ImageModelDescriptor for ``model`` (weights already loaded, strict); ``minimum``: the
+    smallest input side the network accepts (``file:`` pads smaller inputs and crops the output)."""
+    from spandrel import ImageModelDescriptor, SizeRequirements
 
     return ImageModelDescriptor(model, state_dict, architecture=arch, purpose=purpose, tags=tags,
+                                size_requirements=SizeRequirements(minimum=minimum),
                                 supports_half=True, supports_bfloat16=True, scale=scale,
                                 input_channels=channels, output_channels=channels)
 

@@ -23,6 +23,8 @@ from srbench.models.archs._common import (
     shuffle_scale,
 )
 
+ESA_MINIMUM = 15  # ESA's strided 3x3 then 7x7 max-pool need 15 input pixels
+
 
 class ESA(nn.Module):
     """Enhanced spatial attention: 1x1 down to ``f``, strided 3x3, 7/3 max-pool, 3x3 (x3 in RFDN, x1 in
@@ -118,7 +120,7 @@ def _load(arch: Any, sd: dict[str, torch.Tensor]) -> Any:
     scale = shuffle_scale(sd, "upsampler.0.weight", in_nc)
     model = RFDN(in_nc=in_nc, nf=nf, num_modules=modules, out_nc=in_nc, upscale=scale, esa_channels=esa)
     model.load_state_dict(sd, strict=True)
-    return descriptor(arch, model, sd, scale=scale, channels=in_nc, tags=[f"{nf}nf", f"{modules}m"])
+    return descriptor(arch, model, sd, scale=scale, channels=in_nc, tags=[f"{nf}nf", f"{modules}m"], minimum=ESA_MINIMUM)
 
 
 def rfdn_architecture() -> Any:

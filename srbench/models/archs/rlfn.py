@@ -21,7 +21,7 @@ from srbench.models.archs._common import (
     pixelshuffle_block,
     shuffle_scale,
 )
-from srbench.models.archs.rfdn import ESA
+from srbench.models.archs.rfdn import ESA, ESA_MINIMUM
 
 
 class RLFB(nn.Module):
@@ -79,7 +79,7 @@ def _load(arch: Any, sd: dict[str, torch.Tensor]) -> Any:
     model = RLFN(in_nc, in_nc, nf, mid, blocks, esa, scale)
     model.load_state_dict(sd, strict=True)
     return descriptor(arch, model, sd, scale=scale, channels=in_nc,
-                      tags=[f"{nf}nf", f"{mid}mid", f"{blocks}b", f"esa{esa}"])
+                      tags=[f"{nf}nf", f"{mid}mid", f"{blocks}b", f"esa{esa}"], minimum=ESA_MINIMUM)
 
 
 def rlfn_architecture() -> Any:
