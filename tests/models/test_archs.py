@@ -71,8 +71,8 @@ def test_detected_with_scale_and_params_and_equal_output(tmp_path: Path, name: s
 
 
 def test_esa_networks_pad_inputs_below_their_minimum(tmp_path: Path) -> None:
-    path = _save(_perturbed(RLFN(feature_channels=12, mid_channels=8, num_blocks=1, upscale=2)), tmp_path / "r.pth",
-                 "plain")
+    net = _perturbed(RLFN(feature_channels=12, mid_channels=8, num_blocks=1, upscale=2))
+    path = _save(net, tmp_path / "r.pth", "plain")
     assert describe(path)["size_requirements"]["minimum"] == 15
     assert get_model(f"file:{path}", 2).upscale(torch.rand(1, 3, 6, 20)).shape == (1, 3, 12, 40)
 
@@ -112,7 +112,8 @@ def test_fsrcnn_is_y_only_post_upsampling_with_the_scale_from_the_name_or_the_ru
     assert (facts["architecture"], facts["scale"], facts["input_channels"]) == ("FSRCNN", 3, 1)
     assert facts["params"] == sum(p.numel() for p in net.parameters())
     lr = torch.randint(0, 256, (1, 3, 7, 9), generator=torch.Generator().manual_seed(0)).float() / 255
-    want = PreUpsampleAdapter("ref", 3, net, pre_upsample=False).upscale(lr)  # the module called directly on Y
+    # the module called directly on Y
+    want = PreUpsampleAdapter("ref", 3, net, pre_upsample=False).upscale(lr)
     model = get_model(f"file:{named}", 3)
     assert isinstance(model, PreUpsampleAdapter) and model.y_only and not model.pre_upsample
     assert (model.upscale(lr) - want).abs().max().item() == 0.0

@@ -1,5 +1,5 @@
-"""Real third-party checkpoints ($SRBENCH_SHARED_MODELS, see its README): detected by ``file:`` (or run through
-``py:``), equal to their network called directly, and IMDN reproducing its paper's PSNR/SSIM.
+"""Real third-party checkpoints ($SRBENCH_SHARED_MODELS, see its README): detected by ``file:`` (or run
+through ``py:``), equal to their network called directly, and IMDN reproducing its paper's PSNR/SSIM.
 
 Skipped cleanly without $SRBENCH_SHARED_MODELS (the files are test data, never in the repo); the
 reproduction tests also need $SRBENCH_SHARED_DATASETS. Set14 is left out of the reproduction until the
@@ -76,7 +76,8 @@ TOLERANCE = {"set5": 0.01, "b100": 0.02}  # dB; SSIM within 0.0005
 def _imdn_table(models: Path, datasets: Path, dataset: str, scales: tuple[int, ...], out: Path) -> dict:
     names = []
     for s in scales:
-        names += [f"file:{models / 'imdn' / f'IMDN_x{s}.pth'}", f"py:srbench.models.archs.imdn:IMDN?upscale={s}"]
+        names += [f"file:{models / 'imdn' / f'IMDN_x{s}.pth'}",
+                  f"py:srbench.models.archs.imdn:IMDN?upscale={s}"]
     got = {}
     for s in scales:
         file_name, py_name = names[2 * scales.index(s)], names[2 * scales.index(s) + 1]
@@ -102,7 +103,8 @@ def _check(got: dict, dataset: str, scales: tuple[int, ...]) -> None:
 
 
 @pytest.mark.shared
-def test_imdn_x4_set5_reproduces_the_paper(shared_models: Path, shared_datasets: Path, tmp_path: Path) -> None:
+def test_imdn_x4_set5_reproduces_the_paper(shared_models: Path, shared_datasets: Path,
+                                           tmp_path: Path) -> None:
     got = _imdn_table(shared_models, shared_datasets, "set5", (4,), tmp_path)
     _check(got, "set5", (4,))
     assert got["file", 4][0] == pytest.approx(32.2096, abs=5e-5)  # shared/models/README.md, srbench's figure
@@ -110,7 +112,8 @@ def test_imdn_x4_set5_reproduces_the_paper(shared_models: Path, shared_datasets:
 
 @pytest.mark.shared
 @pytest.mark.slow
-def test_imdn_x2_x3_set5_reproduce_the_paper(shared_models: Path, shared_datasets: Path, tmp_path: Path) -> None:
+def test_imdn_x2_x3_set5_reproduce_the_paper(shared_models: Path, shared_datasets: Path,
+                                             tmp_path: Path) -> None:
     _check(_imdn_table(shared_models, shared_datasets, "set5", (2, 3), tmp_path), "set5", (2, 3))
 
 

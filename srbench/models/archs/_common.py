@@ -11,7 +11,7 @@ from torch import nn
 
 
 def conv(c_in: int, c_out: int, k: int, *, groups: int = 1, bias: bool = True) -> nn.Conv2d:
-    """A ``k`` x ``k`` convolution that keeps the size (padding ``k // 2``), as every family here writes it."""
+    """A ``k`` x ``k`` convolution that keeps the size (padding ``k // 2``), as these families write it."""
     return nn.Conv2d(c_in, c_out, k, padding=k // 2, groups=groups, bias=bias)
 
 
@@ -21,11 +21,12 @@ def pixelshuffle_block(c_in: int, c_out: int, scale: int) -> nn.Sequential:
 
 
 def shuffle_scale(state_dict: dict[str, torch.Tensor], key: str, out_channels: int) -> int:
-    """The pixel-shuffle factor of the convolution ``key`` that ends in ``out_channels * scale**2`` channels."""
+    """The pixel-shuffle factor of the convolution ``key`` (``out_channels * scale**2`` outputs)."""
     ratio = state_dict[key].shape[0] // out_channels
     scale = math.isqrt(ratio)
     if scale * scale != ratio or state_dict[key].shape[0] % out_channels:
-        raise ValueError(f"{key} has {state_dict[key].shape[0]} output channels: not {out_channels} x a square")
+        n = state_dict[key].shape[0]
+        raise ValueError(f"{key} has {n} output channels: not {out_channels} x a square")
     return scale
 
 

@@ -22,7 +22,7 @@ DIV2K_MEAN = (0.4488, 0.4371, 0.4040)
 
 
 class MeanShift(nn.Module):
-    """``x + sign * mean`` as the authors' 1x1 convolution (identity weights; both stored in the checkpoint)."""
+    """``x + sign * mean`` as the authors' 1x1 convolution (identity weights; stored in the checkpoint)."""
 
     def __init__(self, mean: tuple[float, float, float], sign: float) -> None:
         super().__init__()
@@ -95,10 +95,12 @@ def _upsampler(c: int, scale: int, group: int) -> nn.Module:
             super().__init__()
             layers: list[nn.Module] = []
             if scale == 3:
-                layers += [nn.Conv2d(c, 9 * c, 3, 1, 1, groups=group), nn.ReLU(inplace=True), nn.PixelShuffle(3)]
+                layers += [nn.Conv2d(c, 9 * c, 3, 1, 1, groups=group), nn.ReLU(inplace=True),
+                           nn.PixelShuffle(3)]
             else:
                 for _ in range(int(math.log2(scale))):
-                    layers += [nn.Conv2d(c, 4 * c, 3, 1, 1, groups=group), nn.ReLU(inplace=True), nn.PixelShuffle(2)]
+                    layers += [nn.Conv2d(c, 4 * c, 3, 1, 1, groups=group), nn.ReLU(inplace=True),
+                               nn.PixelShuffle(2)]
             self.body = nn.Sequential(*layers)
 
         def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -110,7 +112,7 @@ def _upsampler(c: int, scale: int, group: int) -> nn.Module:
 
 
 class CARN(nn.Module):
-    """CARN (``mobile=False``) or CARN-M; ``multi_scale`` builds the x2/x3/x4 branches, ``scale`` picks one."""
+    """CARN (or CARN-M with ``mobile``); ``multi_scale`` builds x2/x3/x4 branches, ``scale`` picks one."""
 
     def __init__(self, scale: int = 4, *, multi_scale: bool = False, mobile: bool = False, group: int = 1,
                  channels: int = 64) -> None:
@@ -147,8 +149,8 @@ class CARN(nn.Module):
 
 
 def _detect(sd: dict[str, torch.Tensor]) -> bool:
-    return (has_all(sd, "sub_mean.shifter.weight", "entry.weight", "b1.b1.body.0.weight", "b1.c1.body.0.weight",
-                    "c3.body.0.weight", "exit.weight")
+    return (has_all(sd, "sub_mean.shifter.weight", "entry.weight", "b1.b1.body.0.weight",
+                    "b1.c1.body.0.weight", "c3.body.0.weight", "exit.weight")
             and any(k.startswith("upsample.up") for k in sd))
 
 

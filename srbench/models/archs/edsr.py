@@ -71,7 +71,8 @@ def edsr_architecture() -> Any:
         def load(self, state_dict: dict[str, torch.Tensor]) -> Any:
             num_feat, num_in_ch = state_dict["conv_first.weight"].shape[:2]
             num_out_ch = state_dict["conv_last.weight"].shape[0]
-            blocks = {int(m.group(1)) for k in state_dict if (m := re.match(r"body\.(\d+)\.conv1\.weight", k))}
+            pattern = r"body\.(\d+)\.conv1\.weight"
+            blocks = {int(m.group(1)) for k in state_dict if (m := re.match(pattern, k))}
             stages = [k for k in state_dict if re.fullmatch(r"upsample\.\d+\.weight", k)]
             ratio = state_dict["upsample.0.weight"].shape[0] // num_feat
             scale = 3 if ratio == 9 else 2 ** len(stages)

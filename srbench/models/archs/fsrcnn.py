@@ -33,7 +33,8 @@ class FSRCNN(nn.Module):
             mid += [nn.Conv2d(s, s, 3, padding=1), nn.PReLU(s)]
         mid += [nn.Conv2d(s, d, 1), nn.PReLU(d)]
         self.mid_part = nn.Sequential(*mid)
-        self.last_part = nn.ConvTranspose2d(d, num_channels, 9, stride=scale, padding=4, output_padding=scale - 1)
+        self.last_part = nn.ConvTranspose2d(d, num_channels, 9, stride=scale, padding=4,
+                                            output_padding=scale - 1)
 
     def set_scale(self, scale: int) -> None:
         """The deconvolution's stride (the weights are the same shape at every scale)."""
@@ -43,8 +44,9 @@ class FSRCNN(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         s = self.scale
-        return F.conv_transpose2d(self.mid_part(self.first_part(x)), self.last_part.weight, self.last_part.bias,
-                                  stride=s, padding=4, output_padding=s - 1)
+        h = self.mid_part(self.first_part(x))
+        return F.conv_transpose2d(h, self.last_part.weight, self.last_part.bias, stride=s, padding=4,
+                                  output_padding=s - 1)
 
 
 def _detect(sd: dict[str, torch.Tensor]) -> bool:
@@ -58,7 +60,8 @@ def _load(arch: Any, sd: dict[str, torch.Tensor]) -> Any:
     m = numbered(sd, r"mid_part\.(\d+)\.weight") // 2 - 2
     model = FSRCNN(2, ch, d, s, m)
     model.load_state_dict(sd, strict=True)
-    return descriptor(arch, model, sd, scale=2, channels=ch, tags=[f"d={d}", f"s={s}", f"m={m}", "Y only"])
+    return descriptor(arch, model, sd, scale=2, channels=ch,
+                      tags=[f"d={d}", f"s={s}", f"m={m}", "Y only", "scale: file name or --scale"])
 
 
 def fsrcnn_architecture() -> Any:

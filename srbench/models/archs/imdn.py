@@ -67,7 +67,7 @@ class IMDModule(nn.Module):
 
 
 class IMDN(nn.Module):
-    """IMDN: ``num_modules`` IMDBs of ``nf`` features, 1x1 fusion, 3x3, global skip, pixel-shuffle upsampler."""
+    """IMDN: ``num_modules`` IMDBs of ``nf`` features, 1x1 fusion, 3x3, global skip, pixel shuffle."""
 
     def __init__(self, in_nc: int = 3, nf: int = 64, num_modules: int = 6, out_nc: int = 3,
                  upscale: int = 4) -> None:

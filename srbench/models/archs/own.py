@@ -3,8 +3,8 @@
 * ``srbench SRResNet``: :class:`~srbench.models.archs.srresnet.SRResNet` (the packaged demo weights
   ``baselines/demo/*.safetensors`` and ``srbench train srresnet|srgan`` outputs; a train output also holds
   ``discriminator.*`` tensors, which srbench's reader drops: only the generator is evaluated).
-* ``srbench seed generator``: :class:`~srbench.models.archs.seed.SeedGenerator` (``srbench convert`` outputs of
-  the Keras seed code). It differs from SRResNet in the weights by its per-channel PReLU slopes.
+* ``srbench seed generator``: :class:`~srbench.models.archs.seed.SeedGenerator` (``srbench convert``
+  outputs of the Keras seed code). It differs from SRResNet in the weights by its per-channel PReLU slopes.
 
 Both generators end in ``tanh`` ([-1, 1]); the descriptors' modules map to srbench's [0, 1] with
 ``(t + 1) / 2`` (as the ``srresnet``/``seed-srgan`` adapters do), keeping the generator's parameter names.
@@ -36,8 +36,9 @@ class SeedGeneratorUnitRange(SeedGenerator):
 
 
 def _detect(sd: dict[str, torch.Tensor]) -> bool:
-    return (has_all(sd, "head.0.weight", "head.1.weight", "blocks.0.body.0.weight", "blocks.0.body.1.running_mean",
-                    "post.0.weight", "post.1.running_var", "upsample.0.weight", "tail.weight")
+    return (has_all(sd, "head.0.weight", "head.1.weight", "blocks.0.body.0.weight",
+                    "blocks.0.body.1.running_mean", "post.0.weight", "post.1.running_var",
+                    "upsample.0.weight", "tail.weight")
             and sd["head.0.weight"].shape[1:] == (3, 9, 9))
 
 

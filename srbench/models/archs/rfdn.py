@@ -120,7 +120,8 @@ def _load(arch: Any, sd: dict[str, torch.Tensor]) -> Any:
     scale = shuffle_scale(sd, "upsampler.0.weight", in_nc)
     model = RFDN(in_nc=in_nc, nf=nf, num_modules=modules, out_nc=in_nc, upscale=scale, esa_channels=esa)
     model.load_state_dict(sd, strict=True)
-    return descriptor(arch, model, sd, scale=scale, channels=in_nc, tags=[f"{nf}nf", f"{modules}m"], minimum=ESA_MINIMUM)
+    return descriptor(arch, model, sd, scale=scale, channels=in_nc, tags=[f"{nf}nf", f"{modules}m"],
+                      minimum=ESA_MINIMUM)
 
 
 def rfdn_architecture() -> Any:

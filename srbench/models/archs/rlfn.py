@@ -65,8 +65,8 @@ class RLFN(nn.Module):
 
 
 def _detect(sd: dict[str, torch.Tensor]) -> bool:
-    return (has_all(sd, "conv_1.weight", "block_1.c1_r.weight", "block_1.c5.weight", "block_1.esa.conv1.weight",
-                    "conv_2.weight", "upsampler.0.weight")
+    return (has_all(sd, "conv_1.weight", "block_1.c1_r.weight", "block_1.c5.weight",
+                    "block_1.esa.conv1.weight", "conv_2.weight", "upsampler.0.weight")
             and "block_1.esa.conv_max.weight" not in sd)
 
 

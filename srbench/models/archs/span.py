@@ -78,8 +78,9 @@ class SPANDeploy(nn.Module):
 
 
 def _detect(sd: dict[str, torch.Tensor]) -> bool:
-    return (has_all(sd, "conv_1.eval_conv.weight", "block_1.c1_r.eval_conv.weight", "block_6.c3_r.eval_conv.weight",
-                    "conv_cat.weight", "conv_2.eval_conv.weight", "upsampler.0.weight")
+    return (has_all(sd, "conv_1.eval_conv.weight", "block_1.c1_r.eval_conv.weight",
+                    "block_6.c3_r.eval_conv.weight", "conv_cat.weight", "conv_2.eval_conv.weight",
+                    "upsampler.0.weight")
             and not any(".sk." in k or k.endswith("conv.0.weight") for k in sd))
 
 

@@ -68,7 +68,9 @@ def _load(arch: Any, sd: dict[str, torch.Tensor]) -> Any:
     cls = SRCNN if layout == "conv" else SRCNNSeq
     model = cls(channels=ch, f1=f1, f2=f2, f3=f3, n1=n1, n2=n2)
     model.load_state_dict(sd, strict=True)
-    tags = [f"{f1}-{f2}-{f3}", "pre-upsampling", *([] if layout == "conv" else ["features/map/reconstruction"])]
+    tags = [f"{f1}-{f2}-{f3}", "pre-upsampling"]
+    if layout == "seq":
+        tags.append("features/map/reconstruction")
     return descriptor(arch, model, sd, scale=1, channels=ch, tags=tags, purpose="Restoration")
 
 

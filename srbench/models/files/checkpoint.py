@@ -4,9 +4,10 @@ The file is read by srbench itself, never unpickled: ``.safetensors`` with safet
 ``.ckpt`` with ``torch.load(weights_only=True, map_location="cpu")`` (a pickle that references any callable
 is refused before it can run). Usual wrappers are unwrapped: BasicSR's ``params_ema`` (preferred) / ``params``,
 ``state_dict``, ``model``, ``net``, ``generator``, ..., a single-key dict, and the ``module.``/``netG.``
-prefixes. The plain dict of tensors then goes to spandrel's architecture detection (its main registry plus
-EDSR in BasicSR's layout and SRCNN, :mod:`srbench.models.archs`), which builds the network and tells the
-scale, channels and input-size requirements.
+prefixes; an ``srbench train`` file's ``discriminator.*`` tensors are dropped (its generator is the model).
+The plain dict of tensors then goes to spandrel's architecture detection (its main registry plus srbench's
+additions, :mod:`srbench.models.archs.detect`), which builds the network and tells the scale, channels and
+input-size requirements.
 
 Inference: float32, eval mode, the network called as it is (no clamp: the harness clamps and rounds).
 Networks with size requirements (window-attention models, pixel-unshuffle ESRGANs, minimum sizes) get their

@@ -39,7 +39,6 @@ from torch import nn
 
 from srbench.files import file_sha256
 from srbench.interfaces import ModelError, ModelInfo
-from srbench.perf.flops import count_params
 
 ADAPTER_OPTIONS = {
     "weights": "weights file (.pth/.pt/.safetensors), or 'none'; also --weights NAME=FILE",
@@ -92,7 +91,8 @@ def typed_kwargs(cls: Any, options: dict[str, Any], who: str) -> dict[str, Any]:
         p = params.get(key)
         if p is None and not takes_any:
             known = [n for n, q in params.items() if q.kind in (q.POSITIONAL_OR_KEYWORD, q.KEYWORD_ONLY)]
-            raise ModelError(f"{who}: {key!r} is neither an option of py: models ({', '.join(ADAPTER_OPTIONS)}) "
+            options = ", ".join(ADAPTER_OPTIONS)
+            raise ModelError(f"{who}: {key!r} is neither an option of py: models ({options}) "
                              f"nor a parameter of {cls.__name__} ({', '.join(known) or 'none'})")
         if not isinstance(value, str):
             out[key] = value
@@ -108,7 +108,8 @@ def typed_kwargs(cls: Any, options: dict[str, Any], who: str) -> dict[str, Any]:
             else:
                 out[key] = _literal(value)
         except ValueError:
-            raise ModelError(f"{who}: {key} must be {kind.__name__ if kind else 'a value'}, got {value!r}") from None
+            want = kind.__name__ if kind else "a value"
+            raise ModelError(f"{who}: {key} must be {want}, got {value!r}") from None
     return out
 
 
@@ -153,7 +154,8 @@ def import_class(spec: str) -> tuple[Any, str | None]:
         try:
             module = importlib.import_module(where)
         except Exception as exc:
-            raise ModelError(f"py:{spec}: cannot import module {where!r}: {type(exc).__name__}: {exc}") from exc
+            why = f"{type(exc).__name__}: {exc}"
+            raise ModelError(f"py:{spec}: cannot import module {where!r}: {why}") from exc
     obj: Any = module
     for part in attr.split("."):
         obj = getattr(obj, part, None)
@@ -268,19 +270,24 @@ def build(scale: int, *, path: str, device: str = "cpu", weights: str | None = N
     net = net.eval().float().to(device)
     for p in net.parameters():
         p.requires_grad_(False)
-    module: nn.Module = net if input_range == 1 and order == "rgb" else Convention(net, input_range, order == "bgr")
+    plain = input_range == 1 and order == "rgb"
+    module: nn.Module = net if plain else Convention(net, input_range, order == "bgr")
     handling = ("Y of the MATLAB-bicubic-upsampled LR; CbCr bicubic" if y_only and pre_upsample else
                 "Y of the LR; CbCr bicubic" if y_only else
                 "RGB of the MATLAB-bicubic-upsampled LR" if pre_upsample else "RGB")
-    extra = {"kind": "py", "code": path, "code_sha256": code_sha, "class": getattr(cls, "__qualname__", str(cls)),
+    extra = {"kind": "py", "code": path, "code_sha256": code_sha,
+             "class": getattr(cls, "__qualname__", str(cls)),
              "kwargs": {k: v for k, v in kwargs.items()}, "input": handling, "input_range": input_range,
              "channel_order": order, "pad_multiple": pad, "run_dtype": "float32",
-             "checkpoint_wrapper": ckpt.wrapper if ckpt else None, "checkpoint_prefix": ckpt.prefix if ckpt else None,
+             "checkpoint_wrapper": ckpt.wrapper if ckpt else None,
+             "checkpoint_prefix": ckpt.prefix if ckpt else None,
              "tile": tile, "tile_overlap": overlap if tile else None}
     args = ", ".join(f"{k}={v!r}" for k, v in kwargs.items())
-    info = ModelInfo(name=who, description=f"{extra['class']}({args}) from {Path(path.rpartition(':')[0]).name}",
+    source = Path(path.rpartition(":")[0]).name
+    info = ModelInfo(name=who, description=f"{extra['class']}({args}) from {source}",
                      weights=None if ckpt is None else str(weights),
-                     weights_sha256=None if ckpt is None else file_sha256(ckpt.path), params=count_params(net),
+                     weights_sha256=None if ckpt is None else file_sha256(ckpt.path),
+                     params=int(sum(p.numel() for p in net.parameters())),
                      extra=extra)
     if y_only or pre_upsample:
         from srbench.models.files.checkpoint import PadCrop
