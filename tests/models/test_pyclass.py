@@ -103,10 +103,10 @@ def test_module_path_and_a_run(tmp_path: Path) -> None:
     from srbench.models.archs.imdn import IMDN
 
     torch.manual_seed(0)
-    net = IMDN(nf=8, num_modules=2, upscale=2).eval()
+    net = IMDN(nf=32, num_modules=1, upscale=2).eval()  # CCA reduces 32 channels by 16
     w = tmp_path / "imdn.pth"
     torch.save({"model": net.state_dict()}, str(w))
-    name = "py:srbench.models.archs.imdn:IMDN?nf=8&num_modules=2"
+    name = "py:srbench.models.archs.imdn:IMDN?nf=32&num_modules=1"
     x = torch.rand(1, 3, 8, 8)
     with torch.inference_mode():
         assert (get_model(name, 2, weights=str(w)).upscale(x) - net(x)).abs().max().item() == 0.0
