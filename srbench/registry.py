@@ -5,7 +5,7 @@ Listing imports nothing: entries are lazy ``"module:attr"`` strings naming a fac
 **options) -> SRModel``. A plugin never shadows a built-in: a clash is reported and the built-in wins.
 
 Models a user brings as a file are named ``KIND:PATH`` (``file:esrgan.pth``, ``onnx:model.onnx``,
-``keras:gen.keras``): ``PATH_KINDS`` maps each kind to a factory called as
+``keras:gen.keras``, ``py:arch.py:Net``): ``PATH_KINDS`` maps each kind to a factory called as
 ``build(scale, *, path: str, device: str = "cpu", **options) -> SRModel``.
 """
 
@@ -38,6 +38,8 @@ PATH_KINDS: dict[str, tuple[str, str]] = {
     "file": ("srbench.models.files.checkpoint:build",
              "a checkpoint (.pth/.pt/.ckpt/.safetensors) of a known architecture, detected with spandrel"),
     "onnx": ("srbench.models.files.onnx:build", "an ONNX model run with onnxruntime (needs the onnx extra)"),
+    "py": ("srbench.models.files.pyclass:build",
+           "your network code + weights: py:FILE.py:Class?arg=value (or py:package.module:Class), --weights"),
     "keras": ("srbench.models.keras.saved:build",
               "a saved Keras SR model: .keras, whole-model .h5 or SavedModel directory (tensorflow extra)"),
 }

@@ -1,144 +1,58 @@
-"""Networks that spandrel 0.4 does not know, with the spandrel ``Architecture`` that detects them.
+"""srbench's private addition to spandrel's registry: networks that spandrel 0.4 does not know.
 
-* ``EDSR`` in BasicSR's layout (``conv_first``, ``body.N.conv1/conv2``, ``conv_after_body``, ``upsample``,
-  ``conv_last``; Lim et al. 2017), the layout of BasicSR's released EDSR checkpoints (``params`` wrapped).
-* ``SRCNN`` 9-1-5 / 9-5-5 (Dong et al. 2014/2016): a pre-upsampling, Y-only network (scale 1 on the
-  bicubic-upsampled Y channel); see :mod:`srbench.models.files.preupsample`.
+One module per family, each with its ``nn.Module`` (the authors' parameter names, so their released
+checkpoints load strictly) and a spandrel ``Architecture`` that detects it from the state dict:
 
-:func:`registry` is spandrel's main registry plus these two, as a copy: spandrel's global registry is
-never modified.
+* :mod:`~srbench.models.archs.edsr` EDSR in BasicSR's layout; :mod:`~srbench.models.archs.srcnn` SRCNN (two
+  layouts, pre-upsampling, Y); :mod:`~srbench.models.archs.fsrcnn` FSRCNN (Y, deconvolution);
+* :mod:`~srbench.models.archs.imdn` IMDN, :mod:`~srbench.models.archs.rfdn` RFDN,
+  :mod:`~srbench.models.archs.rlfn` RLFN, :mod:`~srbench.models.archs.span` SPAN's re-parameterised deploy
+  form, :mod:`~srbench.models.archs.carn` CARN / CARN-M;
+* :mod:`~srbench.models.archs.own` srbench's own SRResNet and seed generator (demo, train, convert files).
+
+:func:`registry` is spandrel's main registry plus these, as a copy: spandrel's global registry is never
+modified.
 """
 
 from __future__ import annotations
 
-import math
-import re
 from typing import Any
 
-import torch
-from torch import nn
+from srbench.models.archs.edsr import EDSR
+from srbench.models.archs.srcnn import SRCNN
+
+__all__ = ["EDSR", "SRCNN", "ADDED", "registry"]
+
+# The architectures srbench adds, as "module:factory" (each factory returns a spandrel Architecture).
+ADDED = (
+    "srbench.models.archs.edsr:edsr_architecture",
+    "srbench.models.archs.srcnn:srcnn_architecture",
+    "srbench.models.archs.fsrcnn:fsrcnn_architecture",
+    "srbench.models.archs.imdn:imdn_architecture",
+    "srbench.models.archs.rfdn:rfdn_architecture",
+    "srbench.models.archs.rlfn:rlfn_architecture",
+    "srbench.models.archs.span:span_architecture",
+    "srbench.models.archs.carn:carn_architecture",
+    "srbench.models.archs.own:srresnet_architecture",
+    "srbench.models.archs.own:seed_architecture",
+)
 
 
-class _ResidualBlockNoBN(nn.Module):
-    def __init__(self, num_feat: int, res_scale: float) -> None:
-        super().__init__()
-        self.res_scale = res_scale
-        self.conv1 = nn.Conv2d(num_feat, num_feat, 3, 1, 1)
-        self.conv2 = nn.Conv2d(num_feat, num_feat, 3, 1, 1)
-        self.relu = nn.ReLU(inplace=True)
+def added_architectures() -> list[Any]:
+    """The spandrel ``Architecture`` objects srbench adds (in :data:`ADDED` order)."""
+    import importlib
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x + self.conv2(self.relu(self.conv1(x))) * self.res_scale
-
-
-class EDSR(nn.Module):
-    """BasicSR's EDSR: [0, 1] RGB in, [0, 1] RGB out (``img_range`` 255 and the DIV2K mean inside).
-
-    ``res_scale`` is not stored in a checkpoint: EDSR-L (256 features, 32 blocks) uses 0.1, EDSR-M 1.
-    """
-
-    def __init__(self, *, num_in_ch: int = 3, num_out_ch: int = 3, num_feat: int = 64, num_block: int = 16,
-                 upscale: int = 4, res_scale: float = 1.0, img_range: float = 255.0,
-                 rgb_mean: tuple[float, float, float] = (0.4488, 0.4371, 0.4040)) -> None:
-        super().__init__()
-        self.img_range = img_range
-        self.register_buffer("mean", torch.tensor(rgb_mean).view(1, 3, 1, 1), persistent=False)
-        self.conv_first = nn.Conv2d(num_in_ch, num_feat, 3, 1, 1)
-        self.body = nn.Sequential(*[_ResidualBlockNoBN(num_feat, res_scale) for _ in range(num_block)])
-        self.conv_after_body = nn.Conv2d(num_feat, num_feat, 3, 1, 1)
-        up: list[nn.Module] = []
-        if upscale & (upscale - 1) == 0:
-            for _ in range(int(math.log2(upscale))):
-                up += [nn.Conv2d(num_feat, 4 * num_feat, 3, 1, 1), nn.PixelShuffle(2)]
-        elif upscale == 3:
-            up += [nn.Conv2d(num_feat, 9 * num_feat, 3, 1, 1), nn.PixelShuffle(3)]
-        else:
-            raise ValueError(f"EDSR supports scales 2^n and 3, got {upscale}")
-        self.upsample = nn.Sequential(*up)
-        self.conv_last = nn.Conv2d(num_feat, num_out_ch, 3, 1, 1)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        mean = self.mean.to(x.dtype)
-        x = (x - mean) * self.img_range
-        x = self.conv_first(x)
-        x = self.conv_after_body(self.body(x)) + x
-        x = self.conv_last(self.upsample(x))
-        return x / self.img_range + mean
-
-
-class SRCNN(nn.Module):
-    """SRCNN f1-f2-f3 on one channel (Y), scale 1: it refines the bicubic-upsampled image.
-
-    Replicate padding keeps the size, as the authors' MATLAB test code does (``imfilter(..., 'same',
-    'replicate')`` for the 9x9 and 5x5 layers).
-    """
-
-    def __init__(self, *, channels: int = 1, f1: int = 9, f2: int = 1, f3: int = 5, n1: int = 64,
-                 n2: int = 32) -> None:
-        super().__init__()
-        self.conv1 = nn.Conv2d(channels, n1, f1, padding=f1 // 2, padding_mode="replicate")
-        self.conv2 = nn.Conv2d(n1, n2, f2, padding=f2 // 2, padding_mode="replicate")
-        self.conv3 = nn.Conv2d(n2, channels, f3, padding=f3 // 2, padding_mode="replicate")
-        self.relu = nn.ReLU(inplace=True)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.conv3(self.relu(self.conv2(self.relu(self.conv1(x)))))
-
-
-def _edsr_arch() -> Any:
-    from spandrel import Architecture, ImageModelDescriptor  # deferred: spandrel is heavy (its registry)
-
-    class EDSRArch(Architecture[EDSR]):
-        def __init__(self) -> None:
-            super().__init__(id="EDSR", name="EDSR (BasicSR)", detect=lambda sd: all(
-                k in sd for k in ("conv_first.weight", "body.0.conv1.weight", "conv_after_body.weight",
-                                  "upsample.0.weight", "conv_last.weight")))
-
-        def load(self, state_dict: dict[str, torch.Tensor]) -> Any:
-            num_feat, num_in_ch = state_dict["conv_first.weight"].shape[:2]
-            num_out_ch = state_dict["conv_last.weight"].shape[0]
-            blocks = {int(m.group(1)) for k in state_dict if (m := re.match(r"body\.(\d+)\.conv1\.weight", k))}
-            stages = [k for k in state_dict if re.fullmatch(r"upsample\.\d+\.weight", k)]
-            ratio = state_dict["upsample.0.weight"].shape[0] // num_feat
-            scale = 3 if ratio == 9 else 2 ** len(stages)
-            res_scale = 0.1 if num_feat >= 256 else 1.0  # BasicSR's EDSR-L / EDSR-M configs
-            model = EDSR(num_in_ch=num_in_ch, num_out_ch=num_out_ch, num_feat=num_feat, num_block=len(blocks),
-                         upscale=scale, res_scale=res_scale)
-            model.load_state_dict(state_dict, strict=True)
-            return ImageModelDescriptor(model, state_dict, architecture=self, purpose="SR",
-                                        tags=[f"{num_feat}nf", f"{len(blocks)}nb", f"res_scale={res_scale}"],
-                                        supports_half=True, supports_bfloat16=True, scale=scale,
-                                        input_channels=num_in_ch, output_channels=num_out_ch)
-
-    return EDSRArch()
-
-
-def _srcnn_arch() -> Any:
-    from spandrel import Architecture, ImageModelDescriptor  # deferred: spandrel is heavy (its registry)
-
-    class SRCNNArch(Architecture[SRCNN]):
-        def __init__(self) -> None:
-            super().__init__(id="SRCNN", name="SRCNN (pre-upsampling, Y)", detect=lambda sd: set(sd) == {
-                "conv1.weight", "conv1.bias", "conv2.weight", "conv2.bias", "conv3.weight", "conv3.bias"}
-                and sd["conv1.weight"].shape[1] == sd["conv3.weight"].shape[0])
-
-        def load(self, state_dict: dict[str, torch.Tensor]) -> Any:
-            n1, ch, f1, _ = state_dict["conv1.weight"].shape
-            n2, _, f2, _ = state_dict["conv2.weight"].shape
-            f3 = state_dict["conv3.weight"].shape[2]
-            model = SRCNN(channels=ch, f1=f1, f2=f2, f3=f3, n1=n1, n2=n2)
-            model.load_state_dict(state_dict, strict=True)
-            return ImageModelDescriptor(model, state_dict, architecture=self, purpose="Restoration",
-                                        tags=[f"{f1}-{f2}-{f3}", "pre-upsampling"], supports_half=True,
-                                        supports_bfloat16=True, scale=1, input_channels=ch, output_channels=ch)
-
-    return SRCNNArch()
+    out = []
+    for target in ADDED:
+        module, _, attr = target.partition(":")
+        out.append(getattr(importlib.import_module(module), attr)())
+    return out
 
 
 def registry() -> Any:
-    """spandrel's MAIN_REGISTRY (a copy) plus EDSR (BasicSR layout) and SRCNN."""
-    from spandrel import MAIN_REGISTRY, ArchSupport  # deferred: spandrel is heavy (its registry)
+    """spandrel's MAIN_REGISTRY (a copy) plus srbench's architectures."""
+    from spandrel import MAIN_REGISTRY, ArchSupport
 
     reg = MAIN_REGISTRY.copy()
-    reg.add(ArchSupport.from_architecture(_edsr_arch()), ArchSupport.from_architecture(_srcnn_arch()))
+    reg.add(*(ArchSupport.from_architecture(a) for a in added_architectures()))
     return reg

@@ -2,13 +2,12 @@
 
 The file is read by srbench itself, never unpickled: ``.safetensors`` with safetensors, ``.pth``/``.pt``/
 ``.ckpt`` with ``torch.load(weights_only=True, map_location="cpu")`` (a pickle that references any callable
-is refused before it can run). Usual wrappers are unwrapped by the one policy of :mod:`srbench.models.weights`
-(also that of ``--weights``): BasicSR's ``params_ema`` (preferred) / ``params``, ``state_dict``, ``model``,
-``net``, ``generator``, ..., a single-key dict, a GAN checkpoint's ``generator.*`` keys, and the
-``module.``/``netG.`` prefixes. The plain dict of tensors then goes to spandrel's architecture detection (its
-main registry plus
-EDSR in BasicSR's layout and SRCNN, :mod:`srbench.models.archs`), which builds the network and tells the
-scale, channels and input-size requirements.
+is refused before it can run). Usual wrappers are unwrapped: BasicSR's ``params_ema`` (preferred) / ``params``,
+``state_dict``, ``model``, ``net``, ``generator``, ..., a single-key dict, and the ``module.``/``netG.``
+prefixes; an ``srbench train`` file's ``discriminator.*`` tensors are dropped (its generator is the model).
+The plain dict of tensors then goes to spandrel's architecture detection (its main registry plus srbench's
+additions, :mod:`srbench.models.archs.detect`), which builds the network and tells the scale, channels and
+input-size requirements.
 
 Inference: float32, eval mode, the network called as it is (no clamp: the harness clamps and rounds).
 Networks with size requirements (window-attention models, pixel-unshuffle ESRGANs, minimum sizes) get their
@@ -22,6 +21,7 @@ scored on the same HR crop. One-channel (Y) models and 1x (pre-upsampling) netwo
 from __future__ import annotations
 
 import functools
+import re
 from pathlib import Path
 from typing import Any
 
@@ -66,12 +66,37 @@ def detect(ckpt: Checkpoint) -> Any:
     except UnsupportedModelError as exc:
         raise ModelError(f"model file {ckpt.path}: architecture not recognised from its {len(sd)} keys "
                          f"(first: {', '.join(list(sd)[:4])}); spandrel knows ESRGAN/RRDB, Real-ESRGAN compact, "
-                         "SwinIR, HAT, DAT, RCAN, SPAN, OmniSR, ...; srbench adds EDSR (BasicSR) and SRCNN") from exc
+                         "SwinIR, HAT, DAT, RCAN, SPAN, OmniSR, ...; srbench adds EDSR (BasicSR), SRCNN, FSRCNN, "
+                         "IMDN, RFDN, RLFN, SPAN (deploy), CARN and its own SRResNet/seed generator. For another "
+                         "network, name its code: -m 'py:arch.py:ClassName?arg=value' --weights NAME=FILE "
+                         "(docs/plugins.md)") from exc
     except Exception as exc:
         raise ModelError(f"model file {ckpt.path}: detected keys but could not build the network ({exc})") from exc
     if not isinstance(desc, ImageModelDescriptor):
         raise ModelError(f"model file {ckpt.path}: a {desc.architecture.name} model is not an image-to-image model")
+    hint = _scale_from_name(ckpt.path)
+    if not getattr(desc.model, "scale_in_weights", True) and hint is not None:
+        desc.model.set_scale(hint)  # FSRCNN: the deconvolution stride is not in the weights
+        desc.scale = hint
     return desc
+
+
+def _scale_from_name(path: Path) -> int | None:
+    """The scale a file name states (``fsrcnn_x3.pth``, ``IMDN_x4``, ``model_2x``), or None."""
+    m = re.search(r"(?:^|[^a-z0-9])x([2-8])(?![0-9])|(?<![0-9])([2-8])x(?:[^a-z0-9]|$)", path.name.lower())
+    return int(m.group(1) or m.group(2)) if m else None
+
+
+def _fit_scale(desc: Any, path: Path, scale: int) -> None:
+    """Run a network whose scale is chosen at run time at ``scale``: multi-scale CARN (any of its branches),
+    FSRCNN (deconvolution stride not stored) when the file name states no scale."""
+    net = desc.model
+    if desc.scale == scale or not hasattr(net, "set_scale") or scale not in getattr(net, "scales", ()):
+        return
+    if getattr(net, "scale_in_weights", True) is False and _scale_from_name(path) is not None:
+        return  # the name says which scale these weights were trained for: a mismatch is an error below
+    net.set_scale(scale)
+    desc.scale = scale
 
 
 def describe(path: str | Path) -> dict[str, Any]:
@@ -219,6 +244,7 @@ def build(scale: int, *, path: str, device: str = "cpu", weights: str | None = N
         raise ModelError(f"file:{path}: invalid device {device!r} ({exc})") from exc
     ckpt = read_checkpoint(path)
     desc = detect(ckpt)
+    _fit_scale(desc, ckpt.path, scale)
     facts = _describe(ckpt, desc)
     name = f"file:{path}"
     arch = facts["architecture"]
