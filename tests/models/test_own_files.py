@@ -61,7 +61,7 @@ def test_train_output_evaluates_the_generator_and_ignores_the_discriminator(tmp_
 
 def test_convert_output_is_the_seed_generator(tmp_path: Path) -> None:
     pytest.importorskip("h5py")
-    from srbench.models.keras import convert
+    from srbench.models.keras import command as convert
 
     torch.manual_seed(0)
     gen = SeedGenerator(4, n_blocks=2).eval()

@@ -11,7 +11,7 @@ from srbench.evaluate import RunConfig, evaluate
 from srbench.interfaces import ModelError
 from srbench.models.files.preupsample import PreUpsampleAdapter
 from srbench.registry import PATH_KINDS, get_model, split_path_kind
-from srbench.results import load_results
+from srbench.rundir import load_results
 
 ARCH = '''
 import torch
