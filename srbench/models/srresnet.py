@@ -102,7 +102,7 @@ def _build(name: str, scale: int, device: str, weights: str | None, tile: int | 
             raise ModelError(
                 f"{name}: no packaged weights for x{scale} (srbench ships DEMO weights for x4 only). Train "
                 f"some with `srbench train {name} --scale {scale} ...` and pass weights=<checkpoint>.safetensors "
-                f"(CLI: --weights PATH)."
+                f"(CLI: --weights {name}=PATH)."
             )
         if not path.is_file():
             raise ModelError(f"{name}: packaged demo weights {path} are missing (broken install?); pass weights=PATH")

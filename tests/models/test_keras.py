@@ -18,7 +18,7 @@ from srbench.interfaces import ModelError, SRModel
 @pytest.fixture(scope="module")
 def keras_mod() -> Any:
     pytest.importorskip("tensorflow")
-    from srbench.models.keras.srresnet import srresnet as keras_mod
+    from srbench.models.keras import srresnet as keras_mod
 
     return keras_mod
 
@@ -215,7 +215,7 @@ def test_upscale_rejects_bad_input(untrained_x4: Any, bad: object, match: str) -
 
 def test_missing_tensorflow_gives_install_hint(monkeypatch: pytest.MonkeyPatch) -> None:
     """Runs without TensorFlow too: a blocked import must become a ModelError with the pip command."""
-    from srbench.models.keras.srresnet import srresnet as keras_mod
+    from srbench.models.keras import srresnet as keras_mod
 
     monkeypatch.setitem(sys.modules, "tensorflow", None)  # makes `import tensorflow` raise ImportError
     with pytest.raises(ModelError, match=r"pip install 'srbench\[tensorflow\]'"):

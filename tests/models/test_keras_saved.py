@@ -161,9 +161,10 @@ def test_cli_run_keras_path_beside_srresnet(saved: dict, tmp_path: Path) -> None
     rng = np.random.default_rng(0)
     for i in range(2):
         Image.fromarray(rng.integers(0, 256, (32, 40, 3), dtype=np.uint8)).save(folder / f"im{i}.png")
-    name = f"keras:{saved['keras']}"
+    spec = f"keras:{saved['keras']}"
+    name = Path(saved["keras"]).stem  # a file model is labelled by its stem
     out = tmp_path / "run"
-    res = CliRunner().invoke(cli, ["run", "-m", f"{name},srresnet", "-d", f"folder:{folder}", "-s", "4",
+    res = CliRunner().invoke(cli, ["run", "-m", f"{spec},srresnet", "-d", f"folder:{folder}", "-s", "4",
                                    "--metrics", "psnr,ssim", "--no-throughput", "--no-progress", "-o", str(out)])
     assert res.exit_code == 0, res.output
     df = load_results(out)
@@ -171,7 +172,7 @@ def test_cli_run_keras_path_beside_srresnet(saved: dict, tmp_path: Path) -> None
     counts = df.groupby("model").size()
     assert counts[name] == counts["srresnet"] == 2 * 2
     run = json.loads((out / "run.json").read_text())
-    assert run["protocol"]["crop_border"] == "scale" and run["config"]["models"] == [name, "srresnet"]
+    assert run["protocol"]["crop_border"] == "scale" and run["config"]["models"] == [spec, "srresnet"]
     rec = run["models"][name]
     assert rec["weights_sha256"] == saved_sha(saved["keras"]) and rec["extra"]["input_range"] == "[0, 255]"
 
