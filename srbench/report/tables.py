@@ -28,6 +28,7 @@ import pandas as pd
 
 from srbench.markup import md_escape
 from srbench.metrics.significance import significant
+from srbench.protocol import grayscale_convention
 from srbench.report.format import (
     TABLE_DECIMALS,
     arrow,
@@ -40,7 +41,7 @@ from srbench.report.format import (
 from srbench.rundir import FALLBACK_METRICS, RunData, RunLike, aggregate, as_run_data
 
 FORMATS = ("markdown", "latex", "csv")
-PUBLISHED_COLUMNS = ("model", "dataset", "scale", "metric", "value", "source", "reference")
+PUBLISHED_COLUMNS = ("model", "dataset", "scale", "metric", "value", "source", "reference")  # + optional grayscale
 
 GroupKey = tuple[str, int]  # (canonical dataset id, scale)
 
@@ -58,6 +59,7 @@ class _Column:
     # (dataset, scale, metric) -> (delta, ci_low, ci_high) to the run's reference model
     intervals: dict[tuple[str, int, str], tuple[float, float, float]] = field(default_factory=dict)
     reference: str = ""
+    grayscale: str = ""  # published columns: how the source scored single-channel images ("raw" / "replicate")
 
 
 def published_path() -> Path:
@@ -73,7 +75,8 @@ def published_path() -> Path:
 def load_published(path: Path | None = None) -> pd.DataFrame:
     """Published reference numbers (columns ``PUBLISHED_COLUMNS``; dataset ids canonical, ``inf`` allowed)."""
     p = Path(path) if path is not None else published_path()
-    df = pd.read_csv(p, dtype={"model": str, "dataset": str, "metric": str, "source": str, "reference": str},
+    df = pd.read_csv(p, dtype={"model": str, "dataset": str, "metric": str, "source": str, "reference": str,
+                               "grayscale": str},
                      keep_default_na=False)
     missing = [c for c in PUBLISHED_COLUMNS if c not in df.columns]
     if missing:
@@ -184,6 +187,7 @@ def _collect(run_dirs: Sequence[RunLike], metrics: Sequence[str], scale: int | N
             for source in dict.fromkeys(mine["source"]):
                 rows = mine[mine["source"] == source]
                 pc = _Column(f"{model} ({source})", False)
+                pc.grayscale = next((g for g in rows.get("grayscale", pd.Series(dtype=str)) if g), "")
                 for rec in rows.itertuples(index=False):
                     key = (rec.dataset, int(rec.scale))
                     if key in groups:
@@ -297,6 +301,13 @@ def _notes(runs: Sequence[RunData], names: Sequence[str], columns: Sequence[_Col
                 lacking.append(f"run {name}" + (f" ({why})" if why else ""))
         if lacking:
             out.append(f"\u2013 {metric_label(m)}: not computed in {'; '.join(lacking)}.")
+    conventions = {grayscale_convention(run.record.protocol.grayscale) or "raw" for run in runs}
+    for c in columns:
+        if c.grayscale and conventions - {c.grayscale}:
+            out.append(f"{c.label}: published with single-channel images (Set14's bridge) scored "
+                       f"{'raw' if c.grayscale == 'raw' else 'replicated to RGB'}; a run here used "
+                       f"--grayscale {' / '.join(sorted(conventions - {c.grayscale}))}, so Set14 differs by about "
+                       "0.09 dB for that reason alone.")
     if ci and any(c.intervals for c in columns):
         refs = sorted({c.reference for c in columns if c.reference})
         out.append(f"Difference to {', '.join(refs)}: mean per-image difference [95% paired bootstrap interval, "

@@ -103,7 +103,7 @@ def test_escaping() -> None:
 
 def test_published_csv_is_complete_and_sourced() -> None:
     pub = load_published()
-    assert set(pub["source"]) == {"SRGAN T2", "SRGAN T1", "MATLAB", "SPSR", "PyTorch repro", "RCAN T3"}
+    assert set(pub["source"]) == {"SRGAN T2", "SRGAN T1", "MATLAB", "SPSR", "PyTorch repro", "RCAN T3", "IMDN"}
     assert (pub["reference"].str.len() > 20).all()
     t2 = pub[pub["source"] == "SRGAN T2"]
     assert len(t2) == 3 * 3 * 5  # 3 datasets x (PSNR, SSIM, MOS) x (nearest, bicubic, SRResNet, SRGAN, HR)
@@ -112,6 +112,20 @@ def test_published_csv_is_complete_and_sourced() -> None:
     assert v[("bicubic", "set14", "ssim")] == 0.7486
     m = pub[pub["source"] == "MATLAB"].set_index(["dataset", "metric"])["value"]
     assert m[("set5", "ssim")] == 0.8104 and m[("set14", "psnr")] == 26.00
+    # how each source scored single-channel images: the bicubic tables raw, IMDN's (RCAN's scripts) replicated
+    assert set(pub.loc[pub["model"].isin(["bicubic", "nearest"]), "grayscale"]) == {"raw"}
+    assert set(pub.loc[pub["source"] == "IMDN", "grayscale"]) == {"replicate"} and len(pub[pub["model"] == "imdn"]) == 18
+
+
+def test_a_published_column_made_with_the_other_grayscale_convention_says_so(tmp_path: Path) -> None:
+    rows = [("bicubic", "set14", 4, "bridge", "psnr", 26.1), ("bicubic", "set14", 4, "man", "psnr", 26.0)]
+    protocol = {"grayscale": "replicated to 3 channels first (EDSR/RCAN/BasicSR), then as RGB: MATLAB Y"}
+    run = write_run(tmp_path / "rep", rows, meta={"protocol": protocol})
+    out = render_table([run], published=True, metrics=["psnr"])
+    assert "bicubic (MATLAB): published with single-channel images (Set14's bridge) scored raw" in out
+    assert "--grayscale replicate" in out
+    raw = write_run(tmp_path / "raw", rows, meta={"protocol": {"grayscale": "raw values, no Y transform"}})
+    assert "scored raw" not in render_table([raw], published=True, metrics=["psnr"])
 
 
 def _latex_structure_ok(tex: str) -> None:
