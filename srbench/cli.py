@@ -233,10 +233,11 @@ def _check_run(config: Any) -> None:
     from srbench.interfaces import ModelError
     from srbench.registry import resolve
 
-    for name in config.models:
-        resolve(name)  # ModelError: the known models and a did-you-mean (exit 2)
+    for _, spec in config.labelled_models:
+        resolve(spec)  # ModelError: the known models and a did-you-mean (exit 2)
+    named = {n for pair in config.labelled_models for n in pair}  # --weights LABEL=PATH or SPEC=PATH
     for name, _ in config.weights:
-        if name in config.models:
+        if name in named:
             continue
         try:
             resolve(name)
