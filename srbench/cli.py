@@ -17,6 +17,8 @@ from typing import Any
 import click
 
 from srbench import __version__
+from srbench.check import check as run_check
+from srbench.check import default_baseline_path, save_baseline
 from srbench.cli_common import (
     check_device,
     data_dir_option,
@@ -30,6 +32,15 @@ from srbench.cli_common import (
 )
 from srbench.cli_common import csv_list as _csv_list
 from srbench.cli_common import scales as _scales
+from srbench.config import DEFAULT_MAX_PIXELS, RunConfig, describe_conflicts, recorded_config, resume_conflicts
+from srbench.configfile import check_fields, read_toml
+from srbench.data.catalogue import fetch, list_manifests
+from srbench.doctor import diagnose, render
+from srbench.interfaces import ModelError, SRBenchError
+from srbench.perf.bench import BenchOptions, TimingImages, jobs_for, run_bench
+from srbench.perf.table import summary_table
+from srbench.registry import PATH_KINDS, describe_models, resolve
+from srbench.rundir import read_run_json, summary_frame
 from srbench.training.cli import train_command  # click only: no torch at start-up
 
 _fail = fail  # for commands that stop with a sentence themselves (srbench.cli_common.fail)
@@ -92,7 +103,7 @@ def run(**opts: Any) -> None:
     or the run failed part-way (run.json says "failed"); 2: the run could not start (bad option, run
     directory in use, unwritable, or --resume of a folder without a readable run.json); 130: Ctrl-C.
     """
-    from srbench.evaluate import evaluate
+    from srbench.evaluate import evaluate  # deferred: it imports PIL
 
     if opts["resume_dir"]:
         run_dir = opts["resume_dir"]
@@ -117,8 +128,6 @@ def run(**opts: Any) -> None:
                     "computed are kept: fix the cause and continue with --resume", fg="red", err=True)
     click.echo(f"results: {outcome.run_dir}")
     if opts.get("bless") and outcome.ok:
-        from srbench.check import save_baseline
-
         click.echo(f"baseline: {save_baseline(outcome.run_dir, opts['bless'])}")
     if outcome.status == "interrupted":
         sys.exit(130)
@@ -126,12 +135,9 @@ def run(**opts: Any) -> None:
 
 
 def _run_config(opts: dict[str, Any]) -> Any:
-    from srbench.config import RunConfig
 
     base: dict[str, Any] = {}
     if opts["config_file"]:
-        from srbench.configfile import check_fields, read_toml
-
         base = read_toml(opts["config_file"])
         check_fields(base, RunConfig, str(opts["config_file"]))
     for name in ("models", "datasets", "metrics"):  # an empty list is a mistake, not "the defaults"
@@ -178,9 +184,6 @@ def _resume_config(opts: dict[str, Any]) -> Any:
     """The recorded config of ``--resume DIR``. A flag that would change it (``-m X``, ``-s 2``...) is
     refused with a usage error, so that a resumed run never mixes two configs; ``--no-throughput``
     applies (it changes no result)."""
-    from srbench.config import RunConfig, describe_conflicts, recorded_config, resume_conflicts
-    from srbench.rundir import read_run_json
-
     run_dir = opts["resume_dir"]
     try:
         recorded = recorded_config(read_run_json(run_dir).get("config") or {})
@@ -230,9 +233,6 @@ def _check_run(config: Any) -> None:
     """Usage errors (exit 2) that the run would otherwise find late, or not at all: unknown models, weights
     for a model that is not run, an impossible device, missing LPIPS weights, unknown --compare ids; and
     a per-image warning where --crop-box does not fit a comparison image."""
-    from srbench.interfaces import ModelError
-    from srbench.registry import resolve
-
     for _, spec in config.labelled_models:
         resolve(spec)  # ModelError: the known models and a did-you-mean (exit 2)
     named = {n for pair in config.labelled_models for n in pair}  # --weights LABEL=PATH or SPEC=PATH
@@ -252,7 +252,7 @@ def _check_run(config: Any) -> None:
                                  param_hint="--lpips-weights")
     if config.compare is None and config.crop_box is None:
         return
-    from srbench.data.sources import resolve_dataset
+    from srbench.data.sources import resolve_dataset  # deferred: it imports PIL
 
     sources = []
     for spec in config.datasets:
@@ -286,7 +286,6 @@ def _print_summary(outcome: Any) -> None:
     """The run's summary table, demo-weight notes and throughput, from what the run returned."""
     import pandas as pd
 
-    from srbench.rundir import summary_frame
 
     df = summary_frame(outcome.summary)
     if df.empty:
@@ -299,8 +298,6 @@ def _print_summary(outcome: Any) -> None:
         if info.demo:
             click.secho(f"{name}: {info.description or 'DEMO weights, not the paper s'}", fg="yellow")
     if outcome.throughput is not None and len(outcome.throughput):
-        from srbench.perf.table import summary_table
-
         click.echo("\nthroughput")
         click.echo(summary_table(outcome.throughput))
 
@@ -318,9 +315,8 @@ def datasets() -> None:
 def datasets_list(data_dir: Path | None) -> None:
     """List the datasets srbench knows, how each is verified, and which are on this machine and where
     (--data-dir, then $SRBENCH_DATA_DIR, then the download cache: the order `srbench run` looks in)."""
-    from srbench.data.catalogue import list_manifests
-    from srbench.data.local import data_roots, find_local
-    from srbench.data.sources import SAMPLES
+    from srbench.data.local import data_roots, find_local  # deferred: it imports PIL
+    from srbench.data.sources import SAMPLES  # deferred: it imports PIL
 
     click.echo(f"{'samples':<12} {'(built in)':<12} {'benchmark':<9} {len(SAMPLES):>4} images  offline, scikit-image")
     for m in list_manifests():
@@ -345,8 +341,6 @@ def datasets_list(data_dir: Path | None) -> None:
 @library_errors()
 def datasets_fetch(names: tuple[str, ...], official_lr: bool, data_dir: Path | None, no_progress: bool) -> None:
     """Download, extract and verify NAMES (e.g. set5 set14 b100) into the data dir."""
-    from srbench.data.catalogue import fetch
-
     for name in names:
         path = fetch(name, root=data_dir, official_lr=official_lr, progress=not no_progress)
         click.echo(f"{name}: {path}")
@@ -365,8 +359,7 @@ def datasets_export(name: str, scale: int, out: Path, data_dir: Path | None, max
 
     Layout: OUT/HR/<name>.png and OUT/LR_bicubic/X<S>/<name>x<S>.png.
     """
-    from srbench.config import DEFAULT_MAX_PIXELS
-    from srbench.data.sources import export_dataset
+    from srbench.data.sources import export_dataset  # deferred: it imports PIL
 
     limit = DEFAULT_MAX_PIXELS if max_pixels is None else (max_pixels or None)
     n, errors = export_dataset(name, scale, out, data_dir=data_dir, max_pixels=limit)
@@ -387,11 +380,8 @@ def models() -> None:
 @models.command("list")
 def models_list() -> None:
     """List the registered models (built-ins and `srbench.models` entry points) without importing them."""
-    from srbench.registry import describe_models
-
     for name, desc in describe_models().items():
         click.echo(f"{name:<16} {desc}")
-    from srbench.registry import PATH_KINDS
 
     for kind, (_, desc) in sorted(PATH_KINDS.items()):
         click.echo(f"{kind + ':PATH':<16} {desc}")
@@ -403,13 +393,11 @@ def models_list() -> None:
 def models_inspect(path: Path, as_json: bool) -> None:
     """What srbench detects in a model file (.pth/.pt/.ckpt/.safetensors, or .onnx), without running it:
     architecture, scale, parameters, channels, input-size requirements, dtype, checkpoint wrapper."""
-    from srbench.interfaces import SRBenchError
-
     try:
         if path.suffix.lower() == ".onnx":
-            from srbench.models.files.onnx import describe
+            from srbench.models.files.onnx import describe  # deferred: onnx is an optional extra
         else:
-            from srbench.models.files.checkpoint import describe
+            from srbench.models.files.checkpoint import describe  # deferred: it imports safetensors, torch, tqdm
         facts = describe(path)
     except SRBenchError as exc:
         _fail(str(exc))
@@ -464,9 +452,6 @@ def bench(**opts: Any) -> None:
     already on the device, warm-up excluded; CUDA events on GPU. Each cell is timed until the median's 95%
     confidence interval is within 2% or --time-budget is spent; the interval and the calls are printed.
     """
-    from srbench.perf.bench import BenchOptions, TimingImages, jobs_for, run_bench
-    from srbench.perf.table import summary_table
-
     check_device(opts["device"])
 
     try:
@@ -482,7 +467,7 @@ def bench(**opts: Any) -> None:
     weights = key_values(opts["weights"], "MODEL=PATH", param_hint="--weights")
     images = []
     if opts["datasets"]:
-        from srbench.data.sources import make_pair, resolve_dataset
+        from srbench.data.sources import make_pair, resolve_dataset  # deferred: it imports PIL
 
         for spec in _csv_list(opts["datasets"]):
             src = resolve_dataset(spec, data_dir=opts["data_dir"])
@@ -541,7 +526,7 @@ def table(run_dirs: tuple[Path, ...], fmt: str, transpose: bool, published: bool
     """Render runs as a paper table: the SRGAN paper's Table 2 layout (datasets as row groups, metrics as
     rows, models as columns), best values in bold, demo weights marked with a dagger, a metric a run lacks
     shown as a dash with a footnote; LaTeX needs \\usepackage{booktabs}."""
-    from srbench.report.tables import render_table
+    from srbench.report.tables import render_table  # deferred: it imports pandas
 
     names = key_values(labels, "RUN=NAME", param_hint="--label")
     text = render_table(list(run_dirs), fmt=fmt, transpose=transpose, published=published,
@@ -579,8 +564,6 @@ def check(run_dir: Path, baseline_file: Path, tolerances: tuple[str, ...], junit
     different image count, or a protocol mismatch such as crop, colour space, LR source, LPIPS net/version).
     Regressions are listed first.
     """
-    from srbench.check import check as run_check
-
     result = run_check(run_dir, baseline_file, tolerances=_tolerances(tolerances), paired=paired)
     if fmt == "github":
         click.echo(result.to_github(), nl=False)
@@ -612,8 +595,6 @@ def baseline() -> None:
 @library_errors()
 def baseline_save(run_dir: Path, out: Path | None, tolerances: tuple[str, ...]) -> None:
     """Bless a complete run: save its summary, protocol and tolerances as a baseline file."""
-    from srbench.check import default_baseline_path, save_baseline
-
     path = save_baseline(run_dir, out or default_baseline_path(run_dir), tolerances=_tolerances(tolerances))
     click.echo(f"baseline: {path}")
 
@@ -626,7 +607,7 @@ def baseline_save(run_dir: Path, out: Path | None, tolerances: tuple[str, ...]) 
 @library_errors()
 def report(run_dir: Path, crop_box: str | None, out: Path | None) -> None:
     """(Re)write a run's self-contained report.html, e.g. with another crop region."""
-    from srbench.report.html import write_report
+    from srbench.report.html import write_report  # deferred: it imports pandas
 
     click.echo(f"report: {write_report(run_dir, out=out, crop_box=crop_box)}")
 
@@ -636,8 +617,6 @@ def report(run_dir: Path, crop_box: str | None, out: Path | None) -> None:
 def doctor(as_json: bool) -> None:
     """List the optional weights and extras srbench can use (LPIPS backbones, NIQE model, VGG19 for
     training, tensorflow, onnxruntime, spandrel, numba, CUDA): present or not, and where each is looked for."""
-    from srbench.doctor import diagnose, render
-
     findings = diagnose()
     if as_json:
         click.echo(json.dumps([f.to_json() for f in findings], indent=2))
@@ -656,8 +635,7 @@ def convert(src: Path, dst: Path) -> None:
     `--models keras:DST.keras`). Exact: kernels HWIO <-> OIHW, depth_to_space <-> PixelShuffle channel
     order, BN statistics, per-channel PReLU slopes. Needs h5py; .keras needs TensorFlow (srbench[tensorflow]).
     """
-    from srbench.interfaces import SRBenchError
-    from srbench.models.keras.command import convert_file
+    from srbench.models.keras.command import convert_file  # deferred: it imports safetensors, torch, tqdm
 
     try:
         layout = convert_file(src, dst)

@@ -30,6 +30,7 @@ from collections.abc import Callable
 from typing import Any
 
 from srbench.interfaces import ModelError, ModelInfo, SRModel
+from srbench.registry import load_factory
 
 ADAPTER_CHECKS = ("attributes", "shapes", "dtype", "device", "range", "determinism", "batch", "input_untouched",
                   "nan", "bad_input")
@@ -38,7 +39,6 @@ FACTORY_CHECKS = ("scale_handling", "tiling")
 
 class _Probe:
     """The outputs that several checks share, computed once per adapter."""
-
     def __init__(self, model: Any, size: tuple[int, int], seed: int) -> None:
         import torch
 
@@ -205,7 +205,6 @@ Factory = Callable[..., Any]
 def _factory(target: str | Factory) -> Factory:
     if callable(target):
         return target
-    from srbench.registry import load_factory
 
     return load_factory(target)
 

@@ -14,11 +14,12 @@ from importlib.metadata import PackageNotFoundError, version
 from importlib.util import find_spec
 from typing import Any
 
+from srbench.files import file_sha256
+
 
 @dataclass(frozen=True)
 class Finding:
     """One optional component. ``where`` lists the places (paths, packages) srbench looks in, in order."""
-
     name: str
     enables: str
     present: bool
@@ -48,8 +49,11 @@ def _package(name: str, module: str, enables: str, distributions: tuple[str, ...
 
 
 def _lpips_backbone(net: str) -> Finding:
-    from srbench.files import file_sha256
-    from srbench.metrics.perceptual import BACKBONE_FILES, ENV_WEIGHTS, backbone_candidates
+    from srbench.metrics.perceptual import (  # deferred: it imports scipy
+        BACKBONE_FILES,
+        ENV_WEIGHTS,
+        backbone_candidates,
+    )
 
     filename, expected = BACKBONE_FILES[net]
     cands = backbone_candidates(net)
@@ -66,7 +70,7 @@ def _lpips_backbone(net: str) -> Finding:
 
 
 def _vgg19() -> Finding:
-    from srbench.training.losses import VGG19_FILE, vgg_weights_candidates
+    from srbench.training.losses import VGG19_FILE, vgg_weights_candidates  # deferred: it imports torch, tqdm
 
     cands = vgg_weights_candidates()
     path = next((p for p in cands if p.is_file()), None)
@@ -89,8 +93,7 @@ def _cuda() -> Finding:
 
 
 def _niqe_model() -> Finding:
-    from srbench.files import file_sha256
-    from srbench.metrics.niqe import PARAMS_FILE
+    from srbench.metrics.niqe import PARAMS_FILE  # deferred: it imports scipy
 
     ok = PARAMS_FILE.is_file()
     return Finding("NIQE pristine model", "--metrics niqe", ok, str(PARAMS_FILE) if ok else "missing from the package",
@@ -98,7 +101,7 @@ def _niqe_model() -> Finding:
 
 
 def _data_folder() -> Finding:
-    from srbench.data.local import data_roots, local_datasets
+    from srbench.data.local import data_roots, local_datasets  # deferred: it imports PIL
 
     roots = data_roots()
     present = {name: copy for name, copy in local_datasets().items() if copy is not None}

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from srbench.data.manifest import _PART_RE, FileSpec, Manifest, list_manifests, load_manifest
 from srbench.files import atomic_write_text
-from srbench.interfaces import DatasetError
+from srbench.interfaces import DatasetError, ImageError
 
 __all__ = ["DOWNLOADS", "STAMP", "cache_dir", "fetch", "verify_hr"]
 
@@ -52,8 +52,7 @@ def verify_hr(manifest: Manifest, folder: str | os.PathLike[str]) -> list[str]:
     pins pixel hashes, every image's decoded pixels (so a PNG re-encoded by another tool still verifies,
     and a grayscale image converted to RGB does not).
     """
-    from srbench.data.io import list_images, pixel_sha256, read_image
-    from srbench.interfaces import ImageError
+    from srbench.data.io import list_images, pixel_sha256, read_image  # deferred: it imports PIL
 
     folder = _hr_folder(Path(folder))
     if not folder.is_dir():
@@ -96,7 +95,7 @@ def _verify_lr(hr_dir: Path, lr_dir: Path, scale: int) -> list[str]:
     """LR folder against the installed HR: one ``<id>x<s>`` per HR image, of size HR // s (modcrop)."""
     from PIL import Image
 
-    from srbench.data.io import list_images
+    from srbench.data.io import list_images  # deferred: it imports PIL
 
     problems: list[str] = []
     lr = {p.stem: p for p in list_images(lr_dir)} if lr_dir.is_dir() else {}
@@ -232,7 +231,7 @@ def fetch(
 
 def _fetch_error(manifest: Manifest, part: str, errors: list[DatasetError]) -> DatasetError:
     """One message for all the sources tried; said once when the machine is simply offline."""
-    from srbench.data.download import OFFLINE_HINT, OfflineError
+    from srbench.data.download import OFFLINE_HINT, OfflineError  # deferred: it imports requests
 
     head = f"cannot fetch the {part} images of dataset {manifest.name!r}"
     if not errors:
@@ -270,7 +269,7 @@ def _install(
     manifest: Manifest, spec: FileSpec, parts: list[str], root: Path, target: Path, progress: bool
 ) -> list[str]:
     """Download ``spec``, extract what ``parts`` need, verify, and move each part into ``target``."""
-    from srbench.data.download import download, extract
+    from srbench.data.download import download, extract  # deferred: it imports requests
 
     archive = root / DOWNLOADS / spec.filename
     by_hand = not spec.pinned and archive.is_file()  # put there by the user (e.g. as the offline hint says)
@@ -321,8 +320,7 @@ def _install(
 
 def _gather_hr(manifest: Manifest, spec: FileSpec, tree: Path, out: Path) -> None:
     """Move the HR images of the extracted ``tree`` to ``out/<id><suffix>``."""
-    from srbench.data.io import IMAGE_SUFFIXES, list_images, pixel_sha256, read_image
-    from srbench.interfaces import ImageError
+    from srbench.data.io import IMAGE_SUFFIXES, list_images, pixel_sha256, read_image  # deferred: it imports PIL
 
     out.mkdir()
     if spec.hr_dir != "*":
@@ -349,7 +347,7 @@ def _gather_hr(manifest: Manifest, spec: FileSpec, tree: Path, out: Path) -> Non
 
 def _gather_lr(spec: FileSpec, tree: Path, out: Path, scale: int, hr_dir: Path) -> None:
     """Move the LR images of one scale to ``out/<id>x<s><suffix>``, renaming from the archive's ``lr_name``."""
-    from srbench.data.io import list_images
+    from srbench.data.io import list_images  # deferred: it imports PIL
 
     src = tree / (spec.lr_dir or "").format(scale=scale)
     if not src.is_dir():

@@ -20,6 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
+from srbench.data import catalogue
+from srbench.data.imresize import bicubic_lr, modcrop
 from srbench.data.io import list_images, read_image
 from srbench.interfaces import DatasetError, ImageError, ImagePair
 
@@ -29,7 +31,6 @@ LR_SOURCES = ("matlab", "official")
 @dataclass(frozen=True)
 class HRImage:
     """One HR image of a dataset: a file, or a built-in sample."""
-
     id: str
     path: Path | None = None
     sample: str | None = None
@@ -54,7 +55,6 @@ class HRImage:
 @dataclass(frozen=True)
 class DatasetSource:
     """A resolved dataset: its label, its HR images, and where its official LR lives (if anywhere)."""
-
     name: str
     images: tuple[HRImage, ...]
     origin: str
@@ -117,7 +117,6 @@ def resolve_dataset(
         hr_dir = folder / "HR" if (folder / "HR").is_dir() else folder
         lr_root = folder if (folder / "LR_bicubic").is_dir() else None
         return _from_folder(_folder_name(folder), hr_dir, lr_root, None)
-    from srbench.data import catalogue
 
     try:
         manifest = catalogue.load_manifest(spec)  # knows aliases (bsd100 -> b100) and says "did you mean"
@@ -149,8 +148,6 @@ def make_pair(
     ``hr`` is the already loaded full-size HR image, when the caller has it (else it is read, refused
     when it has more than ``max_pixels`` pixels).
     """
-    from srbench.data.imresize import bicubic_lr, modcrop
-
     hr_full = image.load(max_pixels=max_pixels) if hr is None else hr
     h, w = hr_full.shape[:2]
     if h < scale or w < scale:
@@ -184,7 +181,7 @@ def export_dataset(
     Returns the number of images written and the error messages of those that failed (images sharing
     an id, images over ``max_pixels``, unreadable files): every written image has its own file.
     """
-    from srbench.data.io import write_image
+    from srbench.data.io import write_image  # deferred: it imports PIL
 
     if isinstance(scale, bool) or not isinstance(scale, int) or scale < 1:  # once, not once per image
         raise ValueError(f"export: scale must be a positive integer, got {scale!r}")

@@ -41,7 +41,7 @@ class _MetricsPackage(types.ModuleType):
 
     @property
     def niqe(self) -> Any:
-        from srbench.metrics.api import niqe
+        from srbench.metrics.api import niqe  # deferred: the metric API imports scipy (fidelity)
 
         return niqe
 

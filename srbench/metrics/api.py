@@ -150,7 +150,7 @@ def psnr(sr: Any, hr: Any, scale: int | None = None, *, crop_border: int | None 
     """PSNR in dB as the SR protocol computes it: ``10 log10(255^2 / MSE)`` on MATLAB Y (``y_channel``),
     ``crop_border = scale`` pixels cropped; ``inf`` for identical images. See the module docstring for the
     inputs, ``data_range``, ``layout`` and ``reduction``."""
-    from srbench.metrics import fidelity
+    from srbench.metrics import fidelity  # deferred: scipy, at first use
 
     c = _crop(scale, crop_border)
     return _paired(lambda a, b: fidelity.psnr(a, b, crop_border=c, y_channel=y_channel), sr, hr, data_range,
@@ -161,7 +161,7 @@ def ssim(sr: Any, hr: Any, scale: int | None = None, *, crop_border: int | None 
          data_range: float | None = None, layout: str | None = None, reduction: str = "mean") -> Any:
     """SSIM (Wang et al. ``ssim_index.m``: Gaussian 11x11, sigma 1.5, K1 0.01, K2 0.03, L 255) on MATLAB Y,
     ``crop_border = scale``; on RGB (``y_channel=False``) the mean over the channels. Inputs as :func:`psnr`."""
-    from srbench.metrics import fidelity
+    from srbench.metrics import fidelity  # deferred: scipy, at first use
 
     c = _crop(scale, crop_border)
     return _paired(lambda a, b: fidelity.ssim(a, b, crop_border=c, y_channel=y_channel), sr, hr, data_range,
@@ -172,7 +172,7 @@ def niqe(image: Any, scale: int | None = None, *, crop_border: int | None = None
          layout: str | None = None, reduction: str = "mean") -> Any:
     """NIQE (lower is better; no reference) as MATLAB ``niqe`` with its pristine model, on the rounded MATLAB
     Y of the image, ``crop_border = scale``. Inputs as :func:`psnr` (one image or a batch)."""
-    from srbench.metrics.niqe import niqe as niqe_value
+    from srbench.metrics.niqe import niqe as niqe_value  # deferred: scipy, numba
 
     c = _crop(scale, crop_border)
     images, batched = as_images(image, "image", data_range=data_range, layout=layout)
@@ -181,7 +181,7 @@ def niqe(image: Any, scale: int | None = None, *, crop_border: int | None = None
 
 @lru_cache(maxsize=4)
 def _lpips_metric(net: str, weights: str | None, device: str) -> Any:
-    from srbench.metrics.perceptual import LPIPSMetric
+    from srbench.metrics.perceptual import LPIPSMetric  # deferred: torch and lpips
 
     return LPIPSMetric(net, backbone=weights, device=device)
 

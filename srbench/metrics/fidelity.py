@@ -110,7 +110,7 @@ def ssim_map_mean(a: np.ndarray, b: np.ndarray) -> float:
     five filtered full-size maps; :func:`ssim_map_mean_reference` (numpy/scipy) where numba is missing.
     """
     try:
-        from srbench.metrics.ssim_kernel import ssim_mean_fused
+        from srbench.metrics.ssim_kernel import ssim_mean_fused  # deferred: numba compiles it on first use
     except ImportError:  # pragma: no cover - numba is a dependency
         return ssim_map_mean_reference(a, b)
     return ssim_mean_fused(a, b, _WINDOW, _C1, _C2)

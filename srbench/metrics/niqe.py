@@ -37,6 +37,7 @@ from typing import Any
 import numpy as np
 from scipy.special import gamma
 
+from srbench.data.imresize import imresize
 from srbench.metrics.colour import rgb_to_y
 from srbench.metrics.fidelity import to_chw255
 
@@ -105,8 +106,6 @@ def niqe(image: Any, *, crop_border: int = 0) -> float:
 
 def niqe_of_plane(plane: np.ndarray) -> float:
     """NIQE of a float64 plane on the 0..255 scale (already Y, rounded and cropped)."""
-    from srbench.data.imresize import imresize
-
     h, w = plane.shape
     nh, nw = h // BLOCK, w // BLOCK
     if nh * nw < 2:

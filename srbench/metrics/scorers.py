@@ -26,7 +26,7 @@ class MetricUndefinedWarning(UserWarning):
 def fidelity(sr: np.ndarray, hr: np.ndarray, *, scale: int, colour: str, wanted: tuple[str, ...],
              state: Any = None) -> dict[str, float]:
     """PSNR and/or SSIM; both in one pass over the planes when both are wanted."""
-    from srbench.metrics.fidelity import psnr, psnr_ssim, ssim
+    from srbench.metrics.fidelity import psnr, psnr_ssim, ssim  # deferred: it imports scipy
 
     y = colour == "y"
     if "psnr" in wanted and "ssim" in wanted:
@@ -51,8 +51,8 @@ def niqe(sr: np.ndarray, hr: np.ndarray | None, *, scale: int, colour: str, want
          state: Any = None) -> dict[str, float]:
     """NIQE of the SR image alone (reference-free), always on MATLAB Y whatever ``colour`` says: NIQE is
     defined on one luminance plane (grayscale images: their raw values)."""
-    from srbench.metrics.niqe import NIQEUndefined
-    from srbench.metrics.niqe import niqe as niqe_value
+    from srbench.metrics.niqe import NIQEUndefined  # deferred: it imports scipy
+    from srbench.metrics.niqe import niqe as niqe_value  # deferred: it imports scipy
 
     try:
         return {"niqe": niqe_value(sr, crop_border=scale)}

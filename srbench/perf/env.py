@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import srbench
 from srbench.perf.timing import is_cuda
 
 CPUINFO = Path("/proc/cpuinfo")
@@ -19,7 +20,6 @@ CPUINFO = Path("/proc/cpuinfo")
 @dataclass(frozen=True)
 class CpuInfo:
     """The first processor entry of /proc/cpuinfo: model name, flags, nominal clock; and the usable cores."""
-
     model: str
     flags: frozenset[str]
     mhz: float | None
@@ -122,7 +122,6 @@ def environment(device: str) -> dict[str, Any]:
     import numpy
     import torch
 
-    import srbench
 
     cuda = is_cuda(device)
     return {

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from srbench.interfaces import Fusable, FusionUnsupported, ModelError, SRModel, TorchBacked
+from srbench.perf import memory
 from srbench.perf.peak import torch_dtype
 from srbench.perf.timing import is_cuda
 
@@ -17,7 +18,6 @@ class PreparedModel:
     """What the benchmark passes time: ``fn`` maps an NCHW float32 [0, 1] tensor on the device to the
     output; ``module`` is the torch module whose FLOPs/params are reported (None for non-torch models),
     ``params`` its parameter count."""
-
     name: str
     fn: Callable[[Any], Any]
     module: Any
@@ -89,9 +89,7 @@ def prepare_model(model: Any, *, device: str = "cpu", channels_last: bool = Fals
         except FusionUnsupported as exc:
             notes.append(f"not fused: {exc}")
         if is_fused and not is_cuda(device):
-            from srbench.perf.memory import retain_freed_memory
-
-            if retain_freed_memory():  # large activations reuse heap pages instead of fresh mmaps
+            if memory.retain_freed_memory():  # large activations reuse heap pages instead of fresh mmaps
                 notes.append("malloc retains freed memory (srbench.perf.memory)")
     compiled = False
     if compile:

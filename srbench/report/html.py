@@ -21,6 +21,7 @@ import pandas as pd
 
 from srbench.files import atomic_write_text
 from srbench.report import crops as _crops
+from srbench.report import plots
 from srbench.report.format import (
     REPORT_DECIMALS,
     arrow,
@@ -39,7 +40,6 @@ TEMPLATES = Path(__file__).with_name("templates")
 @dataclass(frozen=True)
 class ReportOptions:
     """Knobs of ``write_report`` (the CLI's ``srbench report`` flags)."""
-
     crop_box: str | None = None  # "x,y,w,h" in HR pixels; overrides run.json config.crop_box
     max_comparisons: int = 12  # visual comparisons shown, largest spread between models first (the run chose
     # which images were saved)
@@ -285,7 +285,6 @@ def _throughput_point(tp: pd.DataFrame, model: str, scale: int, dataset: str) ->
 
 
 def _plots(run: RunData, notes: list[str]) -> list[dict[str, str]]:
-    from srbench.report import plots
 
     s = run.summary
     if s.empty:
@@ -376,20 +375,20 @@ def _image_spreads(run: RunData, metric: str | None) -> dict[tuple[str, int, str
 
 def _crop_caption(sr: np.ndarray, hr: np.ndarray, y_channel: bool) -> str:
     """PSNR (dB) / SSIM of the crop itself (Y channel unless the run scored RGB; no border shave)."""
-    from srbench.metrics.fidelity import psnr_ssim
+    from srbench.metrics.fidelity import psnr_ssim  # deferred: it imports scipy
 
     a, b = sr.transpose(2, 0, 1), hr.transpose(2, 0, 1)
     try:
         p, q = psnr_ssim(a, b, crop_border=0, y_channel=y_channel)
     except ValueError:  # a crop smaller than SSIM's 11x11 window
-        from srbench.metrics.fidelity import psnr
+        from srbench.metrics.fidelity import psnr  # deferred: it imports scipy
 
         return f"crop {format_value(psnr(a, b, crop_border=0, y_channel=y_channel), 'psnr', REPORT_DECIMALS)} dB"
     return f"crop {format_value(p, 'psnr', REPORT_DECIMALS)} / {format_value(q, 'ssim', REPORT_DECIMALS)}"
 
 
 def _comparisons(run: RunData, opt: ReportOptions, notes: list[str]) -> list[dict[str, Any]]:
-    from srbench.data.io import read_image
+    from srbench.data.io import read_image  # deferred: it imports PIL
 
     metric = _spread_metric(run)
     spreads = _image_spreads(run, metric)

@@ -10,6 +10,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from srbench import __version__  # the package root: its version string only
 from srbench.config import RunConfig
 from srbench.files import atomic_write_text
 from srbench.interfaces import (
@@ -47,7 +48,6 @@ def _opt_int(x: Any) -> int | None:
 @dataclass(frozen=True)
 class ModelRecord:
     """run.json ``models.<name>``: what the report says about a model."""
-
     description: str = ""
     weights: str | None = None
     weights_sha256: str | None = None
@@ -76,7 +76,6 @@ class ModelRecord:
 @dataclass(frozen=True)
 class DatasetRecord:
     """run.json ``datasets.<name>``: where the HR images came from and their decoded-pixel hashes."""
-
     source: str = ""
     n_images: int | None = None
     verified: bool | None = None
@@ -100,7 +99,6 @@ class DatasetRecord:
 @dataclass(frozen=True)
 class MetricRecord:
     """run.json ``metrics.<name>``: direction, unit, version and default tolerance (None = not recorded)."""
-
     higher_is_better: bool | None = None
     unit: str | None = None
     version: str | None = None
@@ -134,7 +132,6 @@ class MetricRecord:
 @dataclass(frozen=True)
 class Comparison:
     """run.json ``comparisons[]``: an image saved for the report's visual comparison (paths relative)."""
-
     dataset: str
     scale: int
     image: str
@@ -157,7 +154,6 @@ class Comparison:
 @dataclass(frozen=True)
 class ErrorRecord:
     """run.json ``errors[]``: what failed, where (``*`` = every model/dataset/image), and why."""
-
     model: str | None
     dataset: str | None
     scale: int | None
@@ -188,7 +184,6 @@ class RunRecord:
     read verbatim; ``config``, ``environment`` and ``throughput`` stay mappings: their keys belong to the code
     that writes them (RunConfig, the environment probe, the timed pass). Unknown top-level keys live in
     ``extra``."""
-
     run_id: str
     schema_version: int = RESULTS_SCHEMA_VERSION
     created: str | None = None
@@ -355,6 +350,5 @@ def resumed_record(record: dict[str, Any], before: Mapping[str, Any], kept_rows:
 
 
 def srbench_version() -> str:
-    from srbench import __version__  # the package root: its version string only
 
     return __version__

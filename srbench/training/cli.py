@@ -8,7 +8,10 @@ from typing import Any
 
 import click
 
-from srbench.cli_common import data_dir_option, key_value
+from srbench.cli_common import data_dir_option, fail, key_value
+from srbench.interfaces import SRBenchError
+from srbench.rundir.common import RunDirInUse
+from srbench.training.config import load_config
 
 
 def _pairs(values: tuple[str, ...]) -> dict[str, Any]:
@@ -61,11 +64,7 @@ def train_command(model: str, config_path: str | None, extra: tuple[str, ...], c
     """
     import logging
 
-    from srbench.cli_common import fail
-    from srbench.interfaces import SRBenchError
-    from srbench.rundir.common import RunDirInUse
-    from srbench.training.config import load_config
-    from srbench.training.loop import TrainingInterrupted, train
+    from srbench.training.loop import TrainingInterrupted, train  # deferred: it imports PIL, safetensors, torch, tqdm
 
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     overrides: dict[str, Any] = {k: v for k, v in flags.items() if v is not None}

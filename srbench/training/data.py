@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from srbench.data.imresize import bicubic_lr, modcrop
 from srbench.interfaces import DatasetError
 
 log = logging.getLogger(__name__)
@@ -25,7 +26,7 @@ log = logging.getLogger(__name__)
 def resolve_hr_files(specs: tuple[str, ...], data_dir: str | None = None) -> list[Path]:
     """HR image files of the training datasets. A spec is a catalogue name (``div2k-train``), ``folder:PATH``
     or a plain path to a folder."""
-    from srbench.data.sources import resolve_dataset
+    from srbench.data.sources import resolve_dataset  # deferred: it imports PIL
 
     files: list[Path] = []
     for spec in specs:
@@ -50,8 +51,7 @@ class Pair:
 def load_pairs(files: list[Path], scale: int, crop: int) -> list[Pair]:
     """Read, modcrop and downscale every image once. Grayscale images are replicated to RGB; images
     smaller than the crop are skipped (with a log line)."""
-    from srbench.data.imresize import bicubic_lr, modcrop
-    from srbench.data.io import read_image
+    from srbench.data.io import read_image  # deferred: it imports PIL
 
     pairs: list[Pair] = []
     for path in files:
@@ -81,7 +81,6 @@ class StepBatches(torch.utils.data.Dataset):
     Returns ``(lr, hr)`` float32 NCHW: LR in [0, 1], HR in [-1, 1] (the paper's ranges). Sample ``i`` of
     step ``s`` draws its image, crop position and transform from ``np.random.default_rng([seed, s, i])``.
     """
-
     def __init__(self, pairs: list[Pair], *, scale: int, crop: int, global_batch: int, seed: int, start: int,
                  stop: int, rank: int = 0, world: int = 1, augment: bool = True) -> None:
         if global_batch % world:

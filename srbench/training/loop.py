@@ -32,6 +32,7 @@ from srbench.distributed import init_from_env, shutdown, torchrun_ranks
 from srbench.interfaces import SRBenchError
 from srbench.metrics import psnr, ssim
 from srbench.models.weights import read_weights
+from srbench.perf import memory
 from srbench.pipeline import quantise, to_tensor
 from srbench.rundir.common import LOCK_FILE, RunDirInUse
 from srbench.rundir.lock import RunLock
@@ -47,7 +48,6 @@ LOG_COLUMNS = ("step", "time_s", "lr", "loss_g", "content", "adv", "loss_d", "va
 
 class TrainingInterrupted(SRBenchError):
     """SIGINT/SIGTERM: the step in flight finished and ``last`` was saved. CLIs exit with 130."""
-
     def __init__(self, checkpoint: Path, step: int) -> None:
         self.checkpoint, self.step = checkpoint, step
         super().__init__(f"training interrupted at step {step}; checkpoint saved to {checkpoint} "
@@ -83,7 +83,6 @@ def lr_at(cfg: TrainConfig, step: int) -> float:
 
 class _StopFlag:
     """SIGINT/SIGTERM set a flag; the loop finishes the step in flight, saves and stops."""
-
     def __init__(self) -> None:
         self.stop = False
         self._old: dict[int, Any] = {}
@@ -111,7 +110,7 @@ class _StopFlag:
 def load_validation(cfg: TrainConfig) -> list[Any]:
     if cfg.val_data is None:
         return []
-    from srbench.data.sources import make_pair, resolve_dataset
+    from srbench.data.sources import make_pair, resolve_dataset  # deferred: it imports PIL
 
     spec = f"folder:{cfg.val_data}" if os.path.isdir(cfg.val_data) else cfg.val_data
     source = resolve_dataset(spec, data_dir=cfg.data_dir)
@@ -145,7 +144,6 @@ def validate(net: nn.Module, pairs: list[Any], scale: int, device: torch.device,
 
 class _CSVLog:
     """log.csv of the run; on resume, rows after the resumed step are dropped (they will be redone)."""
-
     def __init__(self, path: Path, start: int) -> None:
         self.path = path
         rows: list[dict[str, str]] = []
@@ -300,11 +298,9 @@ def _train(cfg: TrainConfig, rank: int, world: int, device: torch.device,
         d_opt.load_state_dict(d_opt_state)
 
     if device.type == "cpu":
-        from srbench.perf.memory import retain_freed_memory
-
         # a step's largest activations (16 x 64 x 96 x 96 fp32: 38 MB) are above glibc's mmap threshold:
         # without this, every step maps and zero-fills them afresh (see srbench.perf.memory)
-        retain_freed_memory()
+        memory.retain_freed_memory()
     runner = StepRunner(G, D, content, g_opt, d_opt, adv_weight=cfg.adv_weight, device=device, amp=cfg.amp,
                         compile=cfg.compile, distributed=distributed)
 

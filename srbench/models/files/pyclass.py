@@ -39,6 +39,7 @@ from torch import nn
 
 from srbench.files import file_sha256
 from srbench.interfaces import ModelError, ModelInfo
+from srbench.models.files.preupsample import PreUpsampleAdapter
 
 ADAPTER_OPTIONS = {
     "weights": "weights file (.pth/.pt/.safetensors), or 'none'; also --weights NAME=FILE",
@@ -168,7 +169,7 @@ def import_class(spec: str) -> tuple[Any, str | None]:
 
 def load_weights(net: nn.Module, path: str, who: str) -> Any:
     """Read ``path`` with srbench's reader, load it strictly into ``net``; return the Checkpoint."""
-    from srbench.models.files.checkpoint import read_checkpoint
+    from srbench.models.files.checkpoint import read_checkpoint  # deferred: it imports safetensors, torch, tqdm
 
     ckpt = read_checkpoint(path)
     try:
@@ -191,7 +192,6 @@ def load_weights(net: nn.Module, path: str, who: str) -> Any:
 class Convention(nn.Module):
     """The network called in its own convention: RGB->BGR and [0, 1] -> [0, ``input_range``] on the way
     in, back on the way out (``input_range`` 1 and RGB: the network is called as it is)."""
-
     def __init__(self, net: nn.Module, input_range: float = 1.0, bgr: bool = False) -> None:
         super().__init__()
         self.net, self.input_range, self.bgr = net, input_range, bgr
@@ -290,13 +290,12 @@ def build(scale: int, *, path: str, device: str = "cpu", weights: str | None = N
                      params=int(sum(p.numel() for p in net.parameters())),
                      extra=extra)
     if y_only or pre_upsample:
-        from srbench.models.files.checkpoint import PadCrop
-        from srbench.models.files.preupsample import PreUpsampleAdapter
+        from srbench.models.files.checkpoint import PadCrop  # deferred: it imports safetensors, torch, tqdm
 
         inner = PadCrop(module, net_scale, 0, pad, False) if pad > 1 else module
         return PreUpsampleAdapter(who, scale, inner, device=device, y_only=y_only, pre_upsample=pre_upsample,
                                   info=info)
-    from srbench.models.files.checkpoint import FileModel
+    from srbench.models.files.checkpoint import FileModel  # deferred: it imports safetensors, torch, tqdm
 
     return FileModel(who, scale, module, device=device, info=info, size_requirements=(0, pad, False),
                      tile=tile, tile_overlap=overlap)
