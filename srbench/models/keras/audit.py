@@ -223,6 +223,8 @@ def _refusal(obj: dict[str, Any], keras: Any, registered: frozenset[str]) -> str
     reg = obj.get("registered_name")
     if cls in SPECIAL:
         return None
+    if ">" in cls and module is None:  # a Keras 2 (.h5) config names a registered object by its name
+        reg = cls
     if isinstance(reg, str) and ">" in reg:  # a registered custom object: only srbench's own
         return None if reg in registered else f"custom object {reg!r}"
     if cls in ("TFOpLambda", "SlicingOpLambda"):
