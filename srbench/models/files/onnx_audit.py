@@ -87,7 +87,7 @@ def audit_onnx(path: Path, name: str) -> None:
     try:
         model = onnx.load(str(path), load_external_data=False)
     except Exception as exc:
-        raise ModelError(f"{name}: {path} is not a readable ONNX model ({str(exc)[:200]})") from exc
+        raise ModelError(f"{name}: cannot load {path}: not a readable ONNX model ({str(exc)[:200]})") from exc
     found = onnx_findings(model, path.parent)
     if found:
         raise ModelError(f"{name}: {path} holds what srbench does not run from an untrusted file: "
