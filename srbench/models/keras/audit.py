@@ -32,7 +32,8 @@ from srbench.models.trust import opt_out
 
 # The ops of convolutional / attention SR networks as TensorFlow and Keras 3 trace them: plumbing, variables,
 # convolutions and matmuls, normalisation, activations, arithmetic, reductions, resizing and pixel shuffles,
-# shape manipulation, and control flow (whose branch and body functions are checked like the others).
+# shape manipulation, random numbers (initializers, dropout), and control flow (whose branch and body
+# functions are checked like the others).
 ALLOWED_OPS = frozenset("""
 Const Placeholder PlaceholderWithDefault Identity IdentityN NoOp StopGradient PreventGradient Snapshot EnsureShape
 CheckNumerics CheckNumericsV2 Assert StatefulPartitionedCall PartitionedCall If StatelessIf While StatelessWhile
@@ -54,6 +55,9 @@ BatchToSpaceND SpaceToBatchND
 Shape ShapeN Size Rank Cast Bitcast Fill ZerosLike OnesLike Range Pack Unpack Squeeze ExpandDims Reshape
 Transpose Tile BroadcastTo BroadcastArgs Concat ConcatV2 Split SplitV Slice StridedSlice Gather GatherV2 GatherNd
 Pad PadV2 MirrorPad Reverse ReverseV2 Roll Select SelectV2 Where OneHot
+RandomUniform RandomUniformInt RandomStandardNormal TruncatedNormal StatelessRandomUniform StatelessRandomNormal
+StatelessTruncatedNormal StatelessRandomUniformV2 StatelessRandomNormalV2 StatelessTruncatedNormalV2
+StatelessRandomGetKeyCounter
 """.split())
 
 # What restoring variables from ``variables/`` needs (TF1 ``save/restore_all``, TF2 ``__inference__traced_restore``).
