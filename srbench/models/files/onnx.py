@@ -20,7 +20,9 @@ import numpy as np
 
 from srbench.files import file_sha256
 from srbench.interfaces import ModelError, ModelInfo
+from srbench.models.files.onnx_audit import audit_onnx
 from srbench.models.inputs import check_lr
+from srbench.models.trust import parse_trust
 
 if TYPE_CHECKING:
     import torch
@@ -93,9 +95,12 @@ def _params(path: Path) -> tuple[int | None, dict[str, Any]]:
     return n, {"opset": opset, "producer": f"{m.producer_name} {m.producer_version}".strip()}
 
 
-def _open(name: str, file: Path, device: str, rng: float) -> tuple[Any, int]:
-    """An InferenceSession for ``file`` on ``device`` and the scale it upscales by (one probe run)."""
+def _open(name: str, file: Path, device: str, rng: float, trust: bool = False) -> tuple[Any, int]:
+    """An InferenceSession for ``file`` on ``device`` and the scale it upscales by (one probe run); the file
+    is inspected first (:mod:`srbench.models.files.onnx_audit`) unless ``trust``."""
     ort = _ort()
+    if not trust:
+        audit_onnx(file, name)
     providers = ["CPUExecutionProvider"]
     if str(device).startswith("cuda"):
         if "CUDAExecutionProvider" not in ort.get_available_providers():
@@ -146,25 +151,28 @@ def describe(path: str | Path) -> dict[str, Any]:
 
 
 def build(scale: int, *, path: str, device: str = "cpu", weights: str | None = None, tile: int | None = None,
-          tile_overlap: int | None = None, input_range: str | float = "1", **options: Any) -> ONNXModel:
+          tile_overlap: int | None = None, input_range: str | float = "1", trust: Any = False,
+          **options: Any) -> ONNXModel:
     """The ``onnx:PATH`` adapter; option ``input_range`` = ``1`` (default) or ``255`` (``onnx:m.onnx?input_range=255``).
 
-    ``tile`` is accepted and ignored (an ONNX graph runs whole images). Raises ModelError naming the file.
+    ``tile`` is accepted and ignored (an ONNX graph runs whole images). ``trust=true`` skips the inspection of
+    the file's operator domains and external data paths (trusted files only). Raises ModelError naming the file.
     """
     name = f"onnx:{path}"
     if options:
-        raise ModelError(f"{name}: unknown options {sorted(options)} (known: input_range=1|255)")
+        raise ModelError(f"{name}: unknown options {sorted(options)} (known: input_range=1|255, trust=true|false)")
     if weights is not None:
         raise ModelError(f"{name}: the file is the model; --weights does not apply to onnx: models")
     key = str(input_range).removesuffix(".0")
     if key not in RANGES:
         raise ModelError(f"{name}: input_range must be 1 (values in [0, 1]) or 255 ([0, 255]), got {input_range!r}")
     rng = RANGES[key]
+    trusted = parse_trust(trust, name)
     file = Path(path)
     if not file.is_file():
         raise ModelError(f"{name}: file {file} not found")
     ort = _ort()
-    session, file_scale = _open(name, file, device, rng)
+    session, file_scale = _open(name, file, device, rng, trusted)
     if file_scale != scale:
         raise ModelError(f"{name}: the file is a x{file_scale} model, it cannot be evaluated at scale {scale} "
                          f"(use --scale {file_scale})")
@@ -175,6 +183,7 @@ def build(scale: int, *, path: str, device: str = "cpu", weights: str | None = N
         weights=str(file), weights_sha256=file_sha256(file), params=params,
         extra={"kind": "onnx", "architecture": "ONNX", "input_range": f"[0, {int(rng)}]", "input_name": inp.name,
                "input_shape": [str(d) for d in inp.shape], "input_dtype": inp.type, "providers":
-               session.get_providers(), "onnxruntime": ort.__version__, "file_scale": file_scale, **meta},
+               session.get_providers(), "onnxruntime": ort.__version__, "file_scale": file_scale, "trust": trusted,
+               **meta},
     )
     return ONNXModel(name, scale, session, device=str(device), input_range=rng, info=info)

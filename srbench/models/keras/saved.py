@@ -7,10 +7,13 @@ The harness speaks float32 RGB NCHW torch tensors in [0, 1]. Inside, the adapter
 the output back from ``output_range`` (default: the input range). The first call at build time (an 8x8
 probe) checks that the model really upscales by the requested scale and returns 3 channels.
 
-Loading is safe by default: ``.keras`` / ``.h5`` models are loaded with Keras' ``safe_mode=True``, which
-refuses ``Lambda`` layers (their Python bytecode would run on load). Such a model loads only with
-``safe_mode=False``, an explicit opt-in for files you trust; a SavedModel is a TensorFlow graph and never
-runs Python code. TensorFlow is the optional extra ``srbench[tensorflow]``, imported lazily through
+Loading is checked by default. A SavedModel runs no Python, but its TensorFlow ops could read and write
+files: before loading one, :mod:`srbench.models.keras.audit` reads ``saved_model.pb`` and refuses any op
+outside an allow-list of what SR models use (checkpoint ops only in TensorFlow's own saver functions). A
+``.keras`` / ``.h5`` config may name only Keras' own modelling layers and srbench's registered ones, and is
+loaded with Keras' ``safe_mode=True``, which refuses ``Lambda`` layers (their Python bytecode would run on
+load). ``safe_mode=False`` allows Lambda code and ``trust=true`` skips the inspection: explicit opt-ins for
+files you trust. TensorFlow is the optional extra ``srbench[tensorflow]``, imported lazily through
 ``srbench.models.keras._tf`` (which also orders triton before TensorFlow). The adapter class is
 :class:`srbench.models.keras.adapter.KerasAdapter`, shared by every Keras adapter.
 """
@@ -30,6 +33,8 @@ from srbench.files import file_sha256
 from srbench.interfaces import ModelError, ModelInfo
 from srbench.models.keras._tf import import_h5py, import_tensorflow, layer_classes
 from srbench.models.keras.adapter import KerasAdapter
+from srbench.models.keras.audit import audit_keras_file, audit_saved_model
+from srbench.models.trust import parse_trust
 
 KIND = "keras"
 RANGES = {"0-255": 255.0, "0-1": 1.0}
@@ -64,11 +69,14 @@ def path_sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def _load(path: Path, keras: Any, tf: Any, who: str, safe_mode: bool) -> tuple[Callable[[Any], Any], Any, str]:
-    """(call, keras model or None, format) for a saved model at ``path``."""
+def _load(path: Path, keras: Any, tf: Any, who: str, safe_mode: bool,
+          trust: bool = False) -> tuple[Callable[[Any], Any], Any, str]:
+    """(call, keras model or None, format) for a saved model at ``path``, inspected first unless ``trust``."""
     if path.is_dir():
         if not (path / "saved_model.pb").is_file():
             raise ModelError(f"{who}: {path} is a directory without saved_model.pb (not a SavedModel)")
+        if not trust:
+            audit_saved_model(path, who)
         try:
             loaded = tf.saved_model.load(str(path))
         except Exception as exc:
@@ -103,6 +111,8 @@ def _load(path: Path, keras: Any, tf: Any, who: str, safe_mode: bool) -> tuple[C
                 f"{who}: {path} holds weights only (no model config). For the seed SRGAN generator use "
                 "--models keras-srgan --weights keras-srgan=<file>.h5; else save the whole model."
             )
+    if not trust:
+        audit_keras_file(path, who)
     try:
         model = keras.saving.load_model(str(path), compile=False, safe_mode=safe_mode)
     except Exception as exc:
@@ -130,19 +140,21 @@ def _params(obj: Any) -> int | None:
 
 def build(scale: int, *, path: str | os.PathLike[str], device: str = "cpu", input_range: Any = "0-255",
           output_range: Any = None, tile: int | None = None, tile_overlap: int = 16, safe_mode: bool = True,
-          **options: Any) -> KerasAdapter:
+          trust: Any = False, **options: Any) -> KerasAdapter:
     """The ``keras:PATH`` adapter for a saved Keras SR model mapping NHWC LR to NHWC SR ``scale`` times larger.
 
     ``input_range``: the range the model expects its input in, ``"0-255"`` (default) or ``"0-1"``;
     ``output_range``: the range of its output (default: same as the input). ``tile``: run on LR tiles of
     this size with ``tile_overlap`` LR pixels of context (exact only when the overlap covers the model's
     receptive field, which srbench cannot know for a foreign model). ``safe_mode=False`` allows Lambda
-    layers (runs the file's code: trusted files only). Errors are ModelError naming ``keras:PATH``.
+    layers (runs the file's code: trusted files only); ``trust=True`` (``?trust=true``) skips the inspection
+    of the file's ops and layers (:mod:`srbench.models.keras.audit`; trusted files only). Errors are
+    ModelError naming ``keras:PATH``.
     """
     who = f"{KIND}:{path}"
     if options:
         raise ModelError(f"{who}: unknown options {sorted(options)} (known: input_range, output_range, tile, "
-                         "tile_overlap, safe_mode; weights are the file itself)")
+                         "tile_overlap, safe_mode, trust; weights are the file itself)")
     if isinstance(scale, bool) or not isinstance(scale, (int, np.integer)) or scale < 1:
         raise ModelError(f"{who}: scale must be a positive integer, got {scale!r}")
     if isinstance(tile_overlap, bool) or not isinstance(tile_overlap, int) or tile_overlap < 0:
@@ -153,7 +165,8 @@ def build(scale: int, *, path: str | os.PathLike[str], device: str = "cpu", inpu
     if not p.exists():
         raise ModelError(f"{who}: {p} not found")
     tf, keras = import_tensorflow(who)
-    call, model, fmt = _load(p, keras, tf, who, bool(safe_mode))
+    trusted = parse_trust(trust, who)
+    call, model, fmt = _load(p, keras, tf, who, bool(safe_mode), trusted)
     info = ModelInfo(
         name=who,
         description=f"Keras model {p.name} ({fmt}) x{int(scale)}",
@@ -163,7 +176,7 @@ def build(scale: int, *, path: str | os.PathLike[str], device: str = "cpu", inpu
         extra={"framework": f"tensorflow {tf.__version__}, keras {keras.__version__}", "format": fmt,
                "layout": "NHWC inside, NCHW at the boundary", "input_range": _range_label(in_max),
                "output_range": _range_label(out_max), "tile": tile, "tile_overlap": tile_overlap if tile else None,
-               "safe_mode": bool(safe_mode)},
+               "safe_mode": bool(safe_mode), "trust": trusted},
     )
     adapter = KerasAdapter(who, int(scale), call, device=device, info=info, input_max=in_max, output_max=out_max,
                            tile=tile, tile_overlap=tile_overlap, keras_model=model)
