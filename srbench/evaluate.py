@@ -11,15 +11,11 @@ computed, so an interrupted run keeps its work and ``resume=True`` continues it.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import signal
 import sys
-import threading
 import time
 import traceback
 import warnings
-from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -38,7 +34,7 @@ from srbench.config import (
 from srbench.data.fetch import compare_pixel_hashes
 from srbench.data.io import pixel_sha256, write_image
 from srbench.data.sources import make_pair, resolve_dataset
-from srbench.distributed import barrier, gather_rows, init_from_env, shard, shutdown
+from srbench.distributed import barrier, gather_rows, init_from_env, shard, shutdown, sigterm_as_interrupt
 from srbench.interfaces import ImagePair, ModelError, ModelInfo, ResultRow, SRBenchError, SRModel
 from srbench.markup import plain
 from srbench.metrics.scorers import MetricUndefinedWarning
@@ -150,26 +146,8 @@ def evaluate(
     (default: print to stderr). Under ``torchrun`` the images are sharded across ranks and the rows
     gathered on rank 0, which alone writes files: the results equal a single-process run, row for row.
     """
-    with _sigterm_as_interrupt():
+    with sigterm_as_interrupt():
         return _evaluate(config, out_dir, resume, progress, command, log)
-
-
-@contextlib.contextmanager
-def _sigterm_as_interrupt() -> Iterator[None]:
-    """SIGTERM (a scheduler's kill, `timeout`, `docker stop`) ends the run as Ctrl-C does: the rows are kept, the
-    summary, run.json ("interrupted") and report are written, and --resume continues it."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def interrupt(_signum: int, _frame: Any) -> None:
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGTERM, interrupt)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 def _evaluate(config: RunConfig, out_dir: str | Path | None, resume: bool, progress: bool, command: str | None,
@@ -231,7 +209,7 @@ class _Runner:
                                "or choose another --out")
         self.lpips, lpips_info = prepared.lpips, prepared.lpips_info
         self.metrics = tuple(m for m in config.metrics if m != "lpips" or self.lpips is not None)
-        previous = _resumable_rows(results, self.metrics, dist.is_main, say) if resume else []
+        previous = rundir.resumable_rows(results, self.metrics, dist.is_main, say) if resume else []
         self.done = rundir.completed(previous, self.metrics)
         self.outcome = RunOutcome(run_dir, list(previous))
         if lpips_info.get("reason") and "lpips" in config.metrics:
@@ -404,23 +382,7 @@ class _Runner:
         if result.hr_sha256:
             record["hr_pixel_sha256"].setdefault(result.image, result.hr_sha256)
         if result.compared:
-            _record_comparison(self.record, dataset, scale, result.image, result.compared)
-
-
-def _resumable_rows(results: Path, metrics: tuple[str, ...], main: bool, say: Any) -> list[ResultRow]:
-    """The rows a resumed run keeps: a torn last line is cut, and the rows of an image that lacks one of
-    ``metrics`` for a model are dropped (that image is computed again for that model)."""
-    if main:
-        cut = rundir.repair_results(results)
-        if cut:
-            say(f"resume: removed a torn last line ({cut} bytes) from {results}")
-    rows = rundir.read_rows(results)
-    done = rundir.completed(rows, metrics)
-    kept = [r for r in rows if (r.model, r.dataset, r.scale, r.image) in done]
-    if len(kept) != len(rows) and main:
-        say(f"resume: {len(rows) - len(kept)} rows of unfinished images dropped from {results}; recomputing them")
-        rundir.rewrite_results(results, kept)
-    return kept
+            rundir.add_comparison(self.record, dataset, scale, result.image, result.compared)
 
 
 def _picks(config: RunConfig, source: DatasetSource) -> set[str]:
@@ -450,19 +412,6 @@ def _evaluate_one(
 
 def _save_image(run_dir: Path, dataset: str, scale: int, who: str, image: str, pixels: np.ndarray) -> None:
     write_image(run_dir / image_path(dataset, scale, who, image), np.ascontiguousarray(pixels))
-
-
-def _record_comparison(run: dict[str, Any], dataset: str, scale: int, image: str, models: list[str]) -> None:
-    for c in run["comparisons"]:
-        if (c["dataset"], c["scale"], c["image"]) == (dataset, scale, image):
-            entry = c
-            break
-    else:
-        entry = {"dataset": dataset, "scale": scale, "image": image,
-                 "hr": image_path(dataset, scale, "HR", image), "models": {}}
-        run["comparisons"].append(entry)
-    for m in models:
-        entry["models"][m] = image_path(dataset, scale, m, image)
 
 
 def _verify_dataset(source: DatasetSource, record: dict[str, Any], outcome: RunOutcome, say: Any) -> None:
@@ -514,19 +463,7 @@ def _throughput(
     if table.empty:
         return None
     outcome.throughput = table
-    first = table.iloc[0]
-    return {
-        "file": "throughput.csv",
-        "device_name": str(first.get("device_name", "")),
-        "threads": int(first["threads"]) if "threads" in table and first["threads"] == first["threads"] else None,
-        "peak_gflops_per_s": float(first["peak_gflops_per_s"]),
-        "timing": "forward pass only, warm-up excluded, input on the device; CUDA events on GPU, perf_counter on CPU; "
-                  "each cell until the median's 95 % interval is within +-2 % or its time budget is spent",
-        "time_budget_s": config.time_budget,
-        "seconds": round(time.perf_counter() - started, 3),
-        "median_ms": {f"{r.model} x{r.scale} {r.input}": float(r.ms_median) for r in table.itertuples()},
-        "roofline": result.roofline.record() if result.roofline else None,
-    }
+    return result.record(budget_s=config.time_budget, seconds=time.perf_counter() - started)
 
 
 def _write_record(run_dir: Path, run: dict[str, Any]) -> None:

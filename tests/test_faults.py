@@ -437,7 +437,7 @@ def test_resume_keeps_the_previous_errors_as_history_and_retries_their_images(tm
 def test_sigterm_during_evaluate_is_a_keyboard_interrupt_and_the_handler_is_restored() -> None:
     import signal
 
-    from srbench.evaluate import _sigterm_as_interrupt
+    from srbench.distributed import sigterm_as_interrupt as _sigterm_as_interrupt
 
     before = signal.getsignal(signal.SIGTERM)
     with pytest.raises(KeyboardInterrupt), _sigterm_as_interrupt():

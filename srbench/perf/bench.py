@@ -142,6 +142,24 @@ class BenchResult:
     errors: tuple[BenchError, ...]
     roofline: Roofline | None
 
+    def record(self, *, budget_s: float, seconds: float) -> dict[str, Any]:
+        """The timed pass's entry of run.json (``throughput``): the device, the ceiling, each cell's median and
+        the pass's own wall time."""
+        table = self.frame
+        first = table.iloc[0]
+        return {
+            "file": "throughput.csv",
+            "device_name": str(first.get("device_name", "")),
+            "threads": int(first["threads"]) if "threads" in table and first["threads"] == first["threads"] else None,
+            "peak_gflops_per_s": float(first["peak_gflops_per_s"]),
+            "timing": "forward pass only, warm-up excluded, input on the device; CUDA events on GPU, perf_counter on "
+                      "CPU; each cell until the median's 95 % interval is within +-2 % or its time budget is spent",
+            "time_budget_s": budget_s,
+            "seconds": round(seconds, 3),
+            "median_ms": {f"{r.model} x{r.scale} {r.input}": float(r.ms_median) for r in table.itertuples()},
+            "roofline": self.roofline.record() if self.roofline else None,
+        }
+
 
 def jobs_for(names: Sequence[str], scales: Sequence[int],
              build_options: Mapping[str, Mapping[str, Any]] | None = None) -> list[BenchJob]:

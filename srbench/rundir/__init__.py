@@ -46,6 +46,7 @@ from srbench.rundir.csvfiles import (  # noqa: F401
     infinity_notes,
     read_rows,
     repair_results,
+    resumable_rows,
     rewrite_results,
     summarise,
     write_summary,
@@ -69,6 +70,7 @@ from srbench.rundir.record import (  # noqa: F401
     MetricRecord,
     ModelRecord,
     RunRecord,
+    add_comparison,
     load_record,
     new_record,
     read_run_json,
@@ -77,6 +79,8 @@ from srbench.rundir.record import (  # noqa: F401
 )
 
 __all__ = [
+    "add_comparison",
+    "resumable_rows",
     "safe_name",
     "resumed_record",
     "new_record",

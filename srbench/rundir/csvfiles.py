@@ -8,7 +8,7 @@ import csv
 import io
 import math
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -296,3 +296,20 @@ def write_summary(path: Path, summary: Iterable[SummaryRow]) -> None:
         atomic_write_text(path, buf.getvalue())
     except OSError as exc:
         raise write_error(Path(path), exc) from None
+
+
+def resumable_rows(results: Path, metrics: tuple[str, ...], main: bool,
+                   say: Callable[[str], None]) -> list[ResultRow]:
+    """The rows a resumed run keeps: a torn last line is cut, and the rows of an image that lacks one of
+    ``metrics`` for a model are dropped (that image is computed again for that model)."""
+    if main:
+        cut = repair_results(results)
+        if cut:
+            say(f"resume: removed a torn last line ({cut} bytes) from {results}")
+    rows = read_rows(results)
+    done = completed(rows, metrics)
+    kept = [r for r in rows if (r.model, r.dataset, r.scale, r.image) in done]
+    if len(kept) != len(rows) and main:
+        say(f"resume: {len(rows) - len(kept)} rows of unfinished images dropped from {results}; recomputing them")
+        rewrite_results(results, kept)
+    return kept

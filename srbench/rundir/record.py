@@ -24,6 +24,7 @@ from srbench.rundir.common import (
     RUN_JSON,
     SUPPORTED_SCHEMA_VERSIONS,
     RunDirError,
+    image_path,
     write_error,
 )
 
@@ -352,3 +353,17 @@ def resumed_record(record: dict[str, Any], before: Mapping[str, Any], kept_rows:
 def srbench_version() -> str:
 
     return __version__
+
+
+def add_comparison(run: dict[str, Any], dataset: str, scale: int, image: str, models: list[str]) -> None:
+    """Note in run.json that ``models``' SR images of ``image`` were saved for the report."""
+    for c in run["comparisons"]:
+        if (c["dataset"], c["scale"], c["image"]) == (dataset, scale, image):
+            entry = c
+            break
+    else:
+        entry = {"dataset": dataset, "scale": scale, "image": image,
+                 "hr": image_path(dataset, scale, "HR", image), "models": {}}
+        run["comparisons"].append(entry)
+    for m in models:
+        entry["models"][m] = image_path(dataset, scale, m, image)
