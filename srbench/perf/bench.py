@@ -22,7 +22,7 @@ import os
 import statistics
 import time
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
@@ -428,7 +428,8 @@ def _build(job: BenchJob, device: str) -> Any:
 
 def run_bench(jobs: Sequence[BenchJob], options: BenchOptions | None = None, *,
               images: Sequence[TimingImages] = (), roofline: Roofline | None = None,
-              out_dir: str | os.PathLike[str] | None = None, clock: Clock = time.perf_counter) -> BenchResult:
+              out_dir: str | os.PathLike[str] | None = None, clock: Clock = time.perf_counter,
+              progress: Callable[[int, int, str], None] | None = None) -> BenchResult:
     """The ``srbench bench`` pass: every job on ``options.sizes`` (+ a batch sweep at the first size when
     ``options.batches`` is set, + each of ``images`` whose scale matches the job's); returns the table,
     the failed jobs as sentences, and the roofline, measured once, first, in the same process (unless
@@ -436,18 +437,24 @@ def run_bench(jobs: Sequence[BenchJob], options: BenchOptions | None = None, *,
 
     A job that cannot be built or timed (missing weights, an optional dependency, a model error) is
     skipped with a warning and listed in ``errors``; the other jobs still run.
+
+    ``progress(done, total, label)`` is called before the roofline, before each job (``label`` names it:
+    ``srgan x4``) and once at the end (``done == total``, empty label): the caller draws bars or log lines.
     """
     if not jobs:
         raise ValueError("no models to benchmark")
     opt = options or BenchOptions()
     _check_common(1, opt.batch, opt.dtype, opt.device)
+    say = progress or (lambda done, total, label: None)
     if roofline is None:
+        say(0, len(jobs), "roofline")
         roofline = measure_roofline(opt.device, opt.dtype)
     rows: list[ThroughputRow] = []
     errors: list[BenchError] = []
     common: dict[str, Any] = dict(dtype=opt.dtype, device=opt.device, channels_last=opt.channels_last,
                                   compile=opt.compile, fused=opt.fused, roofline=roofline, clock=clock)
-    for job in jobs:
+    for i, job in enumerate(jobs):
+        say(i, len(jobs), f"{job.name} x{job.scale}")
         try:
             model = _build(job, opt.device)
         except Exception as exc:  # a missing optional dependency must not stop the others
@@ -469,6 +476,7 @@ def run_bench(jobs: Sequence[BenchJob], options: BenchOptions | None = None, *,
             err = BenchError(job.name, job.scale, f"timing failed: {exc}")
             warnings.warn(f"bench: {err}", stacklevel=2)
             errors.append(err)
+    say(len(jobs), len(jobs), "")
     frame = rows_to_frame(rows)
     frame.attrs["errors"] = [str(e) for e in errors]
     frame.attrs["roofline"] = roofline.record()
