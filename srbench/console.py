@@ -71,7 +71,7 @@ def format_table(title: str, table: Mapping[str, Mapping[str, float]], *, n_imag
             + ([format_duration(seconds[model]) if model in seconds else "-"] if seconds else [])
             for model, values in table.items()]
     widths = [max(len(row[i]) for row in (header, *body)) for i in range(len(header))]
-    lines = [f"{title}{SEP}{n_images} images"]
+    lines = [f"{title}{SEP}{_count(n_images, 'image')}"]
     for row in (header, *body):
         cells = [row[0].ljust(widths[0])] + [c.rjust(w) for c, w in zip(row[1:], widths[1:], strict=True)]
         lines.append("  " + "  ".join(cells).rstrip())
@@ -145,7 +145,7 @@ class Console:
         seconds = seconds or {}
         if self.mode == "plain":
             for model, values in table.items():
-                parts = [title, model, format_metrics(values), f"{n_images} images"]
+                parts = [title, model, format_metrics(values), _count(n_images, "image")]
                 if model in seconds:
                     parts.append(format_duration(seconds[model]))
                 self._write(SEP.join(p for p in parts if p))
@@ -165,9 +165,10 @@ class Console:
         self._write(f"... {text}")
         return True
 
-    def task(self, label: str, total: int | None, *, unit: str = "it", detail: str = "") -> Task:
-        """A step with ``total`` units of work: a bar (bars mode), heartbeats (plain mode) or nothing."""
-        return Task(self, label, total, unit, detail)
+    def task(self, label: str, total: int | None, *, unit: str = "it", detail: str = "", initial: int = 0) -> Task:
+        """A step with ``total`` units of work, ``initial`` of them done before (a resumed training): a bar
+        (bars mode), heartbeats (plain mode) or nothing (quiet)."""
+        return Task(self, label, total, unit, detail, initial)
 
     def _run_heartbeat(self, task: Task) -> threading.Thread | None:
         with self._lock:
@@ -197,9 +198,10 @@ class Task:
     a tqdm bar kept as one finished line; in plain mode it feeds the heartbeat; :meth:`close` ends it.
     """
 
-    def __init__(self, console: Console, label: str, total: int | None, unit: str, detail: str) -> None:
+    def __init__(self, console: Console, label: str, total: int | None, unit: str, detail: str,
+                 initial: int = 0) -> None:
         self.console, self.label, self.total, self.unit, self.detail = console, label, total, unit, detail
-        self.n = 0
+        self.n = self.initial = initial
         self.started = console.clock()
         self.closed = threading.Event()
         self._bar: Any = None
@@ -207,8 +209,8 @@ class Task:
             from tqdm import tqdm  # deferred: only a terminal draws bars
 
             with console._lock:
-                self._bar = tqdm(total=total, desc=self._desc(), unit=unit, leave=True, file=console.stream,
-                                 dynamic_ncols=True)
+                self._bar = tqdm(total=total, initial=initial, desc=self._desc(), unit=unit, leave=True,
+                                 file=console.stream, dynamic_ncols=True)
                 console._bars += 1
         self._thread = console._run_heartbeat(self)
 
@@ -218,9 +220,9 @@ class Task:
     def status(self) -> str:
         """The heartbeat's text: what runs, where it is, for how long."""
         where = f"{self.n}/{self.total} {self.unit}" if self.total is not None else f"{self.n} {self.unit}"
-        elapsed = self.elapsed
-        eta = (f"eta {format_duration(elapsed / self.n * (self.total - self.n))}"
-               if self.total is not None and 0 < self.n < self.total else "")
+        elapsed, done = self.elapsed, self.n - self.initial
+        eta = (f"eta {format_duration(elapsed / done * (self.total - self.n))}"
+               if self.total is not None and done > 0 and self.n < self.total else "")
         return SEP.join(p for p in (self.label, self.detail, where, f"{format_duration(elapsed)} elapsed", eta) if p)
 
     def set_detail(self, detail: str) -> None:
@@ -229,6 +231,11 @@ class Task:
         if self._bar is not None:
             with self.console._lock:
                 self._bar.set_description_str(self._desc(), refresh=True)
+
+    def set_postfix(self, text: str) -> None:
+        """Numbers shown after the bar (the losses of the last step); bars mode only, drawn at the next update."""
+        if self._bar is not None:
+            self._bar.set_postfix_str(text, refresh=False)
 
     def advance(self, n: int = 1) -> None:
         self.n += n
@@ -262,6 +269,10 @@ class Task:
 
     def __exit__(self, *exc: Any) -> None:
         self.close()
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 def _isatty(stream: IO[str]) -> bool:
