@@ -95,7 +95,8 @@ def test_the_heartbeat_speaks_only_after_30_s_of_silence() -> None:
     assert console.tick() is False
     clock.now += 0.2
     assert console.tick() is True
-    assert out.getvalue().splitlines()[-1] == "... set14 x4 · srgan · 2/3 models · 6/14 img · 30.1 s elapsed · eta 40.1 s"
+    beat = "... set14 x4 · srgan · 2/3 models · 6/14 img · 30.1 s elapsed · eta 40.1 s"
+    assert out.getvalue().splitlines()[-1] == beat
     clock.now += 10
     assert console.tick() is False  # at most one line per 30 s
     console.info("a line resets the silence")
