@@ -91,7 +91,9 @@ def cli() -> None:
 @click.option("--max-pixels", type=click.IntRange(min=0), default=None,
               help="Refuse HR images with more pixels (decompression bombs), checked from the header; 0: no "
                    "limit [default: 40000000].")
-@progress_option()
+@progress_option("No progress bars: one plain line per finished dataset, scale and model, and a heartbeat "
+                 "every 30 s during long steps (what a run prints without a terminal).")
+@click.option("--quiet", "-q", is_flag=True, help="Print only errors and the final results path.")
 @click.option("--bless", "bless", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Also save the results as a regression baseline to this file (see `srbench check`).")
 @library_errors()
@@ -102,7 +104,12 @@ def run(**opts: Any) -> None:
     `samples` set at x4. Exit 0: everything ran; 1: a model, dataset or image failed (the rest still ran),
     or the run failed part-way (run.json says "failed"); 2: the run could not start (bad option, run
     directory in use, unwritable, or --resume of a folder without a readable run.json); 130: Ctrl-C.
+
+    Each dataset's PSNR/SSIM summary is printed as soon as that dataset is done (on stderr; the final
+    table goes to stdout). On a terminal: one progress bar per dataset and scale naming the running model;
+    otherwise (CI, Slurm, a pipe) or with --no-progress, plain log lines.
     """
+    from srbench.console import Console
     from srbench.evaluate import evaluate  # deferred: it imports PIL
 
     if opts["resume_dir"]:
@@ -112,13 +119,16 @@ def run(**opts: Any) -> None:
         run_dir = opts["out"]
         config = _run_config(opts)
     _check_run(config)
+    quiet = opts["quiet"]
+    console = Console(progress=not opts["no_progress"], quiet=quiet)
     outcome = evaluate(config, run_dir, resume=bool(opts["resume_dir"]), progress=not opts["no_progress"],
-                       command=" ".join(["srbench", *map(shlex.quote, sys.argv[1:])]))
+                       command=" ".join(["srbench", *map(shlex.quote, sys.argv[1:])]), console=console)
     if os.environ.get("RANK", "0") != "0":  # under torchrun, rank 0 reports for everyone
         sys.exit(0 if outcome.ok else 1)
-    _print_summary(outcome)
-    for w in outcome.warnings:
-        click.secho(f"warning: {w}", fg="yellow", err=True)
+    if not quiet:
+        _print_summary(outcome)
+        for w in outcome.warnings:
+            click.secho(f"warning: {w}", fg="yellow", err=True)
     if outcome.errors:
         click.secho(f"{len(outcome.errors)} error(s):", fg="red", err=True)
         for e in outcome.errors:

@@ -101,9 +101,9 @@ def weights_option() -> Callable[[F], F]:
                         help="Checkpoint for a model (repeatable).")
 
 
-def progress_option() -> Callable[[F], F]:
+def progress_option(help: str = "No progress bars.") -> Callable[[F], F]:  # noqa: A002
     """``--no-progress``."""
-    return click.option("--no-progress", is_flag=True, help="No progress bars.")
+    return click.option("--no-progress", is_flag=True, help=help)
 
 
 def library_errors(*extra: type[BaseException]) -> Callable[[F], F]:

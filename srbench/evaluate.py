@@ -12,7 +12,6 @@ computed, so an interrupted run keeps its work and ``resume=True`` continues it.
 from __future__ import annotations
 
 import dataclasses
-import sys
 import time
 import traceback
 import warnings
@@ -31,6 +30,7 @@ from srbench.config import (
     recorded_config,
     resume_conflicts,
 )
+from srbench.console import Console, Task, format_duration
 from srbench.data.fetch import compare_pixel_hashes
 from srbench.data.io import pixel_sha256, write_image
 from srbench.data.sources import make_pair, resolve_dataset
@@ -138,35 +138,42 @@ def evaluate(
     progress: bool = True,
     command: str | None = None,
     log: Any = None,
+    console: Console | None = None,
 ) -> RunOutcome:
     """Run ``config`` and write the run directory; returns rows, errors and warnings.
 
     ``out_dir`` defaults to ``reports/<run-id>``. With ``resume=True`` the (model, dataset, scale, image)
     combinations already in ``out_dir/results.csv`` are skipped. ``log`` is a callable for messages
-    (default: print to stderr). Under ``torchrun`` the images are sharded across ranks and the rows
-    gathered on rank 0, which alone writes files: the results equal a single-process run, row for row.
+    (default: the console's). ``console`` draws the progress and prints each (dataset, scale)'s quality
+    summary as soon as it is complete (default: bars on a terminal unless ``progress`` is false, else plain
+    lines; see :mod:`srbench.console`). Under ``torchrun`` the images are sharded across ranks and the rows
+    gathered on rank 0, which alone writes files and prints progress: the results equal a single-process
+    run, row for row.
     """
     with sigterm_as_interrupt():
-        return _evaluate(config, out_dir, resume, progress, command, log)
+        return _evaluate(config, out_dir, resume, progress, command, log, console)
 
 
 def _evaluate(config: RunConfig, out_dir: str | Path | None, resume: bool, progress: bool, command: str | None,
-              log: Any) -> RunOutcome:
+              log: Any, console: Console | None) -> RunOutcome:
     dist = init_from_env(config.device)
-    say = log or (lambda msg: print(msg if dist.world_size == 1 else f"[rank {dist.rank}] {msg}", file=sys.stderr))
+    console = console or Console(progress=progress)
+    if not dist.is_main:  # rank 0 prints the progress for everyone; the others only their errors
+        console = Console("quiet", stream=console.stream)
+    say = log or (lambda msg: console.say(msg if dist.world_size == 1 else f"[rank {dist.rank}] {msg}"))
     try:
         run_dir = _run_dir(out_dir, config, dist)
         if resume:
             _check_resume(run_dir, config)
         prepared = _prepare(config, dist.device if dist.backend == "nccl" else config.device)
         if not dist.is_main:
-            return _Runner(config, run_dir, dist, resume, progress, command, say, prepared).run()
+            return _Runner(config, run_dir, dist, resume, progress, command, say, prepared, console).run()
         try:
             run_dir.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise rundir.RunDirError(f"{run_dir}: cannot create the run directory ({exc.strerror or exc})") from None
         with rundir.RunLock(run_dir):  # one writer per run directory
-            return _Runner(config, run_dir, dist, resume, progress, command, say, prepared).run()
+            return _Runner(config, run_dir, dist, resume, progress, command, say, prepared, console).run()
     finally:
         shutdown(dist)
 
@@ -200,8 +207,12 @@ class _Runner:
     """The state of one run; ``run()`` is the loop of the module docstring."""
 
     def __init__(self, config: RunConfig, run_dir: Path, dist: Any, resume: bool, progress: bool,
-                 command: str | None, say: Any, prepared: _Prepared) -> None:
+                 command: str | None, say: Any, prepared: _Prepared,
+                 console: Console) -> None:
         self.config, self.run_dir, self.dist, self.progress, self.say = config, run_dir, dist, progress, say
+        self.console = console
+        self.task: Task | None = None  # the (dataset, scale) in progress: its bar names the running model
+        self.seconds: dict[str, float] = {}  # model -> seconds on the (dataset, scale) in progress
         self.device = dist.device if dist.backend == "nccl" else config.device
         results = run_dir / rundir.RESULTS_CSV
         if not resume and results.exists() and results.stat().st_size:
@@ -238,7 +249,7 @@ class _Runner:
                 self._dataset(spec)
             if self.config.throughput and self.dist.is_main:
                 self.record["throughput"] = _throughput(self.config, self.models, self.timing_images, self.run_dir,
-                                                        self.outcome, self.say)
+                                                        self.outcome, self.say, self.console)
         except KeyboardInterrupt:
             self.outcome.status = "interrupted"
             self.say(f"interrupted: {len(self.outcome.rows)} rows kept in {self.run_dir}; continue with --resume")
@@ -256,8 +267,6 @@ class _Runner:
         return self.outcome
 
     def _dataset(self, spec: str) -> None:
-        from tqdm.auto import tqdm  # deferred: only a run draws progress bars
-
         try:
             source = resolve_dataset(spec, data_dir=self.config.data_dir)
         except SRBenchError as exc:
@@ -274,21 +283,26 @@ class _Runner:
         for scale in self.config.scales:
             models = self.models[scale]
             mine = shard(list(source.images), self.dist)
-            bar = tqdm(mine, desc=f"{source.name} x{scale}", unit="img", disable=None if self.progress else True,
-                       leave=False)  # None: only on a terminal
+            self.task = self.console.task(f"{source.name} x{scale}", len(mine), unit="img")
+            self.seconds = {}
             results = []
-            for image in bar:
-                result = _ImageResult(image.id)
-                try:
-                    self._image(result, source, image, scale, models, image.id in picks)
-                finally:  # even when interrupted half-way through an image's models: nothing is lost
-                    if self.dist.initialized:
-                        results.append(result)
-                    else:
-                        self._absorb(result, source.name, scale, record)
-            bar.close()
+            try:
+                for image in mine:
+                    result = _ImageResult(image.id)
+                    try:
+                        self._image(result, source, image, scale, models, image.id in picks)
+                    finally:  # even when interrupted half-way through an image's models: nothing is lost
+                        if self.dist.initialized:
+                            results.append(result)
+                        else:
+                            self._absorb(result, source.name, scale, record)
+                    self.task.advance()
+            finally:
+                self.task.close(_names(list(models)))
             for result in gather_rows(results, self.dist):
                 self._absorb(result, source.name, scale, record)
+            if self.dist.is_main:
+                self._report(source.name, scale)
         if self.dist.is_main:
             _verify_dataset(source, record, self.outcome, self.say)
 
@@ -335,6 +349,9 @@ class _Runner:
         if save_dir is not None:
             _save_image(save_dir, source.name, scale, "HR", image.id, pair.hr)
         for name in todo:
+            started = time.perf_counter()
+            if self.task is not None:
+                self.task.set_detail(f"{name}{_SEP}{list(models).index(name) + 1}/{len(models)} models")
             try:
                 with warnings.catch_warnings(record=True) as caught:
                     warnings.simplefilter("always", MetricUndefinedWarning)
@@ -350,6 +367,8 @@ class _Runner:
             except Exception as exc:  # contained: the message names the model and the image
                 result.errors.append(_error(name, source.name, scale, image.id, str(exc)))
                 self.say(f"error: {name} on {source.name}/{image.id} x{scale}: {exc}")
+            finally:
+                self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - started
         self._sanity(result, pair, f"{source.name}/{image.id} x{scale}")
 
     def _sanity(self, result: _ImageResult, pair: ImagePair, where: str) -> None:
@@ -364,6 +383,17 @@ class _Runner:
             note = sanity_note(model, value, ref, where)
             if note:
                 result.sanity.append((model, note))
+
+    def _report(self, dataset: str, scale: int) -> None:
+        """The quality summary of a finished (dataset, scale), printed at once (the run goes on to the next
+        dataset and the timed pass): per model, the means of summary.csv and the time it took."""
+        rows = [r for r in self.outcome.rows if r.dataset == dataset and r.scale == scale]
+        table: dict[str, dict[str, float]] = {}
+        n_images = 0
+        for s in rundir.summarise(rows):  # the run's one aggregation: the same numbers as summary.csv
+            table.setdefault(s.model, {})[s.metric] = s.value
+            n_images = max(n_images, s.n_images)
+        self.console.results(f"{dataset} x{scale}", table, n_images=n_images, seconds=self.seconds)
 
     def _absorb(self, result: _ImageResult, dataset: str, scale: int, record: dict[str, Any]) -> None:
         if self.writer is not None:
@@ -383,6 +413,15 @@ class _Runner:
             record["hr_pixel_sha256"].setdefault(result.image, result.hr_sha256)
         if result.compared:
             rundir.add_comparison(self.record, dataset, scale, result.image, result.compared)
+
+
+_SEP = " · "
+
+
+def _names(models: list[str], width: int = 40) -> str:
+    """The models of a finished bar: their names when short, else their count."""
+    names = ", ".join(models)
+    return names if len(names) <= width else f"{len(models)} models"
 
 
 def _picks(config: RunConfig, source: DatasetSource) -> set[str]:
@@ -430,6 +469,7 @@ def _throughput(
     run_dir: Path,
     outcome: RunOutcome,
     say: Any,
+    console: Console | None = None,
 ) -> dict[str, Any] | None:
     """The separate timed pass over the same models: fixed LR sizes and the datasets' first real LR images
     (``config.throughput_sizes``, :data:`srbench.config.TIMING_IMAGES`), each cell timed adaptively within
@@ -440,7 +480,9 @@ def _throughput(
     """
     if not any(built.values()):
         return None
-    say("throughput: timing the models (--no-throughput skips this)")
+    console = console or Console("plain")
+    jobs = jobs_from_built(built)
+    console.info(f"throughput: timing {len(jobs)} model(s) (--no-throughput skips this)")
     started = time.perf_counter()
     timing = []
     for key, lrs in images.items():
@@ -451,7 +493,8 @@ def _throughput(
     try:
         options = BenchOptions(sizes=tuple((s, s) for s in config.throughput_sizes), device=config.device,
                                budget_s=config.time_budget, fused=True, channels_last=True)  # what the adapters run
-        result = run_bench(jobs_from_built(built), options, images=timing, out_dir=run_dir)
+        with console.task("throughput", len(jobs), unit="models") as task:
+            result = run_bench(jobs, options, images=timing, out_dir=run_dir, progress=_bench_progress(task))
     except Exception as exc:  # timing must never lose the quality results
         msg = f"throughput pass failed: {exc}"
         outcome.warnings.append(msg)
@@ -464,6 +507,21 @@ def _throughput(
         return None
     outcome.throughput = table
     return result.record(budget_s=config.time_budget, seconds=time.perf_counter() - started)
+
+
+def _bench_progress(task: Task) -> Any:
+    """run_bench's progress callback -> the throughput task (a bar with an ETA, or plain lines)."""
+
+    def progress(done: int, total: int, label: str) -> None:
+        if done > task.n:
+            if task.console.mode == "plain":
+                task.console.info(f"throughput{_SEP}{task.detail}{_SEP}timed ({done}/{total}){_SEP}"
+                                  f"{format_duration(task.elapsed)} so far")
+            task.advance(done - task.n)
+        if label:
+            task.set_detail(label)
+
+    return progress
 
 
 def _write_record(run_dir: Path, run: dict[str, Any]) -> None:

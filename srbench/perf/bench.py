@@ -505,7 +505,8 @@ def run_bench(jobs: Sequence[BenchJob], options: BenchOptions | None = None, *,
               images: Sequence[TimingImages] = (), roofline: Roofline | None = None,
               out_dir: str | os.PathLike[str] | None = None, clock: Clock = time.perf_counter,
               ceiling: Callable[[], float] | None = None,
-              load_avg: Callable[[], float | None] = _load_avg) -> BenchResult:
+              load_avg: Callable[[], float | None] = _load_avg,
+              progress: Callable[[int, int, str], None] | None = None) -> BenchResult:
     """The ``srbench bench`` pass: every job on ``options.sizes`` (+ a batch sweep at the first size when
     ``options.batches`` is set, + each of ``images`` whose scale matches the job's); returns the table,
     the failed jobs as sentences, and the roofline, measured once, first, in the same process (unless
@@ -517,12 +518,17 @@ def run_bench(jobs: Sequence[BenchJob], options: BenchOptions | None = None, *,
     With ``options.ceilings``, ``ceiling()`` (default :func:`srbench.perf.peak.ceiling_burst`, about 0.15 s)
     runs just before and after each job's timing and ``load_avg()`` after it; the job's rows get both
     figures and :func:`srbench.perf.peak.check_ceilings`' verdict (tests inject both).
+
+    ``progress(done, total, label)`` is called before the roofline, before each job (``label`` names it:
+    ``srgan x4``) and once at the end (``done == total``, empty label): the caller draws bars or log lines.
     """
     if not jobs:
         raise ValueError("no models to benchmark")
     opt = options or BenchOptions()
     _check_common(1, opt.batch, opt.dtype, opt.device)
+    say = progress or (lambda done, total, label: None)
     if roofline is None:
+        say(0, len(jobs), "roofline")
         roofline = measure_roofline(opt.device, opt.dtype)
     rows: list[ThroughputRow] = []
     errors: list[BenchError] = []
@@ -531,7 +537,8 @@ def run_bench(jobs: Sequence[BenchJob], options: BenchOptions | None = None, *,
                                   warmup=opt.warmup, budget_s=opt.budget_s)
     probe = ceiling or (lambda: ceiling_burst(opt.device, opt.dtype))
     earlier, theoretical = reference_ceiling(roofline)
-    for job in jobs:
+    for i, job in enumerate(jobs):
+        say(i, len(jobs), f"{job.name} x{job.scale}")
         try:
             model = _build(job, opt.device)
         except Exception as exc:  # a missing optional dependency must not stop the others
@@ -561,6 +568,7 @@ def run_bench(jobs: Sequence[BenchJob], options: BenchOptions | None = None, *,
             err = BenchError(job.name, job.scale, f"timing failed: {exc}")
             warnings.warn(f"bench: {err}", stacklevel=2)
             errors.append(err)
+    say(len(jobs), len(jobs), "")
     frame = rows_to_frame(rows)
     frame.attrs["errors"] = [str(e) for e in errors]
     frame.attrs["roofline"] = roofline.record()

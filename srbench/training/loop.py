@@ -14,7 +14,6 @@ from __future__ import annotations
 import contextlib
 import csv
 import json
-import logging
 import math
 import os
 import signal
@@ -27,6 +26,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from srbench.console import SEP, Console, format_duration, format_value
 from srbench.data.io import write_image
 from srbench.distributed import init_from_env, shutdown, torchrun_ranks
 from srbench.interfaces import SRBenchError
@@ -40,8 +40,6 @@ from srbench.training import checkpoints as ckpt
 from srbench.training.config import TrainConfig
 from srbench.training.data import StepBatches, load_pairs, make_loader, resolve_hr_files
 from srbench.training.step import StepRunner, build_networks, make_optimizer
-
-log = logging.getLogger("srbench.training")
 
 LOG_COLUMNS = ("step", "time_s", "lr", "loss_g", "content", "adv", "loss_d", "val_psnr", "val_ssim")
 
@@ -160,6 +158,92 @@ class _CSVLog:
             csv.DictWriter(f, LOG_COLUMNS).writerow({k: row.get(k, "") for k in LOG_COLUMNS})
 
 
+# ------------------------------------------------------------------------------------------------- console
+
+_LOSS_NAMES = {"content": "content", "adv": "adv", "loss_d": "d"}  # loss_g = content + adv_weight * adv
+
+
+def format_lr(lr: float) -> str:
+    """``1e-4``, ``1.5e-5``: the learning rate as papers write it."""
+    mantissa, _, exponent = f"{lr:.2e}".partition("e")
+    return f"{mantissa.rstrip('0').rstrip('.')}e{int(exponent)}"
+
+
+def step_line(step: int, steps: int | None, lr: float, losses: dict[str, float], seconds_per_step: float) -> str:
+    """The plain log line of a step, BasicSR-style:
+    ``[step 1200/100000] lr 1e-4 · content 0.0123 · d 0.6100 · 0.42 s/step · eta 11:40:02``."""
+    parts = [f"[step {step}/{steps}] lr {format_lr(lr)}"]
+    parts += [f"{short} {format_value(losses[key])}" for key, short in _LOSS_NAMES.items() if key in losses]
+    parts.append(f"{seconds_per_step:.3g} s/step")
+    if steps is not None and steps > step:
+        parts.append(f"eta {format_duration(seconds_per_step * (steps - step))}")
+    return SEP.join(parts)
+
+
+def _scalar_writer(folder: Path, console: Console) -> Any:
+    """TensorBoard scalars through :class:`.events.ScalarWriter` (never TensorFlow); a missing
+    ``tensorboard`` package is a warning, not a failed training."""
+    try:
+        from srbench.training.events import ScalarWriter
+
+        return ScalarWriter(folder)
+    except ImportError as exc:
+        console.say(f"warning: no TensorBoard events ({exc}); install tensorboard, or --set tensorboard=false")
+        return None
+
+
+def _best_validation(log_csv: Path, up_to: int | None = None) -> tuple[int, float, float] | None:
+    """(step, PSNR, SSIM) of the first best validation PSNR in log.csv (the ``best`` checkpoint's), rows up
+    to step ``up_to``; None without a validation."""
+    best: tuple[int, float, float] | None = None
+    try:
+        with open(log_csv, newline="") as f:
+            for row in csv.DictReader(f):
+                if not row.get("val_psnr") or (up_to is not None and int(row["step"]) > up_to):
+                    continue
+                p = float(row["val_psnr"])
+                if best is None or p > best[1]:
+                    best = (int(row["step"]), p, float(row.get("val_ssim") or "nan"))
+    except (OSError, ValueError, KeyError):
+        return None
+    return best
+
+
+def final_summary(run_dir: Path, config: TrainConfig) -> list[str]:
+    """What a finished training prints: the best validation and its step, the best/last checkpoints, and
+    the ``srbench run`` command that evaluates it with the benchmark protocol."""
+    import shlex
+
+    lines = [f"done: {run_dir}"]
+    best = _best_validation(run_dir / "log.csv")
+    last_step = None
+    with contextlib.suppress(OSError, ValueError, KeyError):
+        with open(run_dir / "log.csv", newline="") as f:
+            rows = list(csv.DictReader(f))
+        if rows:
+            last_step = int(rows[-1]["step"])
+            lines[0] += f" ({last_step} steps, {format_duration(float(rows[-1]['time_s']))} of training)"
+    if best is not None:
+        lines.append(f"best validation on {config.val_data}: psnr {best[1]:.4f} dB{SEP}ssim {best[2]:.4f} "
+                     f"at step {best[0]}")
+    elif config.val_data is None:
+        lines.append("no validation (val none): the best checkpoint is not chosen; evaluate the last one")
+    weights = None
+    for tag in ("best", "last"):
+        path = ckpt.paths(run_dir, tag)[0]
+        if path.is_file():
+            step = best[0] if tag == "best" and best else last_step if tag == "last" else None
+            lines.append(f"{tag + ':':<5} {path}" + (f" (step {step})" if step is not None else ""))
+            weights = weights or path
+    if weights is not None:
+        cmd = ["srbench", "run", "-m", config.model, "--weights", f"{config.model}={weights}",
+               "-d", "set5,set14,b100", "-s", str(config.scale)]
+        if config.data_dir:
+            cmd += ["--data-dir", config.data_dir]
+        lines.append(f"evaluate it: {shlex.join(cmd)}")
+    return lines
+
+
 def _same_file(a: Path, b: Path) -> bool:
     try:
         return os.path.samefile(a, b)
@@ -171,7 +255,8 @@ def _finite(*values: torch.Tensor) -> bool:
     return all(bool(torch.isfinite(v).all()) for v in values)
 
 
-def train(config: TrainConfig, *, on_step: Callable[[int, dict[str, float]], None] | None = None) -> Path:
+def train(config: TrainConfig, *, on_step: Callable[[int, dict[str, float]], None] | None = None,
+          console: Console | None = None) -> Path:
     """Train SRResNet-MSE or SRGAN as ``config`` says; returns the run folder.
 
     The run folder holds the ``last`` checkpoint (every ``ckpt_every`` steps, at the end and on Ctrl-C) and
@@ -179,6 +264,8 @@ def train(config: TrainConfig, *, on_step: Callable[[int, dict[str, float]], Non
     as a fallback and published as ``<tag>.safetensors``/``<tag>.state.pt`` (see :mod:`.checkpoints`),
     ``log.csv``, ``config.json``, ``samples/`` and ``tb/``.
     ``on_step(step, losses)`` is called after every completed step (tests use it to inject interrupts).
+    ``console`` (rank 0's; default: bars on a terminal when ``config.progress``, else plain lines) shows the
+    progress: a bar, or a step line every ``log_every`` steps (:func:`step_line`), and each validation.
     The run folder's lock (:class:`srbench.rundir.lock.RunLock`, as ``srbench run``) is held throughout.
     Raises TrainingInterrupted (SIGINT/SIGTERM, after saving), TrainingDiverged (NaN loss), VGGWeightsMissing,
     RunDirInUse (another training or run holds the folder).
@@ -190,7 +277,7 @@ def train(config: TrainConfig, *, on_step: Callable[[int, dict[str, float]], Non
     dist = init_from_env(str(device))  # the same process-group set-up as `srbench run` under torchrun
     try:
         with _run_lock(config.run_dir(), dist.is_main, dist.world_size > 1, device):
-            return _train(config, dist.rank, dist.world_size, device, on_step)
+            return _train(config, dist.rank, dist.world_size, device, on_step, console)
     finally:
         shutdown(dist)
 
@@ -242,8 +329,10 @@ def _lock_holder(run_dir: Path) -> str:
 
 
 def _train(cfg: TrainConfig, rank: int, world: int, device: torch.device,
-           on_step: Callable[[int, dict[str, float]], None] | None) -> Path:
+           on_step: Callable[[int, dict[str, float]], None] | None, console: Console | None) -> Path:
     main = rank == 0
+    # rank 0 prints for everyone; the other ranks raise their errors
+    console = (console or Console(progress=cfg.progress)) if main else Console("quiet")
     distributed = world > 1
     run_dir = cfg.run_dir()
     # NHWC: faster with cuDNN, and with oneDNN on the reference CPU (SRGAN step: 7.3 vs 8.5 CPU-s fp32,
@@ -318,12 +407,10 @@ def _train(cfg: TrainConfig, rank: int, world: int, device: torch.device,
         run_dir.mkdir(parents=True, exist_ok=True)
         (run_dir / "config.json").write_text(json.dumps(cfg.to_dict(), indent=2))
         csv_log = _CSVLog(run_dir / "log.csv", start)
+        console.info(f"training {cfg.model} x{cfg.scale}: {len(pairs)} images, steps {start} -> {cfg.steps}, "
+                     f"global batch {cfg.batch} on {world} rank(s), device {device}")
         if cfg.tensorboard:
-            from torch.utils.tensorboard import SummaryWriter
-
-            writer = SummaryWriter(str(run_dir / "tb"))
-        log.info("training %s x%d: %d images, steps %d -> %d, global batch %d on %d rank(s), device %s",
-                 cfg.model, cfg.scale, len(pairs), start, cfg.steps, cfg.batch, world, device)
+            writer = _scalar_writer(run_dir / "tb", console)
 
     meta = {"model": cfg.model, "scale": str(cfg.scale), "content_loss": str(cfg.content_loss),
             "vgg_weights": str(getattr(content, "weights_path", "")), "format": "srbench-train-1"}
@@ -345,12 +432,10 @@ def _train(cfg: TrainConfig, rank: int, world: int, device: torch.device,
     if D is not None:
         D.train()
     t0 = time.perf_counter() - elapsed_before  # log.csv time_s is training time across resumes
-    progress = None
-    if main and cfg.progress:
-        from tqdm import tqdm
-
-        progress = tqdm(total=cfg.steps, initial=start, unit="step", dynamic_ncols=True,
-                        desc=f"{cfg.model} x{cfg.scale}")
+    progress = console.task(f"{cfg.model} x{cfg.scale}", cfg.steps, unit="step", initial=start) if main else None
+    best = _best_validation(run_dir / "log.csv", start) if main and start else None
+    best_step = best[0] if best else None
+    last_line = (start, console.clock())  # (step, clock) of the last step line: s/step over the interval
     step = start
     with _StopFlag() as stop:
         try:
@@ -396,9 +481,10 @@ def _train(cfg: TrainConfig, rank: int, world: int, device: torch.device,
                         writer.add_scalar("val/psnr", p, step)
                         writer.add_scalar("val/ssim", s, step)
                     if p > best_psnr:
-                        best_psnr = p
+                        best_psnr, best_step = p, step
                         save("best", step)
-                    log.info("step %d: val PSNR %.3f dB, SSIM %.4f (best %.3f)", step, p, s, best_psnr)
+                    console.say(f"[step {step}/{cfg.steps}] val {cfg.val_data}{SEP}psnr {p:.4f} dB{SEP}ssim {s:.4f}"
+                                f"{SEP}best {best_psnr:.4f} dB at step {best_step}")
                 if row and csv_log:
                     csv_log.write(row)
                     if writer:
@@ -406,8 +492,14 @@ def _train(cfg: TrainConfig, rank: int, world: int, device: torch.device,
                             writer.add_scalar(f"train/{k}", v, step)
                         writer.add_scalar("train/lr", lr_now, step)
                 if progress is not None:
-                    progress.update(1)
-                    progress.set_postfix({k: f"{v:.4g}" for k, v in scalars.items()}, refresh=False)
+                    progress.set_postfix(", ".join(f"{short}={scalars[k]:.4g}" for k, short in _LOSS_NAMES.items()
+                                                   if k in scalars))
+                    progress.advance()
+                    if console.mode == "plain" and (step % cfg.log_every == 0 or step in (start + 1, cfg.steps)):
+                        now = console.clock()
+                        per_step = (now - last_line[1]) / max(step - last_line[0], 1)
+                        console.info(step_line(step, cfg.steps, lr_now, scalars, per_step))
+                        last_line = (step, now)
                 if main and (step % cfg.ckpt_every == 0 or step == cfg.steps):
                     save("last", step)
                 if on_step is not None:

@@ -5,6 +5,7 @@ The ``folder`` fixture (one small image) is in tests/cli/conftest.py."""
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -14,6 +15,7 @@ import pytest
 from click.testing import CliRunner
 
 from srbench.cli import cli
+from tests.terminal import run_in_terminal, screen_lines
 
 
 def test_run_writes_a_run_directory_and_prints_a_summary(folder: Path, tmp_path: Path) -> None:
@@ -145,3 +147,71 @@ def test_timed_pass_defaults_and_options() -> None:
     assert r.exit_code == 2 and "--throughput-sizes" in r.output
     r = CliRunner().invoke(cli, ["run", "-m", "bicubic", "--time-budget", "-1", "--no-progress"])
     assert r.exit_code == 2 and "--time-budget" in r.output
+
+
+# ------------------------------------------------------------------------------------------------ the console
+
+
+def test_without_a_terminal_each_model_gets_a_plain_line_as_its_dataset_finishes(folder: Path, tmp_path: Path) -> None:
+    """Issue 21.1: CI, Slurm and `| tee` saw nothing until the end. CliRunner's stderr is not a terminal."""
+    r = CliRunner().invoke(cli, ["run", "-m", "bicubic", "-d", f"folder:{folder}", "-s", "2,4", "--no-throughput",
+                                 "--metrics", "psnr,ssim", "-o", str(tmp_path / "r")])
+    assert r.exit_code == 0, r.output
+    lines = r.output.splitlines()
+    pattern = r"imgs x{} · bicubic · psnr \d+\.\d{{4}} · ssim 0\.\d{{4}} · 1 image · \d+\.\d s"
+    x2 = next(i for i, line in enumerate(lines) if re.fullmatch(pattern.format(2), line))
+    x4 = next(i for i, line in enumerate(lines) if re.fullmatch(pattern.format(4), line))
+    final = next(i for i, line in enumerate(lines) if line.startswith("metric"))  # the end-of-run table
+    assert x2 < x4 < final
+    assert "%|" not in r.output  # no bar drawn
+
+
+def test_the_quality_summary_is_printed_before_the_timed_pass(folder: Path, tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    import srbench.evaluate
+
+    def fake_bench(jobs: Any, options: Any, *, progress: Any = None, **kw: Any) -> Any:
+        progress(0, len(jobs), "bicubic x4")
+        progress(len(jobs), len(jobs), "")
+        raise RuntimeError("no timing in this test")
+
+    monkeypatch.setattr(srbench.evaluate, "run_bench", fake_bench)
+    r = CliRunner().invoke(cli, ["run", "-m", "bicubic", "-d", f"folder:{folder}", "--metrics", "psnr",
+                                 "--no-progress", "-o", str(tmp_path / "r")])
+    assert r.exit_code == 0, r.output
+    out = r.output
+    summary = out.index("imgs x4 · bicubic · psnr ")
+    assert summary < out.index("throughput: timing 1 model(s)") < out.index("throughput · bicubic x4 · timed (1/1)")
+    assert "throughput pass failed: no timing in this test" in out
+
+
+def test_quiet_prints_only_the_results_path(folder: Path, tmp_path: Path) -> None:
+    r = CliRunner().invoke(cli, ["run", "-m", "bicubic", "-d", f"folder:{folder}", "--no-throughput", "--metrics",
+                                 "psnr,lpips", "--quiet", "-o", str(tmp_path / "r")])
+    assert r.exit_code == 0, r.output
+    assert r.output == f"results: {tmp_path / 'r'}\n"  # no summary, no LPIPS-unavailable warning, no progress
+
+
+def test_quiet_still_prints_errors(folder: Path, tmp_path: Path) -> None:
+    r = CliRunner().invoke(cli, ["run", "-m", "bicubic,srresnet", "-d", f"folder:{folder}", "-s", "2",
+                                 "--no-throughput", "--metrics", "psnr", "-q", "-o", str(tmp_path / "r")])
+    assert r.exit_code == 1
+    assert "srresnet / * x2 / *: cannot build model" in r.output and r.output.endswith(f"results: {tmp_path / 'r'}\n")
+    assert "psnr" not in r.output.replace("--metrics", "")
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="a POSIX pseudo-terminal")
+def test_on_a_terminal_the_bar_names_the_model_and_the_summary_comes_early(folder: Path, tmp_path: Path) -> None:
+    """Issue 21.1 acceptance: a terminal shows one kept bar per (dataset, scale) naming the running model and
+    its position, and the dataset's summary table as soon as the dataset is done."""
+    code, raw = run_in_terminal(["run", "-m", "bicubic,srresnet", "-d", f"folder:{folder}", "-s", "4", "--metrics",
+                                 "psnr,ssim", "--no-throughput", "-o", str(tmp_path / "r")])
+    lines = screen_lines(raw)
+    assert code == 0, "\n".join(lines)
+    assert "imgs x4 · srresnet · 2/2 models" in raw  # the live description while srresnet runs
+    bar = next(i for i, line in enumerate(lines) if line.startswith("imgs x4 · bicubic, srresnet: 100%"))
+    assert "1/1" in lines[bar]  # kept as one finished line
+    title = lines.index("imgs x4 · 1 image")
+    assert lines[title + 1].split() == ["model", "psnr", "ssim", "time"]
+    assert lines[title + 2].split()[0] == "bicubic" and lines[title + 3].split()[0] == "srresnet"
+    assert bar < title < next(i for i, line in enumerate(lines) if line.startswith("metric"))

@@ -44,10 +44,11 @@ def _losses(run: Path) -> np.ndarray:
         return np.array([float(r["loss_g"]) for r in csv.DictReader(f)])
 
 
-def _run(cmd: list[str]) -> None:
+def _run(cmd: list[str]) -> str:
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-4000:]
+    return proc.stdout + proc.stderr
 
 
 @pytest.mark.slow
@@ -61,7 +62,11 @@ def test_two_gloo_processes_match_one(tiny_data: dict[str, Path], tmp_path: Path
         return _cli_args(o) + ["--out", str(tmp_path / name)]
 
     _run([sys.executable, "-m", "srbench.training", *over("one")])
-    _run([torchrun, "--standalone", "--nproc-per-node", "2", "-m", "srbench.training", *over("two")])
+    printed = _run([torchrun, "--standalone", "--nproc-per-node", "2", "-m", "srbench.training", *over("two")])
+    lines = printed.splitlines()  # rank 0 alone prints (issue 21.4: `done` came once per rank)
+    assert sum(line.startswith("done: ") for line in lines) == 1, printed
+    assert sum(line.startswith(f"[step {steps}/{steps}] lr") for line in lines) == 1, printed
+    assert sum(line.startswith("training srresnet x4") for line in lines) == 1, printed
     _run([sys.executable, "-m", "srbench.training", *over("other_seed", seed=1)])
     one, two, other = _losses(tmp_path / "one"), _losses(tmp_path / "two"), _losses(tmp_path / "other_seed")
     assert len(one) == len(two) == steps

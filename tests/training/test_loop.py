@@ -139,3 +139,19 @@ def test_srgan_with_random_vgg_and_init(tiny_data: dict[str, Path], tmp_path: Pa
 
     model = build_srgan(4, weights=str(run / "best.safetensors"))
     assert model.upscale(torch.rand(1, 3, 8, 8)).shape == (1, 3, 32, 32)
+
+
+@pytest.mark.parametrize(("lr", "text"), [(1e-4, "1e-4"), (1.5e-5, "1.5e-5"), (0.001, "1e-3"), (2.0, "2e0")])
+def test_learning_rates_print_as_papers_write_them(lr: float, text: str) -> None:
+    from srbench.training.loop import format_lr
+
+    assert format_lr(lr) == text
+
+
+def test_the_step_line_is_basicsr_style() -> None:
+    from srbench.training.loop import step_line
+
+    line = step_line(1200, 100000, 1e-4, {"content": 0.0123, "adv": 0.5, "loss_g": 0.0128, "loss_d": 0.61}, 0.42)
+    eta = "11:31:36"  # 98,800 steps left at 0.42 s
+    assert line == f"[step 1200/100000] lr 1e-4 · content 0.0123 · adv 0.5000 · d 0.6100 · 0.42 s/step · eta {eta}"
+    assert step_line(10, 10, 1e-4, {"content": 0.5}, 1.0) == "[step 10/10] lr 1e-4 · content 0.5000 · 1 s/step"
