@@ -40,7 +40,7 @@ from srbench.markup import plain
 from srbench.metrics.scorers import MetricUndefinedWarning
 from srbench.metrics.table import DEFAULT_METRICS
 from srbench.perf.bench import BenchOptions, TimingImages, jobs_from_built, run_bench
-from srbench.pipeline import apply_grayscale, bicubic_psnr, load_lpips, run_model, sanity_note, score
+from srbench.pipeline import Spent, apply_grayscale, bicubic_psnr, load_lpips, run_model, sanity_note, score
 from srbench.registry import get_model
 from srbench.rundir import image_path
 
@@ -234,6 +234,7 @@ class _Runner:
         for scale_models in self.models.values():
             for name, model in scale_models.items():
                 self.record["models"].setdefault(name, _model_record(model.info()))
+        self.spent = Spent()
         self.timing_images: dict[str, list[np.ndarray]] = {}  # "<dataset>@x<scale>" -> LR for the timed pass
         self.writer: rundir.ResultsWriter | None = None
         self.dataset_names: dict[str, str] = {}  # resolved origin -> dataset name used in this run
@@ -247,6 +248,7 @@ class _Runner:
                 self.writer = rundir.ResultsWriter(self.run_dir / rundir.RESULTS_CSV)
             for spec in self.config.datasets:
                 self._dataset(spec)
+            self.record["time"] = self.spent.record(time.perf_counter() - started)  # the quality pass
             if self.config.throughput and self.dist.is_main:
                 self.record["throughput"] = _throughput(self.config, self.models, self.timing_images, self.run_dir,
                                                         self.outcome, self.say, self.console)
@@ -334,10 +336,12 @@ class _Runner:
         if not todo:
             return
         try:
-            hr_full = image.load(max_pixels=self.config.max_pixels)
-            result.hr_sha256 = pixel_sha256(hr_full)
-            pair = apply_grayscale(make_pair(image, scale, lr_source=self.config.lr_source, lr_root=source.lr_root,
-                                             hr=hr_full, max_pixels=self.config.max_pixels), self.config.grayscale)
+            with self.spent.on("read_and_lr"):
+                hr_full = image.load(max_pixels=self.config.max_pixels)
+                result.hr_sha256 = pixel_sha256(hr_full)
+                pair = apply_grayscale(make_pair(image, scale, lr_source=self.config.lr_source,
+                                                 lr_root=source.lr_root, hr=hr_full, max_pixels=self.config.max_pixels),
+                                       self.config.grayscale)
         except (SRBenchError, ValueError) as exc:
             result.errors.append(_error("*", source.name, scale, image.id, str(exc)))
             self.say(f"error: {exc}")
@@ -356,7 +360,7 @@ class _Runner:
                 with warnings.catch_warnings(record=True) as caught:
                     warnings.simplefilter("always", MetricUndefinedWarning)
                     result.rows += _evaluate_one(name, models[name], pair, source.name, self.config, self.metrics,
-                                                 self.lpips, save_dir)
+                                                 self.lpips, save_dir, self.spent)
                 for w in caught:  # a metric without a value for this image: said once, in run.json too
                     if issubclass(w.category, MetricUndefinedWarning):
                         result.warnings.append(f"{name} on {source.name}/{image.id} x{scale}: {w.message}")
@@ -369,7 +373,8 @@ class _Runner:
                 self.say(f"error: {name} on {source.name}/{image.id} x{scale}: {exc}")
             finally:
                 self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - started
-        self._sanity(result, pair, f"{source.name}/{image.id} x{scale}")
+        with self.spent.on("sanity"):
+            self._sanity(result, pair, f"{source.name}/{image.id} x{scale}")
 
     def _sanity(self, result: _ImageResult, pair: ImagePair, where: str) -> None:
         """Flag models far below bicubic on this image (pipeline.sanity_note); bicubic computed if not in the run."""
@@ -397,7 +402,8 @@ class _Runner:
 
     def _absorb(self, result: _ImageResult, dataset: str, scale: int, record: dict[str, Any]) -> None:
         if self.writer is not None:
-            self.writer.write(result.rows)
+            with self.spent.on("writes"):
+                self.writer.write(result.rows)
         self.outcome.rows.extend(result.rows)
         self.outcome.errors.extend(result.errors)
         for note in result.warnings:
@@ -440,13 +446,20 @@ def _evaluate_one(
     metrics: tuple[str, ...],
     lpips_metric: LPIPSMetric | None,
     save_dir: Path | None,
+    spent: Spent,
 ) -> list[ResultRow]:
-    """Rows of one model on one pair; raises (the caller records the error against the model)."""
-    sr = run_model(model, pair)
-    values = score(sr, pair.hr, pair.scale, metrics, config.colour, lpips_metric)
+    """Rows of one model on one pair; raises (the caller records the error against the model). ``spent``
+    gets the model's own time (the forward pass, with its tensor in and 8-bit quantisation out) and the
+    harness's (metrics, image writes)."""
+    with spent.on("model", name):
+        sr = run_model(model, pair)
+    with spent.on("metrics"):
+        values = score(sr, pair.hr, pair.scale, metrics, config.colour, lpips_metric)
     if save_dir is not None:
-        _save_image(save_dir, dataset, pair.scale, name, pair.id, sr.transpose(1, 2, 0))
+        with spent.on("writes"):
+            _save_image(save_dir, dataset, pair.scale, name, pair.id, sr.transpose(1, 2, 0))
     return [ResultRow(name, dataset, pair.scale, pair.id, m, v) for m, v in values.items()]
+
 
 
 def _save_image(run_dir: Path, dataset: str, scale: int, who: str, image: str, pixels: np.ndarray) -> None:

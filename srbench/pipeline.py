@@ -7,6 +7,9 @@ quantiser and the same metric dispatch.
 
 from __future__ import annotations
 
+import contextlib
+import time
+from collections.abc import Iterator
 from dataclasses import asdict, replace
 from typing import TYPE_CHECKING, Any
 
@@ -192,3 +195,31 @@ def bicubic_psnr(pair: ImagePair, colour: str) -> float:
     """PSNR of MATLAB bicubic on ``pair`` (the sanity check's reference when bicubic is not in the run)."""
     sr = run_model(get_model("bicubic", pair.scale), pair)
     return score(sr, pair.hr, pair.scale, ("psnr",), colour, None)["psnr"]
+
+
+class Spent:
+    """Where a run's wall time goes: each model's own time, and the harness's (reading images and making LR,
+    metrics, writes, the sanity reference). Recorded in run.json (``time``) and shown by the report."""
+
+    def __init__(self, clock: Any = time.perf_counter) -> None:
+        self.clock = clock
+        self.harness: dict[str, float] = {}
+        self.models: dict[str, float] = {}
+
+    @contextlib.contextmanager
+    def on(self, what: str, model: str | None = None) -> Iterator[None]:
+        start = self.clock()
+        try:
+            yield
+        finally:
+            spent = self.clock() - start
+            table, key = (self.models, model) if model is not None else (self.harness, what)
+            table[key] = table.get(key, 0.0) + spent
+
+    def record(self, wall: float) -> dict[str, Any]:
+        model = sum(self.models.values())
+        harness = sum(self.harness.values())
+        return {"wall_s": round(wall, 3), "models_s": {k: round(v, 3) for k, v in self.models.items()},
+                "harness_s": {k: round(v, 3) for k, v in self.harness.items()},
+                "other_s": round(max(wall - model - harness, 0.0), 3),
+                "model_share": round(model / wall, 4) if wall > 0 else None}
