@@ -119,6 +119,13 @@ def _load(path: Path, keras: Any, tf: Any, who: str, safe_mode: bool) -> tuple[C
                 f"replace the Lambda layers by serialisable ones (Rescaling, a registered layer). Keras said: "
                 f"{plain(text).strip()}"
             ) from exc
+        if "Could not locate function" in text:  # a Lambda calling a named function of the saving script
+            raise ModelError(
+                f"{who}: {path} has a Lambda layer calling a Python function that only the script which saved it "
+                "defines, and its weights are not the seed article's generator (which srbench rebuilds itself); "
+                f"srbench cannot evaluate it. Export it as a SavedModel (model.export(DIR)). Keras said: "
+                f"{plain(text).strip()}"
+            ) from exc
         raise ModelError(f"{who}: cannot load Keras model {path}: {plain(text).strip()}") from exc
 
     def call(x: Any) -> Any:
