@@ -47,5 +47,5 @@ def check_known(options: dict[str, Any], known: Iterable[str], who: str, note: s
         valid = sorted(known)
         hints = [f"{u!r}" + (f" (did you mean {m[0]!r}?)" if (m := difflib.get_close_matches(u, valid, n=1)) else "")
                  for u in unknown]
-        raise ModelError(f"{who}: unknown option{'s' if len(unknown) > 1 else ''} {', '.join(hints)}; valid options: "
+        raise ModelError(f"{who}: unknown options: {', '.join(hints)}; valid options: "
                          f"{', '.join(valid)}{note}")

@@ -177,6 +177,9 @@ def build(scale: int, *, path: str | os.PathLike[str], device: str = "cpu", inpu
     if not p.exists() and not is_checkpoint(p):
         raise ModelError(f"{who}: {p} not found")
     form = form_of(p)
+    if form is None and p.is_dir():
+        raise ModelError(f"{who}: {p} is a directory without saved_model.pb (not a SavedModel) and without a "
+                         "'checkpoint' or ckpt-N.index file (not a tf.train.Checkpoint)")
     if form is None:
         raise ModelError(f"{who}: {p} must be a '.keras' file, a '.h5' / '.weights.h5' file, a SavedModel folder "
                          "or a tf.train.Checkpoint folder (or ckpt-N prefix)")

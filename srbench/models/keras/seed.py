@@ -182,7 +182,7 @@ def load_generator(scale: int, weights: str | os.PathLike[str], *, n_blocks: int
         fmt = "pytorch seed-srgan safetensors, converted"
     elif form_of(path) in ("keras", "h5", "weights.h5", "checkpoint"):
         found = read_seed(path, step=step)
-        layers, layout, fmt = found.layers, found.layout, f"keras {found.form}"
+        layers, layout, fmt = found.layers, found.layout, found.format_label()
     else:
         raise ModelError(f"{NAME}: weights {path} must be a Keras '.keras' / '.h5' / '.weights.h5' file, a "
                          "tf.train.Checkpoint folder or a PyTorch '.safetensors' file of the seed generator")
@@ -217,7 +217,7 @@ def seed_file_adapter(found: Any, who: str, scale: int, *, device: str = "cpu", 
         weights=str(found.path), weights_sha256=weights_sha256(found.path),
         params=int(sum(int(np.prod(w.shape)) for w in model.trainable_weights)),
         extra={"framework": f"tensorflow {tf.__version__}, keras {keras.__version__}",
-               "format": f"{'keras .keras' if found.form == '.keras model' else 'keras'} {found.form}, seed generator",
+               "format": found.format_label(), "form": found.form,
                "architecture": "seed-srgan generator (the article's build_srresnet)", "n_blocks": layout.n_blocks,
                "layout": "NHWC inside, NCHW at the boundary", "input_range": "[0, 255]", "output_range": "[0, 255]",
                "tile": tile, "tile_overlap": overlap if tile else None, "notice": notice, "details": found.details},

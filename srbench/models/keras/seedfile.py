@@ -62,6 +62,12 @@ class SeedFile:
     layout: SeedLayout
     details: str = ""  # e.g. "step 1200, psnr 27.31" for a checkpoint
 
+    def format_label(self) -> str:
+        """The format as srbench's model records name it (``keras .keras``, ``keras .h5`` ... first)."""
+        labels = {".keras model": "keras .keras", "whole-model .h5": "keras .h5 (whole model)",
+                  "legacy weights .h5": "keras .h5 (legacy weights)", "Keras 3 .weights.h5": "keras .weights.h5"}
+        return f"{labels.get(self.form, self.form)}, the article's generator"
+
     def notice(self) -> str:
         """The one line a user reads about it."""
         extra = f" ({self.details})" if self.details else ""
