@@ -184,6 +184,23 @@ def test_every_form_is_the_article_generator(article: dict, form: str) -> None:
     assert info.params == sum(int(np.prod(w.shape)) for w in article["model"].trainable_weights)
 
 
+def test_models_inspect_names_form_architecture_and_command(article: dict) -> None:
+    from click.testing import CliRunner
+
+    from srbench.cli import cli
+
+    for form, label in [("keras", ".keras model"), ("weights", "Keras 3 .weights.h5"),
+                        ("ckpt", "tf.train.Checkpoint ckpt-2 ('generator')")]:
+        path = article["paths"][form]
+        res = CliRunner().invoke(cli, ["models", "inspect", str(path)])
+        assert res.exit_code == 0, res.output
+        assert f"form               {label}" in res.output
+        assert f"the seed article's SRResNet generator (build_srresnet), {BLOCKS} residual blocks, x4" in res.output
+        assert f"srbench run -m keras:{path} -d set14 -s 4" in res.output
+    params = sum(int(np.prod(w.shape)) for w in article["model"].trainable_weights)
+    assert f"params             {params}" in res.output
+
+
 def test_checkpoint_step_and_prefix(article: dict) -> None:
     from srbench.models.keras.saved import build
 

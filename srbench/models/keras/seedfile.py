@@ -334,3 +334,37 @@ def read_seed(path: str | Path, *, step: int | None = None) -> SeedFile:
             raise NotSeed(f"{path}: {lambdas} Lambda layers; the article's generator has "
                           f"{2 + upsample_stages(layout.scale)} (scaling in and out, one pixel shuffle per x2)")
     return SeedFile(path, label, layers, layout)
+
+
+def describe(path: str | Path) -> dict[str, Any]:
+    """What ``srbench models inspect`` says of a Keras file or folder: the form, the architecture (the seed
+    generator when its weights are, else what the container says) and the command that evaluates it.
+    Reads no code; a checkpoint folder needs TensorFlow (imported here)."""
+    path = Path(path)
+    form = form_of(path)
+    if form is None or (not path.exists() and not is_checkpoint(path)):
+        raise ModelError(f"{path}: not found, or not a Keras file or folder (.keras, .h5, .weights.h5, "
+                         "SavedModel, tf.train.Checkpoint)")
+    forms = {"keras": ".keras model (zip: config.json + model.weights.h5)", "h5": "Keras HDF5 (.h5)",
+             "weights.h5": "Keras 3 weights (.weights.h5)", "checkpoint": "tf.train.Checkpoint",
+             "savedmodel": "TensorFlow SavedModel"}
+    facts: dict[str, Any] = {"file": str(path), "sha256": weights_sha256(path), "framework": "tensorflow/keras",
+                             "form": forms[form], "command": f"srbench run -m keras:{path} -d set14 -s SCALE"}
+    if form == "savedmodel":
+        facts.update(architecture="a TensorFlow graph (not inspected without running it)", scale=None)
+        return facts
+    try:
+        found = read_seed(path)
+    except NotSeed as exc:
+        facts.update(architecture=f"not the seed article's generator ({exc})", scale=None)
+        if form in ("weights.h5", "checkpoint"):
+            facts["command"] = None  # weights without a graph srbench knows
+        return facts
+    params = sum(int(np.prod(a.shape)) for name, arrays in found.layers for a in arrays[:2]
+                 if len(arrays) != 4) + sum(2 * int(arrays[0].size) for _, arrays in found.layers if len(arrays) == 4)
+    facts.update(form=found.form, scale=found.layout.scale, n_blocks=found.layout.n_blocks,
+                 architecture=f"the seed article's SRResNet generator (build_srresnet), {found.layout.n_blocks} "
+                              f"residual blocks, x{found.layout.scale}; Lambda layers rebuilt by srbench",
+                 params=params, details=found.details or None,
+                 command=f"srbench run -m keras:{path} -d set14 -s {found.layout.scale}")
+    return facts
