@@ -402,7 +402,26 @@ def models_list() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the facts as JSON.")
 def models_inspect(path: Path, as_json: bool) -> None:
     """What srbench detects in a model file (.pth/.pt/.ckpt/.safetensors, or .onnx), without running it:
-    architecture, scale, parameters, channels, input-size requirements, dtype, checkpoint wrapper."""
+    architecture, scale, parameters, channels, input-size requirements, dtype, checkpoint wrapper. For a
+    Keras file or folder (.keras, .h5, .weights.h5, SavedModel, tf.train.Checkpoint): the form, the
+    architecture and the command that evaluates it."""
+    from srbench.models.keras.seedfile import form_of  # deferred: it imports h5py
+
+    if form_of(path) is not None:  # .keras, .h5, .weights.h5, SavedModel or checkpoint folder
+        from srbench.models.keras.seedfile import describe as describe_keras  # deferred: h5py, tensorflow
+
+        try:
+            facts = describe_keras(path)
+        except SRBenchError as exc:
+            _fail(str(exc))
+            return
+        if as_json:
+            click.echo(json.dumps(facts, indent=2))
+            return
+        for key in ("file", "sha256", "form", "architecture", "scale", "n_blocks", "params", "details", "command"):
+            if facts.get(key) is not None:
+                click.echo(f"{key.replace('_', ' '):<18} {facts[key]}")
+        return
     try:
         if path.suffix.lower() == ".onnx":
             from srbench.models.files.onnx import describe  # deferred: onnx is an optional extra

@@ -23,7 +23,7 @@ def _pairs(values: tuple[str, ...]) -> dict[str, Any]:
 
 
 @click.command("train")
-@click.argument("model", type=click.Choice(["srresnet", "srgan"]))
+@click.argument("model", type=click.Choice(["srresnet", "srgan", "seed-srresnet", "seed-srgan"]))
 @click.option("--config", "config_path", type=click.Path(exists=True, dir_okay=False), default=None,
               help="TOML file with TrainConfig keys (flags below override it).")
 @click.option("--scale", type=int, default=None, help="Upscaling factor: 2, 3, 4 or 8 (default 4).")
@@ -61,10 +61,13 @@ def _pairs(values: tuple[str, ...]) -> dict[str, Any]:
 def train_command(model: str, config_path: str | None, extra: tuple[str, ...], compile_: bool | None,
                   allow_changes: bool, no_progress: bool, **flags: Any) -> None:
     """Train SRResNet-MSE or SRGAN (Ledig et al. 2017) as srbench's recipe says; resumable, DDP-ready.
+    seed-srresnet / seed-srgan train the seed article's Keras architecture (per-channel PReLU, BN eps 1e-3,
+    momentum 0.8) in PyTorch; `srbench convert best.safetensors gen.h5` gives its build_srresnet().load_weights file.
 
     \b
     srbench train srresnet --data div2k-train --steps 1000000
     srbench train srgan --init runs/srresnet_x4/best.safetensors --vgg-weights vgg19-dcbb9e9d.pth
+    srbench train seed-srgan --init runs/seed-srresnet_x4/best.safetensors --vgg-weights vgg19-dcbb9e9d.pth
     torchrun --nproc-per-node 4 -m srbench.training srresnet ...    (DDP, one process per GPU)
 
     On a terminal, a progress bar with the losses; otherwise (or with --no-progress) a line every log_every

@@ -22,7 +22,11 @@ try:
 except ModuleNotFoundError:  # Python 3.10
     import tomli as tomllib  # type: ignore[no-redef]
 
-MODELS = ("srresnet", "srgan")
+MODELS = ("srresnet", "srgan", "seed-srresnet", "seed-srgan")
+# The seed article's architecture (srbench.models.archs.seed: per-channel PReLU, BN epsilon 1e-3 and Keras
+# momentum 0.8, tanh out; its discriminator): seed-srresnet is its MSE pre-training, seed-srgan its GAN.
+SEED_MODELS = ("seed-srresnet", "seed-srgan")
+GAN_MODELS = ("srgan", "seed-srgan")
 CONTENT_LOSSES = ("mse", "vgg22", "vgg54")
 AMP_MODES = ("none", "bf16", "fp16")
 
@@ -35,7 +39,7 @@ class ConfigError(SRBenchError):
 class TrainConfig:
     """Everything a training run depends on. Sizes are in pixels, ``batch`` is the global batch."""
 
-    model: str = "srresnet"  # srresnet (SRResNet-MSE) | srgan
+    model: str = "srresnet"  # srresnet (SRResNet-MSE) | srgan | seed-srresnet | seed-srgan (the article's)
     scale: int = 4
     train_data: tuple[str, ...] = ("div2k-train",)  # dataset specs: catalogue names, folder:PATH or PATH
     data_dir: str | None = None  # where catalogue datasets are looked up (as `srbench evaluate --data-dir`)
@@ -82,6 +86,9 @@ class TrainConfig:
 MODEL_DEFAULTS: dict[str, dict[str, Any]] = {
     "srresnet": {"steps": 1_000_000, "content_loss": "mse", "lr_decay_step": None},
     "srgan": {"steps": 200_000, "content_loss": "vgg54", "lr_decay_step": 100_000},
+    # the article: pre-training PiecewiseConstantDecay([200000], [1e-4, 1e-5]); GAN ([100000], [1e-4, 1e-5])
+    "seed-srresnet": {"steps": 1_000_000, "content_loss": "mse", "lr_decay_step": 200_000},
+    "seed-srgan": {"steps": 200_000, "content_loss": "vgg54", "lr_decay_step": 100_000},
 }
 
 
@@ -163,7 +170,9 @@ def _validate(c: TrainConfig) -> None:
         bad(f"amp must be one of {AMP_MODES}, got {c.amp!r}")
     if c.crop % c.scale:
         bad(f"crop {c.crop} must be a multiple of scale {c.scale}")
-    if c.model == "srgan" and c.crop % 16:
+    if c.model in SEED_MODELS and c.scale not in (2, 4, 8):
+        bad(f"scale must be 2, 4 or 8 for {c.model} (the article's generator stacks x2 upsampling), got {c.scale}")
+    if c.model in GAN_MODELS and c.crop % 16:
         bad(f"crop {c.crop} must be a multiple of 16 for the SRGAN discriminator (the paper uses 96)")
     for key in ("batch", "steps", "val_every", "ckpt_every", "log_every"):
         if getattr(c, key) is None or getattr(c, key) <= 0:

@@ -22,16 +22,24 @@ import torch
 from torch import nn
 
 from srbench.interfaces import SRBenchError
+from srbench.models.archs.seed import SeedDiscriminator, SeedGenerator
 from srbench.models.archs.srresnet import Discriminator, SRResNet
-from srbench.training.config import TrainConfig
+from srbench.training.config import GAN_MODELS, SEED_MODELS, TrainConfig
 from srbench.training.losses import VGGContentLoss, adversarial_loss, pixel_mse
 
 
-def build_networks(cfg: TrainConfig) -> tuple[SRResNet, Discriminator | None, VGGContentLoss | None]:
-    """Generator, discriminator (SRGAN only) and VGG content loss (when asked), seeded by ``cfg.seed``."""
+def build_networks(cfg: TrainConfig) -> tuple[nn.Module, nn.Module | None, VGGContentLoss | None]:
+    """Generator, discriminator (GANs only) and VGG content loss (when asked), seeded by ``cfg.seed``.
+
+    ``seed-srresnet`` / ``seed-srgan``: the seed article's generator and discriminator
+    (:mod:`srbench.models.archs.seed`), same scaling ([0, 1] LR in, tanh [-1, 1] out, D on [-1, 1]) and
+    losses (MSE; VGG54 / 12.75 + 1e-3 x adversarial) as srbench's SRResNet/SRGAN."""
     torch.manual_seed(cfg.seed)
-    g = SRResNet(cfg.scale)
-    d = Discriminator(cfg.crop) if cfg.model == "srgan" else None
+    seed_arch = cfg.model in SEED_MODELS
+    g: nn.Module = SeedGenerator(cfg.scale) if seed_arch else SRResNet(cfg.scale)
+    d: nn.Module | None = None
+    if cfg.model in GAN_MODELS:
+        d = SeedDiscriminator(cfg.crop) if seed_arch else Discriminator(cfg.crop)
     content = VGGContentLoss(cfg.content_loss, cfg.vgg_weights, seed=cfg.seed) if cfg.content_loss != "mse" else None
     return g, d, content
 
@@ -46,7 +54,7 @@ class StepRunner:
     """Runs steps on (lr [0, 1], hr [-1, 1]) batches; returns detached losses (``loss_g``, ``content``,
     and for SRGAN ``adv``, ``loss_d``)."""
 
-    def __init__(self, G: SRResNet, D: Discriminator | None, content: VGGContentLoss | None,
+    def __init__(self, G: nn.Module, D: nn.Module | None, content: VGGContentLoss | None,
                  g_opt: torch.optim.Optimizer, d_opt: torch.optim.Optimizer | None, *, adv_weight: float,
                  device: torch.device, amp: str = "none", compile: bool = False, distributed: bool = False) -> None:
         self.G, self.D, self.content, self.g_opt, self.d_opt = G, D, content, g_opt, d_opt

@@ -103,7 +103,7 @@ def test_lambda_layers_need_an_explicit_opt_in(tmp_path: Path) -> None:
     out = keras.layers.Conv2D(3, 3, padding="same")(keras.layers.UpSampling2D(2)(x))
     path = tmp_path / "lambda.keras"
     keras.Model(inp, out).save(str(path))
-    with pytest.raises(ModelError, match=r"contains a Lambda layer.*safe_mode=False only if you trust"):
+    with pytest.raises(ModelError, match=r"contains a Lambda layer.*safe_mode=false only if you trust"):
         build(2, path=str(path))
     model = build(2, path=str(path), safe_mode=False)
     assert model.info().extra["safe_mode"] is False and model.upscale(lr_batch()).shape == (2, 3, 18, 22)
@@ -113,7 +113,9 @@ def test_errors(saved: dict, tmp_path: Path) -> None:
     from srbench.models.keras.saved import build
 
     with pytest.raises(ModelError, match=r"keras:.*for an LR input of 8x8 the model returned shape \(1, 32, 32, 3\)"):
-        build(2, path=str(saved["keras"]))  # an x4 model asked for x2: caught by the build-time probe
+        build(2, path=str(saved["savedmodel"]))  # an x4 model asked for x2: caught by the build-time probe
+    with pytest.raises(ModelError, match=r"keras:.*holds a x4 seed generator.*but x2 was requested"):
+        build(2, path=str(saved["keras"]))  # the seed generator's scale is read from its weights
     with pytest.raises(ModelError, match="not found"):
         build(4, path=str(tmp_path / "none.keras"))
     with pytest.raises(ModelError, match="input_range must be"):
@@ -131,10 +133,12 @@ def test_errors(saved: dict, tmp_path: Path) -> None:
     from tests.models.test_keras_seed import seed_code_generator
 
     weights_only = write_keras_h5(tmp_path / "w.h5", get_layer_weights(seed_code_generator(4, 1)))
-    with pytest.raises(ModelError, match="holds weights only.*--models keras-srgan"):
-        build(4, path=str(weights_only))
+    assert build(4, path=str(weights_only)).info().extra["n_blocks"] == 1  # the seed generator: rebuilt
+    other = write_keras_h5(tmp_path / "other.h5", [("dense", [np.zeros((3, 4), np.float32), np.zeros(4, np.float32)])])
+    with pytest.raises(ModelError, match="holds weights only.*not the seed article's generator"):
+        build(4, path=str(other))
     (tmp_path / "junk.h5").write_bytes(b"not hdf5")
-    with pytest.raises(ModelError, match="junk.h5 is not a readable HDF5 file"):
+    with pytest.raises(ModelError, match="junk.h5: not a readable Keras HDF5 file"):
         build(4, path=str(tmp_path / "junk.h5"))
 
 
@@ -168,9 +172,10 @@ def test_cli_run_keras_path_beside_srresnet(saved: dict, tmp_path: Path) -> None
                                    "--metrics", "psnr,ssim", "--no-throughput", "--no-progress", "-o", str(out)])
     assert res.exit_code == 0, res.output
     df = load_results(out)
-    assert set(df["model"]) == {name, "srresnet"}
+    label = "model"  # a KIND:PATH model is labelled by its file's stem
+    assert set(df["model"]) == {label, "srresnet"}
     counts = df.groupby("model").size()
-    assert counts[name] == counts["srresnet"] == 2 * 2
+    assert counts[label] == counts["srresnet"] == 2 * 2
     run = json.loads((out / "run.json").read_text())
     assert run["protocol"]["crop_border"] == "scale" and run["config"]["models"] == [spec, "srresnet"]
     rec = run["models"][name]

@@ -77,3 +77,37 @@ class SeedGenerator(nn.Module):
         x = self.head(lr)
         x = x + self.post(self.blocks(x))
         return torch.tanh(self.tail(self.upsample(x)))
+
+
+DISC_BLOCKS = ((64, 1, False), (64, 2, True), (128, 1, True), (128, 2, True), (256, 1, True), (256, 2, True),
+               (512, 1, True), (512, 2, True))  # (filters, stride, batch norm), as the article's discriminator
+
+
+class SeedDiscriminator(nn.Module):
+    """The article's discriminator for ``hr_size`` x ``hr_size`` HR in [-1, 1] (its ``Lambda(normalize_m11)``
+    applied to [0, 255]): 8 blocks of 3x3 conv (64, 64s2, 128, 128s2, 256, 256s2, 512, 512s2), BN (Keras
+    momentum 0.8, epsilon 1e-3) except the first, LeakyReLU 0.2; Dense 1024, LeakyReLU 0.2, Dense 1.
+
+    Returns the logit: the article's ``Dense(1, activation="sigmoid")`` followed by binary cross-entropy is
+    ``binary_cross_entropy_with_logits`` on this logit (the same loss, computed stably).
+    """
+
+    def __init__(self, hr_size: int = 96) -> None:
+        super().__init__()
+        if hr_size <= 0 or hr_size % 16:
+            raise ValueError(f"discriminator input size must be a positive multiple of 16, got {hr_size!r}")
+        layers: list[nn.Module] = []
+        c_in = 3
+        for filters, stride, bn in DISC_BLOCKS:
+            layers.append(nn.Conv2d(c_in, filters, 3, stride=stride, padding=1))
+            if bn:
+                layers.append(keras_bn(filters, 0.8))
+            layers.append(nn.LeakyReLU(0.2))
+            c_in = filters
+        self.features = nn.Sequential(*layers)
+        side = hr_size // 16
+        self.classifier = nn.Sequential(nn.Flatten(), nn.Linear(512 * side * side, 1024), nn.LeakyReLU(0.2),
+                                        nn.Linear(1024, 1))
+
+    def forward(self, hr: torch.Tensor) -> torch.Tensor:
+        return self.classifier(self.features(hr))

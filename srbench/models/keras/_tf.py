@@ -8,6 +8,7 @@ model and the pip command. Private to :mod:`srbench.models.keras`.
 from __future__ import annotations
 
 import os
+import sys
 from functools import lru_cache
 from typing import Any
 
@@ -17,12 +18,7 @@ from srbench.interfaces import ModelError
 def import_tensorflow(who: str) -> tuple[Any, Any]:
     """(tensorflow, keras) or a ModelError (naming ``who``, the model) that says how to install them."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TF's C++ start-up chatter, not our errors
-    # Importing triton (torch._dynamo / the FLOP counter pull it in) *after* TensorFlow segfaults the
-    # process (TF 2.21 + the triton wheel of torch 2.14); triton first is fine, so load it before TF.
-    try:
-        import triton  # noqa: F401  # deferred: optional, and only needed before TensorFlow
-    except Exception:  # no triton (CPU-only torch builds): nothing to order
-        pass
+    load_triton_first()
     try:
         import tensorflow as tf  # deferred: tensorflow is optional
     except ImportError as exc:
@@ -35,6 +31,31 @@ def import_tensorflow(who: str) -> tuple[Any, Any]:
     if int(keras.__version__.split(".")[0]) < 3:
         raise ModelError(f"{who} needs Keras 3 (TensorFlow >= 2.16), found Keras {keras.__version__}")
     return tf, keras
+
+
+def load_triton_first() -> None:
+    """Load triton's native library so that TensorFlow, loaded before or after it, cannot crash it.
+
+    The crash: ``libtensorflow_framework.so.2`` exports thousands of LLVM and MLIR symbols (its own LLVM
+    build), and ELF binds each symbol to its first loaded definition, so a ``libtriton.so`` loaded *after*
+    TensorFlow (``import triton``, which torch does from ``torch._dynamo``, ``torch.compile``, the FLOP
+    counter) runs its static initialisers against TensorFlow's LLVM/MLIR and segfaults (TF 2.21 + triton
+    3.x). Loaded first, triton binds to its own copies; loaded after TensorFlow, it is dlopen'ed with
+    ``RTLD_DEEPBIND`` so that it prefers its own symbols. Either way both import orders work in one process.
+    No triton (CPU-only torch builds) or no ``RTLD_DEEPBIND`` (not glibc): nothing to do.
+    """
+    if "triton._C.libtriton" in sys.modules:
+        return
+    deep = getattr(os, "RTLD_DEEPBIND", 0) if "tensorflow" in sys.modules else 0
+    old = sys.getdlopenflags()
+    try:
+        if deep:
+            sys.setdlopenflags(old | deep)
+        import triton._C.libtriton  # noqa: F401  # deferred: optional, and only needed around TensorFlow
+    except Exception:  # no triton, or a triton without a native library: nothing to order
+        pass
+    finally:
+        sys.setdlopenflags(old)
 
 
 def import_h5py(where: str) -> Any:

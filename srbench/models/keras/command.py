@@ -1,7 +1,8 @@
 """``srbench convert``: the seed generator's weights from one file format to another.
 
-Keras HDF5 ``.h5`` and ``.safetensors`` (the PyTorch twin) need only numpy and h5py
-(:mod:`srbench.models.keras.convert`); a whole ``.keras`` model is read or written with TensorFlow
+Every Keras container of the seed generator is read by :mod:`srbench.models.keras.seedfile` (h5py only,
+except a tf.train.Checkpoint: TensorFlow); ``.h5`` and ``.safetensors`` (the PyTorch twin) are written with
+numpy and h5py (:mod:`srbench.models.keras.convert`), a whole ``.keras`` model with TensorFlow
 (:mod:`srbench.models.keras.seed`).
 """
 
@@ -12,18 +13,18 @@ from pathlib import Path
 
 from safetensors.numpy import save as save_safetensors
 
-from srbench.files import atomic_write_bytes, file_sha256
+from srbench.files import atomic_write_bytes
 from srbench.interfaces import ModelError
 from srbench.models.keras.convert import (
     FORMAT,
     SeedLayout,
     keras_to_torch,
-    read_keras_h5,
     read_torch_safetensors,
     torch_to_keras,
     write_keras_h5,
 )
-from srbench.models.keras.seed import read_keras_model, write_keras_model
+from srbench.models.keras.seed import write_keras_model
+from srbench.models.keras.seedfile import form_of, is_checkpoint, read_seed, weights_sha256
 
 
 def convert_file(src: str | os.PathLike[str], dst: str | os.PathLike[str]) -> SeedLayout:
@@ -35,17 +36,16 @@ def convert_file(src: str | os.PathLike[str], dst: str | os.PathLike[str]) -> Se
     Raises ModelError for any other pair or a bad file.
     """
     src, dst = Path(src), Path(dst)
+    if not src.exists() and not is_checkpoint(src):
+        raise ModelError(f"convert: {src} not found")
     pair = (src.suffix.lower(), dst.suffix.lower())
     if src.resolve() == dst.resolve():
         raise ModelError(f"convert: input and output are the same file {src}")
-    if pair in ((".h5", ".safetensors"), (".keras", ".safetensors")):
-        if src.name.endswith(".weights.h5"):
-            raise ModelError(f"{src}: a Keras 3 '.weights.h5' file; convert reads Keras HDF5 weights saved "
-                             "as '.h5' (Keras 2 save_weights or model.save('x.h5')) or a '.keras' model")
-        layers = read_keras_h5(src) if pair[0] == ".h5" else read_keras_model(src)
-        sd, layout = keras_to_torch(layers, str(src))
+    if form_of(src) in ("keras", "h5", "weights.h5", "checkpoint") and pair[1] == ".safetensors":
+        found = read_seed(src)
+        sd, layout = keras_to_torch(found.layers, str(src))
         meta = {"format": FORMAT, "scale": str(layout.scale), "n_blocks": str(layout.n_blocks),
-                "converted_from": src.name, "source_sha256": file_sha256(src)}
+                "converted_from": src.name, "source_sha256": weights_sha256(src), "source_form": found.form}
         atomic_write_bytes(dst, save_safetensors(sd, metadata=meta))
         return layout
     if pair in ((".safetensors", ".h5"), (".safetensors", ".keras")):
@@ -57,6 +57,7 @@ def convert_file(src: str | os.PathLike[str], dst: str | os.PathLike[str]) -> Se
             write_keras_model(dst, layers, layout)
         return layout
     raise ModelError(
-        f"convert: cannot convert {src.name} to {dst.name}: supported are Keras '.h5'/'.keras' -> "
-        "'.safetensors' and '.safetensors' -> '.h5'/'.keras' (the seed SRGAN generator)"
+        f"convert: cannot convert {src.name} to {dst.name}: supported are any Keras container of the seed "
+        "generator ('.keras', '.h5', '.weights.h5', a tf.train.Checkpoint folder) -> '.safetensors' and "
+        "'.safetensors' -> '.h5'/'.keras'"
     )

@@ -37,6 +37,8 @@ from srbench.models.keras._tf import import_h5py
 from srbench.models.weights import read_weights
 
 CHANNELS = 64
+KERAS_BN_EPS = 1e-3  # the seed generator's (Keras' default)
+TORCH_BN_EPS = 1e-5  # srbench's SRResNet/SRGAN (PyTorch's default)
 FORMAT = "srbench seed-srgan generator (PyTorch twin of the Keras SRGAN seed code)"
 KerasLayers = list[tuple[str, list[np.ndarray]]]  # (layer name, arrays) in topological order
 
@@ -159,8 +161,16 @@ def keras_to_torch(layers: KerasLayers, where: str = "Keras weights") -> tuple[d
     return sd, layout
 
 
-def torch_to_keras(state_dict: dict[str, Any], where: str = "PyTorch weights") -> tuple[KerasLayers, SeedLayout]:
-    """Keras weighted layers (named as ``keras_seed.build_generator`` names them) from a twin state_dict."""
+def torch_to_keras(state_dict: dict[str, Any], where: str = "PyTorch weights", *,
+                   bn_eps: float | None = None) -> tuple[KerasLayers, SeedLayout]:
+    """Keras weighted layers (named as ``keras_seed.build_generator`` names them) from a twin state_dict.
+
+    Also takes srbench's own SRResNet/SRGAN generator (same module names; one PReLU slope shared by all
+    channels, BN epsilon 1e-5): the slope is broadcast to the seed's per-channel layout (exact) and each BN's
+    gamma rescaled by ``sqrt((var + 1e-3) / (var + 1e-5))`` so that Keras' epsilon 1e-3 gives the same
+    output (exact up to float32 rounding). ``bn_eps``: the source's BN epsilon (default: 1e-5 when the
+    PReLU slopes are shared, i.e. srbench's SRResNet, else the seed's 1e-3).
+    """
 
     def get(key: str) -> np.ndarray:
         if key not in state_dict:
@@ -177,6 +187,9 @@ def torch_to_keras(state_dict: dict[str, Any], where: str = "PyTorch weights") -
         raise ModelError(f"{where}: not a seed-srgan state_dict ({n_up} upsampling convolutions, "
                          f"{n_blocks} residual blocks)")
     layout = SeedLayout(scale, n_blocks)
+    if bn_eps is None:
+        shared = "head.1.weight" in state_dict and np.asarray(get("head.1.weight")).size == 1
+        bn_eps = TORCH_BN_EPS if shared else KERAS_BN_EPS
     layers: KerasLayers = []
     for (kind, p), name in zip(_torch_prefixes(scale, n_blocks), keras_layer_names(scale, n_blocks), strict=True):
         if kind in ("conv", "shuffle_conv"):
@@ -186,9 +199,16 @@ def torch_to_keras(state_dict: dict[str, Any], where: str = "PyTorch weights") -
                 w, b = w[idx], b[idx]
             arrays = [np.ascontiguousarray(w.transpose(2, 3, 1, 0)), np.ascontiguousarray(b)]
         elif kind == "bn":
-            arrays = [get(f"{p}.{k}") for k in ("weight", "bias", "running_mean", "running_var")]
+            gamma, beta, mean, var = (get(f"{p}.{k}") for k in ("weight", "bias", "running_mean", "running_var"))
+            if bn_eps != KERAS_BN_EPS:  # same output with Keras' epsilon: gamma / sqrt(var + eps) is what counts
+                gamma = (gamma.astype(np.float64) * np.sqrt((var.astype(np.float64) + KERAS_BN_EPS)
+                                                            / (var.astype(np.float64) + bn_eps))).astype(np.float32)
+            arrays = [gamma, beta, mean, var]
         else:
-            arrays = [get(f"{p}.weight").reshape(1, 1, -1)]
+            slope = get(f"{p}.weight").reshape(-1)
+            if slope.shape == (1,):  # one shared slope (srbench's SRResNet/SRGAN): the same slope per channel
+                slope = np.full(CHANNELS, slope[0], np.float32)
+            arrays = [slope.reshape(1, 1, -1)]
         layers.append((name, arrays))
     expected = {f"{p}.{k}" for kind, p in _torch_prefixes(scale, n_blocks)
                 for k in {"bn": ("weight", "bias", "running_mean", "running_var", "num_batches_tracked"),

@@ -31,9 +31,13 @@ import numpy as np
 
 from srbench.files import file_sha256
 from srbench.interfaces import ModelError, ModelInfo
+from srbench.markup import plain
 from srbench.models.keras._tf import import_h5py, import_tensorflow, layer_classes
 from srbench.models.keras.adapter import KerasAdapter
 from srbench.models.keras.audit import audit_keras_file, audit_saved_model
+from srbench.models.keras.options import check_known, parse_bool, parse_int
+from srbench.models.keras.seed import seed_file_adapter
+from srbench.models.keras.seedfile import NotSeed, form_of, is_checkpoint, read_seed
 from srbench.models.trust import parse_trust
 
 KIND = "keras"
@@ -80,7 +84,7 @@ def _load(path: Path, keras: Any, tf: Any, who: str, safe_mode: bool,
         try:
             loaded = tf.saved_model.load(str(path))
         except Exception as exc:
-            raise ModelError(f"{who}: cannot load the SavedModel {path}: {str(exc)[:300]}") from exc
+            raise ModelError(f"{who}: cannot load the SavedModel {path}: {plain(str(exc)).strip()}") from exc
         sig = loaded.signatures.get("serving_default") if hasattr(loaded, "signatures") else None
         if sig is None:
             raise ModelError(f"{who}: SavedModel {path} has no 'serving_default' signature")
@@ -108,8 +112,8 @@ def _load(path: Path, keras: Any, tf: Any, who: str, safe_mode: bool,
             raise ModelError(f"{who}: {path} is not a readable HDF5 file ({exc})") from exc
         if not whole_model:
             raise ModelError(
-                f"{who}: {path} holds weights only (no model config). For the seed SRGAN generator use "
-                "--models keras-srgan --weights keras-srgan=<file>.h5; else save the whole model."
+                f"{who}: {path} holds weights only (no model config), and they are not the seed article's "
+                "generator (the one architecture srbench can rebuild from weights alone); save the whole model."
             )
     if not trust:
         audit_keras_file(path, who)
@@ -120,10 +124,19 @@ def _load(path: Path, keras: Any, tf: Any, who: str, safe_mode: bool,
         if safe_mode and "safe_mode" in text:  # Keras' refusal to deserialise a Lambda's bytecode
             raise ModelError(
                 f"{who}: {path} contains a Lambda layer, whose Python code would run on load; srbench loads "
-                "models with safe_mode. Load it with safe_mode=False only if you trust the file, or replace "
-                "the Lambda layers by serialisable ones (Rescaling, a registered layer)."
+                "models with safe_mode. Its weights are not the seed article's generator either (srbench would "
+                "rebuild that one itself). Load it with keras:PATH?safe_mode=false only if you trust the file, or "
+                f"replace the Lambda layers by serialisable ones (Rescaling, a registered layer). Keras said: "
+                f"{plain(text).strip()}"
             ) from exc
-        raise ModelError(f"{who}: cannot load Keras model {path}: {' '.join(text.splitlines()[:3])[:400]}") from exc
+        if "Could not locate function" in text:  # a Lambda calling a named function of the saving script
+            raise ModelError(
+                f"{who}: {path} has a Lambda layer calling a Python function that only the script which saved it "
+                "defines, and its weights are not the seed article's generator (which srbench rebuilds itself); "
+                f"srbench cannot evaluate it. Export it as a SavedModel (model.export(DIR)). Keras said: "
+                f"{plain(text).strip()}"
+            ) from exc
+        raise ModelError(f"{who}: cannot load Keras model {path}: {plain(text).strip()}") from exc
 
     def call(x: Any) -> Any:
         return model(x, training=False)
@@ -138,35 +151,66 @@ def _params(obj: Any) -> int | None:
     return int(sum(math.prod(int(d) for d in v.shape) for v in variables))
 
 
+KNOWN_OPTIONS = ("input_range", "output_range", "tile", "tile_overlap", "safe_mode", "step", "trust")
+
+
 def build(scale: int, *, path: str | os.PathLike[str], device: str = "cpu", input_range: Any = "0-255",
-          output_range: Any = None, tile: int | None = None, tile_overlap: int = 16, safe_mode: bool = True,
-          trust: Any = False, **options: Any) -> KerasAdapter:
+          output_range: Any = None, tile: Any = None, tile_overlap: Any = None, safe_mode: Any = True,
+          step: Any = None, trust: Any = False, **options: Any) -> KerasAdapter:
     """The ``keras:PATH`` adapter for a saved Keras SR model mapping NHWC LR to NHWC SR ``scale`` times larger.
+
+    ``PATH``: a ``.keras`` file, a whole model or weights in ``.h5`` / ``.weights.h5``, a SavedModel folder, or
+    a ``tf.train.Checkpoint`` folder or ``ckpt-N`` prefix (``step=N`` chooses ``ckpt-N`` in a folder; default
+    the latest). Whatever the container, weights that are the seed article's generator
+    (:mod:`srbench.models.keras.seedfile`) are evaluated with srbench's builder of it, with one notice;
+    anything else is loaded as the model it is (SavedModel; ``.keras`` / whole ``.h5`` in Keras' safe mode).
 
     ``input_range``: the range the model expects its input in, ``"0-255"`` (default) or ``"0-1"``;
     ``output_range``: the range of its output (default: same as the input). ``tile``: run on LR tiles of
-    this size with ``tile_overlap`` LR pixels of context (exact only when the overlap covers the model's
-    receptive field, which srbench cannot know for a foreign model). ``safe_mode=False`` allows Lambda
-    layers (runs the file's code: trusted files only); ``trust=True`` (``?trust=true``) skips the inspection
-    of the file's ops and layers (:mod:`srbench.models.keras.audit`; trusted files only). Errors are
-    ModelError naming ``keras:PATH``.
+    this size with ``tile_overlap`` LR pixels of context (default 16; exact only when the overlap covers the
+    model's receptive field, which srbench knows for the seed generator and uses). ``safe_mode=false``
+    allows Lambda layers of other models (runs the file's code: trusted files only); ``trust=true``
+    (``?trust=true``) skips the inspection of the file's ops and layers (:mod:`srbench.models.keras.audit`;
+    trusted files only). Options arrive as strings (``?safe_mode=false``) and are parsed before TensorFlow is
+    imported. Errors are ModelError naming ``keras:PATH``.
     """
     who = f"{KIND}:{path}"
-    if options:
-        raise ModelError(f"{who}: unknown options {sorted(options)} (known: input_range, output_range, tile, "
-                         "tile_overlap, safe_mode, trust; weights are the file itself)")
+    check_known(options, KNOWN_OPTIONS, who, "; the weights are the file itself")
     if isinstance(scale, bool) or not isinstance(scale, (int, np.integer)) or scale < 1:
         raise ModelError(f"{who}: scale must be a positive integer, got {scale!r}")
-    if isinstance(tile_overlap, bool) or not isinstance(tile_overlap, int) or tile_overlap < 0:
-        raise ModelError(f"{who}: tile_overlap must be >= 0 LR pixels, got {tile_overlap!r}")
+    tile = parse_int(tile, "tile", who, minimum=1, optional=True)
+    overlap = parse_int(tile_overlap, "tile_overlap", who, optional=True)
+    step = parse_int(step, "step", who, optional=True)
+    safe = parse_bool(safe_mode, "safe_mode", who)
     in_max = parse_range(input_range, "input_range", who)
     out_max = in_max if output_range is None else parse_range(output_range, "output_range", who)
     p = Path(path)
-    if not p.exists():
+    if not p.exists() and not is_checkpoint(p):
         raise ModelError(f"{who}: {p} not found")
+    form = form_of(p)
+    if form is None and p.is_dir():
+        raise ModelError(f"{who}: {p} is a directory without saved_model.pb (not a SavedModel) and without a "
+                         "'checkpoint' or ckpt-N.index file (not a tf.train.Checkpoint)")
+    if form is None:
+        raise ModelError(f"{who}: {p} must be a '.keras' file, a '.h5' / '.weights.h5' file, a SavedModel folder "
+                         "or a tf.train.Checkpoint folder (or ckpt-N prefix)")
+    if step is not None and form != "checkpoint":
+        raise ModelError(f"{who}: step= chooses a ckpt-N of a tf.train.Checkpoint folder; {p.name} is not one")
+    if form != "savedmodel":
+        try:
+            found = read_seed(p, step=step)
+        except NotSeed as exc:
+            if form in ("checkpoint", "weights.h5"):  # weights only: nothing else srbench could build
+                raise ModelError(f"{who}: {exc}") from exc
+        else:
+            if (in_max, out_max) != (255.0, 255.0):
+                raise ModelError(f"{who}: the article's generator takes and returns [0, 255]; "
+                                 "input_range/output_range do not apply to it")
+            return seed_file_adapter(found, who, int(scale), device=device, tile=tile, tile_overlap=overlap)
     tf, keras = import_tensorflow(who)
     trusted = parse_trust(trust, who)
-    call, model, fmt = _load(p, keras, tf, who, bool(safe_mode), trusted)
+    call, model, fmt = _load(p, keras, tf, who, safe, trusted)
+    overlap = 16 if overlap is None else overlap
     info = ModelInfo(
         name=who,
         description=f"Keras model {p.name} ({fmt}) x{int(scale)}",
@@ -175,10 +219,10 @@ def build(scale: int, *, path: str | os.PathLike[str], device: str = "cpu", inpu
         params=_params(model),
         extra={"framework": f"tensorflow {tf.__version__}, keras {keras.__version__}", "format": fmt,
                "layout": "NHWC inside, NCHW at the boundary", "input_range": _range_label(in_max),
-               "output_range": _range_label(out_max), "tile": tile, "tile_overlap": tile_overlap if tile else None,
-               "safe_mode": bool(safe_mode), "trust": trusted},
+               "output_range": _range_label(out_max), "tile": tile, "tile_overlap": overlap if tile else None,
+               "safe_mode": safe, "trust": trusted},
     )
     adapter = KerasAdapter(who, int(scale), call, device=device, info=info, input_max=in_max, output_max=out_max,
-                           tile=tile, tile_overlap=tile_overlap, keras_model=model)
+                           tile=tile, tile_overlap=overlap, keras_model=model)
     adapter.probe()
     return adapter

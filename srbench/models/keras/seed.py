@@ -29,13 +29,15 @@ from typing import Any
 
 import numpy as np
 
-from srbench.files import atomic_write, file_sha256
+from srbench.files import atomic_write
 from srbench.interfaces import ModelError, ModelInfo
 from srbench.models.archs.geometry import N_BLOCKS, SEED_SCALES, receptive_radius, upsample_stages
 from srbench.models.keras import convert
 from srbench.models.keras._tf import import_tensorflow, layer_classes
 from srbench.models.keras.adapter import KerasAdapter
 from srbench.models.keras.convert import KerasLayers, SeedLayout, keras_layer_names
+from srbench.models.keras.options import check_known, parse_int
+from srbench.models.keras.seedfile import form_of, is_checkpoint, read_seed, weights_sha256
 
 NAME = "keras-srgan"
 DISC_BLOCKS = ((64, 1, False), (64, 2, True), (128, 1, True), (128, 2, True), (256, 1, True), (256, 2, True),
@@ -162,42 +164,28 @@ def write_keras_model(path: str | os.PathLike[str], layers: KerasLayers, layout:
     atomic_write(Path(path), lambda tmp: model.save(tmp))  # the temporary name keeps the '.keras' suffix
 
 
-def load_generator(scale: int, weights: str | os.PathLike[str], *, n_blocks: int | None = None) -> tuple[Any, str]:
+def load_generator(scale: int, weights: str | os.PathLike[str], *, n_blocks: int | None = None,
+                   step: int | None = None) -> tuple[Any, str]:
     """(Keras generator, format label) with the weights of ``weights`` loaded.
 
-    ``.h5``: a Keras HDF5 weights file or a whole model saved as ``.h5`` by the seed scripts (read as arrays,
-    matched by topological order; the number of residual blocks is taken from the file). ``.safetensors``:
-    the PyTorch twin's weights (``srbench convert`` output), converted. ``.weights.h5``: Keras 3
-    ``save_weights`` of :func:`build_generator` (``n_blocks`` default 16).
+    Any Keras container of the seed generator (:func:`srbench.models.keras.seedfile.read_seed`: ``.keras``,
+    whole-model ``.h5``, Keras 3 ``.weights.h5``, legacy weights ``.h5``, a ``tf.train.Checkpoint`` folder or
+    ``ckpt-N`` prefix, ``step`` choosing one), matched by name and shape (the number of residual blocks is
+    taken from the file), or ``.safetensors``: the PyTorch twin's weights (``srbench convert`` output).
     """
     path = Path(weights)
-    if not path.is_file():
+    if not path.exists() and not is_checkpoint(path):
         raise ModelError(f"{NAME}: weights file {path} not found")
-    if path.name.endswith(".weights.h5"):
-        model = build_generator(scale, n_blocks or N_BLOCKS)
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            try:
-                model.load_weights(str(path))
-                failure: Exception | None = None
-            except Exception as exc:  # h5py/keras raise a variety of errors for a foreign file
-                failure = exc
-        skipped = [str(w.message) for w in caught if issubclass(w.category, UserWarning)]
-        if failure is not None or skipped:
-            detail = " ".join(str(failure or skipped[0]).splitlines()[:3])[:400]
-            raise ModelError(f"{NAME}: cannot load {path} into the x{scale} seed generator: {detail}") from failure
-        return model, "keras .weights.h5"
-    if path.suffix == ".h5":
-        layers = convert.read_keras_h5(path)
-        fmt = "keras .h5 (seed scripts' HDF5 weights)"
-    elif path.suffix == ".safetensors":
+    if path.suffix == ".safetensors":
         sd, _ = convert.read_torch_safetensors(path)
-        layers, _ = convert.torch_to_keras(sd, str(path))
+        layers, layout = convert.torch_to_keras(sd, str(path))
         fmt = "pytorch seed-srgan safetensors, converted"
+    elif form_of(path) in ("keras", "h5", "weights.h5", "checkpoint"):
+        found = read_seed(path, step=step)
+        layers, layout, fmt = found.layers, found.layout, found.format_label()
     else:
-        raise ModelError(f"{NAME}: weights {path} must be a Keras '.h5' / '.weights.h5' file or a PyTorch "
-                         "'.safetensors' file of the seed generator")
-    layout = convert.detect_layout(layers, str(path))
+        raise ModelError(f"{NAME}: weights {path} must be a Keras '.keras' / '.h5' / '.weights.h5' file, a "
+                         "tf.train.Checkpoint folder or a PyTorch '.safetensors' file of the seed generator")
     if layout.scale != scale:
         raise ModelError(f"{NAME}: {path} holds a x{layout.scale} generator ({upsample_stages(layout.scale)} "
                          f"upsampling blocks), but x{scale} was requested")
@@ -208,6 +196,38 @@ def load_generator(scale: int, weights: str | os.PathLike[str], *, n_blocks: int
     return model, fmt
 
 
+def seed_file_adapter(found: Any, who: str, scale: int, *, device: str = "cpu", tile: int | None = None,
+                      tile_overlap: int | None = None) -> KerasAdapter:
+    """The adapter for the seed generator found in a file (a ``seedfile.SeedFile``), built by srbench:
+    ``keras:PATH`` for every container of the article's generator. Warns with the file's one-line notice."""
+    layout = found.layout
+    if layout.scale != scale:
+        raise ModelError(f"{who}: {found.path} holds a x{layout.scale} seed generator "
+                         f"({upsample_stages(layout.scale)} upsampling blocks), but x{scale} was requested")
+    tf, keras = import_tensorflow(who)
+    model = build_generator(scale, layout.n_blocks)
+    set_layer_weights(model, found.layers, str(found.path))
+    notice = found.notice()
+    warnings.warn(notice, UserWarning, stacklevel=3)
+    radius = receptive_radius(scale, layout.n_blocks)
+    overlap = radius if tile_overlap is None else tile_overlap
+    info = ModelInfo(
+        name=who, description=f"the seed article's SRResNet generator x{scale}, {layout.n_blocks} blocks, from "
+                              f"{found.path.name} ({found.form}; Lambda layers rebuilt by srbench)",
+        weights=str(found.path), weights_sha256=weights_sha256(found.path),
+        params=int(sum(int(np.prod(w.shape)) for w in model.trainable_weights)),
+        extra={"framework": f"tensorflow {tf.__version__}, keras {keras.__version__}",
+               "format": found.format_label(), "form": found.form,
+               "architecture": "seed-srgan generator (the article's build_srresnet)", "n_blocks": layout.n_blocks,
+               "layout": "NHWC inside, NCHW at the boundary", "input_range": "[0, 255]", "output_range": "[0, 255]",
+               "tile": tile, "tile_overlap": overlap if tile else None, "notice": notice, "details": found.details},
+    )
+    adapter = KerasAdapter(who, scale, lambda x: model(x, training=False), device=device, info=info,
+                           input_max=255.0, output_max=255.0, tile=tile, tile_overlap=overlap, keras_model=model)
+    adapter.probe()
+    return adapter
+
+
 def build(scale: int, *, device: str = "cpu", weights: str | os.PathLike[str] | None = None,
           tile: int | None = None, seed: int = 0, n_blocks: int | None = None, **options: Any) -> KerasAdapter:
     """The ``keras-srgan`` adapter (the seed generator in Keras, run as a compiled tf.function, NHWC inside).
@@ -215,9 +235,12 @@ def build(scale: int, *, device: str = "cpu", weights: str | os.PathLike[str] | 
     ``weights``: see :func:`load_generator`; ``None`` = random initialisation (``seed``), flagged UNTRAINED
     (``demo=True``) with a warning. ``tile``: overlapping LR tiles (overlap = the receptive radius, exact).
     """
-    if options:
-        raise ModelError(f"{NAME}: unknown options {sorted(options)} (known: weights, tile, seed, n_blocks)")
+    check_known(options, ("step",), NAME, " (and weights, tile, seed, n_blocks)")
+    step = parse_int(options.get("step"), "step", NAME, optional=True)
+    tile = parse_int(tile, "tile", NAME, minimum=1, optional=True)
     scale = _check_scale(scale)
+    if weights is not None and not Path(weights).exists() and not is_checkpoint(Path(weights)):
+        raise ModelError(f"{NAME}: weights file {weights} not found")  # before TensorFlow loads (15-20 s)
     tf, keras = import_tensorflow(NAME)
     extra: dict[str, Any] = {"framework": f"tensorflow {tf.__version__}, keras {keras.__version__}",
                              "layout": "NHWC inside, NCHW at the boundary", "input_range": "[0, 255]",
@@ -229,10 +252,10 @@ def build(scale: int, *, device: str = "cpu", weights: str | os.PathLike[str] | 
         info_kw: dict[str, Any] = {"description": f"UNTRAINED (random init, seed {seed}) seed SRGAN generator "
                                                   f"x{scale} in Keras", "demo": True}
     else:
-        model, fmt = load_generator(scale, weights, n_blocks=n_blocks)
+        model, fmt = load_generator(scale, weights, n_blocks=n_blocks, step=step)
         extra.update(untrained=False, weights_format=fmt)
         info_kw = {"description": f"seed SRGAN generator x{scale} in Keras from {weights}",
-                   "weights": str(weights), "weights_sha256": file_sha256(weights)}
+                   "weights": str(weights), "weights_sha256": weights_sha256(Path(weights))}
     blocks = sum(1 for layer in model.layers if layer.name.endswith("_bn1"))
     radius = receptive_radius(scale, blocks)
     extra.update(n_blocks=blocks, tile_overlap=radius if tile else None)
