@@ -39,7 +39,7 @@ from srbench.doctor import diagnose, render
 from srbench.interfaces import ModelError, SRBenchError
 from srbench.perf.bench import BenchOptions, TimingImages, jobs_for, run_bench
 from srbench.perf.table import summary_table
-from srbench.registry import PATH_KINDS, describe_models, resolve
+from srbench.registry import PATH_KINDS, describe_models, kind_options, resolve
 from srbench.rundir import read_run_json, summary_frame
 from srbench.training.cli import train_command  # click only: no torch at start-up
 
@@ -388,13 +388,18 @@ def models() -> None:
 
 
 @models.command("list")
-def models_list() -> None:
+@click.option("--options", "with_options", is_flag=True,
+              help="Also the options each KIND:PATH kind takes after '?' (imports each kind's module).")
+def models_list(with_options: bool) -> None:
     """List the registered models (built-ins and `srbench.models` entry points) without importing them."""
     for name, desc in describe_models().items():
         click.echo(f"{name:<16} {desc}")
 
-    for kind, (_, desc) in sorted(PATH_KINDS.items()):
+    for kind, (target, desc) in sorted(PATH_KINDS.items()):
         click.echo(f"{kind + ':PATH':<16} {desc}")
+        if with_options:
+            for option, text in kind_options(target).items():
+                click.echo(f"{'':<18}?{option}=  {text}")
 
 
 @models.command("inspect")

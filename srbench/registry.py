@@ -148,3 +148,10 @@ def _target_of(name: str) -> str:
         return resolve(name)
     except ModelError:
         return name
+
+
+def kind_options(target: str) -> dict[str, str]:
+    """The options a ``KIND:PATH`` kind's factory takes after ``?`` (its module's ``OPTIONS``: name -> what it
+    takes), for ``srbench models list --options``. Imports the kind's module."""
+    module, _, _ = target.partition(":")
+    return dict(getattr(importlib.import_module(module), "OPTIONS", {}))

@@ -36,3 +36,22 @@ def test_models_inspect_cli(files: dict[str, Path], tmp_path: Path) -> None:
     assert facts["architecture"] == "ESRGAN" and facts["checkpoint_wrapper"] == "params_ema"
     res = CliRunner().invoke(cli, ["models", "inspect", str(tmp_path / "nope.pth")])
     assert res.exit_code == 2 and "not found" in res.output
+
+
+def test_every_file_kind_declares_its_options_and_an_unknown_one_lists_them(tmp_path: Path) -> None:
+    """Issue 19: one typed option grammar for every KIND:PATH kind (srbench.models.options): each kind declares
+    its options, `models list --options` prints them, an unknown option names the valid ones."""
+    from srbench.interfaces import ModelError
+    from srbench.registry import get_model
+
+    r = CliRunner().invoke(cli, ["models", "list", "--options"])
+    assert r.exit_code == 0, r.output
+    for option in ("?pad=", "?tile_overlap=", "?input_range=", "?safe_mode=", "?trust=",
+                   "?channel_order="):
+        assert option in r.output
+    with pytest.raises(ModelError, match=r"unknown options: 'padd' \(did you mean 'pad'\?\); valid options: pad"):
+        get_model(f"file:{tmp_path / 'x.pth'}?padd=replicate", 4)
+    with pytest.raises(ModelError, match="tile_overlap must be an integer >= 0"):
+        get_model(f"file:{tmp_path / 'x.pth'}?tile_overlap=-2", 4)
+    with pytest.raises(ModelError, match=r"valid options: input_range, trust"):
+        get_model(f"onnx:{tmp_path / 'x.onnx'}?inputrange=255", 4)

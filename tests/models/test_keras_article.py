@@ -301,7 +301,7 @@ def test_options_are_typed_and_checked_before_tensorflow(tmp_path: Path) -> None
     code = f"""
 import sys
 from srbench.interfaces import ModelError
-from srbench.models.keras.options import parse_bool
+from srbench.models.options import parse_bool
 from srbench.registry import get_model
 assert [parse_bool(v, "safe_mode", "w") for v in ("False", "false", "0", "no", "", "True", "1", "yes")] == [
     False] * 5 + [True] * 3

@@ -155,7 +155,7 @@ def test_errors_name_the_problem(arch: Path, tmp_path: Path) -> None:
         get_model(f"py:{arch}:TinyNet", 2)
     with pytest.raises(ModelError, match=r"'bogus' is neither an option.*num_feat"):
         get_model(f"py:{arch}:TinyNet?bogus=1&weights=none", 2)
-    with pytest.raises(ModelError, match="act must be true or false"):
+    with pytest.raises(ModelError, match="act must be a boolean"):
         get_model(f"py:{arch}:TinyNet?act=maybe&weights=none", 2)
     with pytest.raises(ModelError, match="upscale=4 but the run is at x2"):
         get_model(f"py:{arch}:TinyNet?upscale=4&weights=none", 2)

@@ -35,6 +35,7 @@ from srbench.models.archs.detect import registry
 from srbench.models.fast import count_params, tiled_forward
 from srbench.models.files.preupsample import PreUpsampleAdapter
 from srbench.models.inputs import check_lr
+from srbench.models.options import check_known, parse_int
 from srbench.models.weights import Checkpoint, read_weights
 
 SUFFIXES = (".pth", ".pt", ".ckpt", ".safetensors", ".bin")
@@ -213,8 +214,8 @@ class FileModel:
         return f"FileModel({self.name!r}, scale={self.scale}, device={self.device!r})"
 
 
-_OPTIONS = {"pad": "reflect|replicate (padding to the size requirements)",
-            "tile_overlap": "LR pixels of context around each tile (with --tile)"}
+OPTIONS = {"pad": "reflect (default) or replicate: how the LR is padded to the network's size requirements",
+           "tile_overlap": "integer >= 0: LR pixels of context around each tile (with --tile; default 16)"}
 
 
 def build(scale: int, *, path: str, device: str = "cpu", weights: str | None = None, tile: int | None = None,
@@ -225,17 +226,13 @@ def build(scale: int, *, path: str, device: str = "cpu", weights: str | None = N
     is the weights). Raises ModelError naming the file: unknown option, unreadable/unsafe file, architecture
     not recognised, a scale that is not the file's, unsupported channel counts.
     """
-    if options:
-        raise ModelError(f"file:{path}: unknown options {sorted(options)} (known: "
-                         + "; ".join(f"{k}={v}" for k, v in _OPTIONS.items()) + ")")
+    check_known(options, OPTIONS, f"file:{path}")
     if weights is not None:
         raise ModelError(f"file:{path}: the file is the weights; --weights does not apply to file: models")
     if pad not in PAD_MODES:
         raise ModelError(f"file:{path}: pad must be one of {', '.join(PAD_MODES)}, got {pad!r}")
-    try:
-        overlap = 16 if tile_overlap is None else int(tile_overlap)
-    except ValueError:
-        raise ModelError(f"file:{path}: tile_overlap must be an integer, got {tile_overlap!r}") from None
+    overlap = parse_int(tile_overlap, "tile_overlap", f"file:{path}", optional=True)
+    overlap = 16 if overlap is None else overlap
     if tile is not None and tile <= 0 or overlap < 0:
         raise ModelError(f"file:{path}: tile must be > 0 and tile_overlap >= 0, got {tile} and {overlap}")
     try:

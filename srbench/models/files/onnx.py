@@ -22,6 +22,7 @@ from srbench.files import file_sha256
 from srbench.interfaces import ModelError, ModelInfo
 from srbench.models.files.onnx_audit import audit_onnx
 from srbench.models.inputs import check_lr
+from srbench.models.options import check_known
 from srbench.models.trust import parse_trust
 
 if TYPE_CHECKING:
@@ -150,6 +151,10 @@ def describe(path: str | Path) -> dict[str, Any]:
             "weights_dtype": inp.type, "input_shape": [str(d) for d in inp.shape], **meta}
 
 
+OPTIONS = {"input_range": "1 (default) or 255: the value range the graph takes and returns",
+           "trust": "false (default) or true: skip the inspection of operator domains and external data paths"}
+
+
 def build(scale: int, *, path: str, device: str = "cpu", weights: str | None = None, tile: int | None = None,
           tile_overlap: int | None = None, input_range: str | float = "1", trust: Any = False,
           **options: Any) -> ONNXModel:
@@ -159,8 +164,7 @@ def build(scale: int, *, path: str, device: str = "cpu", weights: str | None = N
     the file's operator domains and external data paths (trusted files only). Raises ModelError naming the file.
     """
     name = f"onnx:{path}"
-    if options:
-        raise ModelError(f"{name}: unknown options {sorted(options)} (known: input_range=1|255, trust=true|false)")
+    check_known(options, OPTIONS, name)
     if weights is not None:
         raise ModelError(f"{name}: the file is the model; --weights does not apply to onnx: models")
     key = str(input_range).removesuffix(".0")

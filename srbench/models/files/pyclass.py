@@ -40,8 +40,9 @@ from torch import nn
 from srbench.files import file_sha256
 from srbench.interfaces import ModelError, ModelInfo
 from srbench.models.files.preupsample import PreUpsampleAdapter
+from srbench.models.options import parse_bool
 
-ADAPTER_OPTIONS = {
+OPTIONS = ADAPTER_OPTIONS = {
     "weights": "weights file (.pth/.pt/.safetensors), or 'none'; also --weights NAME=FILE",
     "input_range": "1 (default) or 255: the value range the network takes and returns",
     "channel_order": "rgb (default) or bgr",
@@ -51,21 +52,6 @@ ADAPTER_OPTIONS = {
     "tile_overlap": "LR pixels of context around each tile (with --tile)",
 }
 SCALE_PARAMETERS = ("upscale", "scale", "upscale_factor", "scale_factor")
-TRUE, FALSE = ("true", "1", "yes", "on"), ("false", "0", "no", "off")
-
-
-def parse_bool(value: Any, what: str) -> bool:
-    """``true/1/yes/on`` -> True, ``false/0/no/off`` -> False (any case); a bool passes through."""
-    if isinstance(value, bool):
-        return value
-    text = str(value).strip().lower()
-    if text in TRUE:
-        return True
-    if text in FALSE:
-        return False
-    raise ModelError(f"{what} must be true or false (also 1/0, yes/no), got {value!r}")
-
-
 def _literal(text: str) -> Any:
     low = text.strip().lower()
     if low in ("true", "false"):
@@ -101,7 +87,7 @@ def typed_kwargs(cls: Any, options: dict[str, Any], who: str) -> dict[str, Any]:
         kind = _declared_type(p) if p is not None else None
         try:
             if kind is bool:
-                out[key] = parse_bool(value, f"{who}: {key}")
+                out[key] = parse_bool(value, key, who)
             elif kind in (int, float):
                 out[key] = kind(value)
             elif kind is str:
@@ -226,8 +212,8 @@ def build(scale: int, *, path: str, device: str = "cpu", weights: str | None = N
     order = str(options.pop("channel_order", "rgb")).lower()
     if order not in ("rgb", "bgr"):
         raise ModelError(f"{who}: channel_order must be rgb or bgr, got {order!r}")
-    y_only = parse_bool(options.pop("y_only", False), f"{who}: y_only")
-    pre_upsample = parse_bool(options.pop("pre_upsample", False), f"{who}: pre_upsample")
+    y_only = parse_bool(options.pop("y_only", False), "y_only", who)
+    pre_upsample = parse_bool(options.pop("pre_upsample", False), "pre_upsample", who)
     if y_only and order == "bgr":
         raise ModelError(f"{who}: channel_order does not apply to a y_only network")
     try:

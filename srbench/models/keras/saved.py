@@ -35,9 +35,9 @@ from srbench.markup import plain
 from srbench.models.keras._tf import import_h5py, import_tensorflow, layer_classes
 from srbench.models.keras.adapter import KerasAdapter
 from srbench.models.keras.audit import audit_keras_file, audit_saved_model
-from srbench.models.keras.options import check_known, parse_bool, parse_int
 from srbench.models.keras.seed import seed_file_adapter
 from srbench.models.keras.seedfile import NotSeed, form_of, is_checkpoint, read_seed
+from srbench.models.options import check_known, parse_bool, parse_int
 from srbench.models.trust import parse_trust
 
 KIND = "keras"
@@ -151,7 +151,14 @@ def _params(obj: Any) -> int | None:
     return int(sum(math.prod(int(d) for d in v.shape) for v in variables))
 
 
-KNOWN_OPTIONS = ("input_range", "output_range", "tile", "tile_overlap", "safe_mode", "step", "trust")
+OPTIONS = {"input_range": "0-255 (default) or 0-1: the range the model takes",
+           "output_range": "0-255 or 0-1: the range it returns (default: input_range)",
+           "tile_overlap": "integer >= 0: LR pixels of context around each tile (with --tile; default 16)",
+           "safe_mode": "true (default) or false: false runs the file's Lambda code (trusted files only)",
+           "step": "N: the ckpt-N of a tf.train.Checkpoint folder (default: the latest)",
+           "trust": "false (default) or true: skip the inspection of the file's ops and layers",
+           "tile": "integer >= 1: LR tile size (also --tile)"}
+KNOWN_OPTIONS = tuple(OPTIONS)
 
 
 def build(scale: int, *, path: str | os.PathLike[str], device: str = "cpu", input_range: Any = "0-255",

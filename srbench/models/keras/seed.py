@@ -36,8 +36,8 @@ from srbench.models.keras import convert
 from srbench.models.keras._tf import import_tensorflow, layer_classes
 from srbench.models.keras.adapter import KerasAdapter
 from srbench.models.keras.convert import KerasLayers, SeedLayout, keras_layer_names
-from srbench.models.keras.options import check_known, parse_int
 from srbench.models.keras.seedfile import form_of, is_checkpoint, read_seed, weights_sha256
+from srbench.models.options import check_known, parse_int
 
 NAME = "keras-srgan"
 DISC_BLOCKS = ((64, 1, False), (64, 2, True), (128, 1, True), (128, 2, True), (256, 1, True), (256, 2, True),
