@@ -71,13 +71,15 @@ def cli() -> None:
 @click.option("--device", default=None, help="cpu, cuda, cuda:1, ... [default: cpu].")
 @click.option("--lr-source", type=click.Choice(["matlab", "official"]), default=None,
               help="Regenerate LR with srbench's MATLAB imresize (default) or use the dataset's official LR files.")
-@click.option("--metrics", default=None, help="Comma-separated subset of psnr,ssim,lpips,niqe [default: psnr,ssim,lpips].")
+@click.option("--metrics", default=None,
+              help="Comma-separated subset of psnr,ssim,lpips,niqe [default: psnr,ssim,lpips].")
 @click.option("--colour", type=click.Choice(["y", "rgb"]), default=None, help="PSNR/SSIM on MATLAB Y (default) or RGB.")
 @click.option("--grayscale", type=click.Choice(["replicate", "raw"]), default=None,
               help="Single-channel HR files (Set14 bridge): copy to RGB first, as EDSR/RCAN/BasicSR do (default), "
                    "or score the gray values raw, as the published bicubic tables do.")
 @click.option("--lpips-net", type=click.Choice(["alex", "vgg"]), default=None, help="LPIPS backbone [default: alex].")
-@click.option("--lpips-weights", default=None, help="Path of the LPIPS backbone ImageNet weights (else torch hub cache).")
+@click.option("--lpips-weights", default=None,
+              help="Path of the LPIPS backbone ImageNet weights (else torch hub cache).")
 @weights_option()
 @click.option("--tile", type=click.IntRange(min=1), default=None,
               help="Process large images in tiles of this LR size (pixels, >= 1).")
@@ -132,7 +134,8 @@ def run(**opts: Any) -> None:
     if outcome.errors:
         click.secho(f"{len(outcome.errors)} error(s):", fg="red", err=True)
         for e in outcome.errors:
-            click.secho(f"  {e['model']} / {e['dataset']} x{e['scale']} / {e['image']}: {e['error']}", fg="red", err=True)
+            click.secho(f"  {e['model']} / {e['dataset']} x{e['scale']} / {e['image']}: {e['error']}",
+                        fg="red", err=True)
     if outcome.status == "failed":
         click.secho(f"run failed (see the errors above); {outcome.run_dir / 'run.json'} says \"failed\", the rows "
                     "computed are kept: fix the cause and continue with --resume", fg="red", err=True)
@@ -210,13 +213,15 @@ def _resume_config(opts: dict[str, Any]) -> Any:
     conflicts = resume_conflicts(recorded, dataclasses.replace(recorded, **changed))
     if conflicts:
         raise click.UsageError(f"--resume {run_dir} continues the recorded run, but the flags change it "
-                               f"({describe_conflicts(conflicts, 'flags say')}). Drop those flags, or start a new run with --out")
+                               f"({describe_conflicts(conflicts, 'flags say')}). Drop those flags, or start a new run "
+                               "with --out")
     return dataclasses.replace(recorded, **changed)
 
 
 _FLAG_OF = {"models": "models", "datasets": "datasets", "scales": "scale", "device": "device", "lr_source": "lr_source",
-            "metrics": "metrics", "colour": "colour", "grayscale": "grayscale", "lpips_net": "lpips_net", "lpips_weights": "lpips_weights",
-            "data_dir": "data_dir", "weights": "weights", "tile": "tile", "compare": "compare",
+            "metrics": "metrics", "colour": "colour", "grayscale": "grayscale", "lpips_net": "lpips_net",
+            "lpips_weights": "lpips_weights", "data_dir": "data_dir", "weights": "weights", "tile": "tile",
+            "compare": "compare",
             "crop_box": "crop_box", "throughput": "no_throughput", "max_pixels": "max_pixels",
             "throughput_sizes": "throughput_sizes", "time_budget": "time_budget"}
 
@@ -279,7 +284,8 @@ def _check_run(config: Any) -> None:
     if config.crop_box is not None:
         x, y, w, h = config.crop_box
         for src in sources:
-            picks = set(config.compare) if config.compare else set(sorted(im.id for im in src.images)[: config.n_compare])
+            picks = (set(config.compare) if config.compare
+                     else set(sorted(im.id for im in src.images)[: config.n_compare]))
             for im in src.images:
                 if im.id not in picks:
                     continue
@@ -345,7 +351,8 @@ def datasets_list(data_dir: Path | None) -> None:
 
 @datasets.command("fetch")
 @click.argument("names", nargs=-1, required=True)
-@click.option("--official-lr", is_flag=True, help="Also fetch the official MATLAB-made LR (to check srbench's imresize).")
+@click.option("--official-lr", is_flag=True,
+              help="Also fetch the official MATLAB-made LR (to check srbench's imresize).")
 @data_dir_option("Root folder (default: $SRBENCH_DATA_DIR or the user cache).")
 @progress_option()
 @library_errors()
@@ -458,14 +465,16 @@ def models_inspect(path: Path, as_json: bool) -> None:
 @cli.command()
 @click.option("--models", "-m", default="bicubic,srresnet", show_default=True, help="Comma-separated model names.")
 @scales_option()
-@click.option("--sizes", default="64,128,256", show_default=True, help="LR sizes to time: N (square) or HxW, comma-separated.")
+@click.option("--sizes", default="64,128,256", show_default=True,
+              help="LR sizes to time: N (square) or HxW, comma-separated.")
 @click.option("--datasets", "-d", default=None, help="Also time over these datasets' real LR images (batch 1).")
 @data_dir_option("Folder holding the datasets.")
 @click.option("--device", default="cpu", show_default=True, help="cpu, cuda, cuda:1, ...")
 @click.option("--dtype", type=click.Choice(["fp32", "fp16", "bf16"]), default="fp32", show_default=True,
               help="fp16/bf16 run under autocast (the fused plan runs in that dtype).")
 @click.option("--batch", type=int, default=1, show_default=True, help="Images per forward pass.")
-@click.option("--batch-sweep", default=None, metavar="B1,B2,...", help="Also a throughput-vs-batch sweep at the first size.")
+@click.option("--batch-sweep", default=None, metavar="B1,B2,...",
+              help="Also a throughput-vs-batch sweep at the first size.")
 @click.option("--channels-last", is_flag=True, help="NHWC memory format for model and input.")
 @click.option("--compile", "compile_", is_flag=True, help="torch.compile the model (CPU: inductor freezing).")
 @click.option("--fused", is_flag=True, help="SRResNet/SRGAN: the fused inference plan (srbench.models.archs.fused).")
@@ -476,7 +485,8 @@ def models_inspect(path: Path, as_json: bool) -> None:
 @click.option("--time-budget", type=click.FloatRange(min=0), default=2.0, show_default=True, metavar="SECONDS",
               help="Seconds per timed cell (a size, or a dataset's images), at least 3 calls.")
 @weights_option()
-@click.option("--out", "-o", type=click.Path(file_okay=False, path_type=Path), default=None, help="Write OUT/throughput.csv.")
+@click.option("--out", "-o", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Write OUT/throughput.csv.")
 @library_errors()
 def bench(**opts: Any) -> None:
     """Time models: ms/image (median, p90), images/s, output MP/s, parameters, GFLOPs at a 256x256 LR
@@ -579,7 +589,8 @@ def table(run_dirs: tuple[Path, ...], fmt: str, transpose: bool, published: bool
 @click.option("--tolerance", "-t", "tolerances", multiple=True, metavar="METRIC=VALUE",
               help="Override a tolerance (repeatable), e.g. -t psnr=0.1. Defaults: psnr 0.05 dB, ssim 0.001, "
                    "lpips 0.005, or the baseline file's.")
-@click.option("--junit", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Also write JUnit XML here.")
+@click.option("--junit", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Also write JUnit XML here.")
 @click.option("--markdown", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Also append a Markdown summary here (e.g. \"$GITHUB_STEP_SUMMARY\").")
 @click.option("--paired", is_flag=True,

@@ -74,7 +74,8 @@ def _shapes(model: Any, p: _Probe) -> list[str]:
         return [f"upscale returned {type(p.y1).__name__}, expected a torch.Tensor"]
     problems = []
     if tuple(p.y1.shape) != (1, 3, h * s, w * s):
-        problems.append(f"output shape {tuple(p.y1.shape)} for a (1, 3, {h}, {w}) input, expected {(1, 3, h * s, w * s)}")
+        problems.append(f"output shape {tuple(p.y1.shape)} for a (1, 3, {h}, {w}) input, "
+                        f"expected {(1, 3, h * s, w * s)}")
     if not isinstance(p.yb, torch.Tensor) or tuple(p.yb.shape) != (2, 3, h * s, w * s):
         got = tuple(p.yb.shape) if isinstance(p.yb, torch.Tensor) else type(p.yb).__name__
         problems.append(f"a batch of 2 gave {got}, expected {(2, 3, h * s, w * s)}")
@@ -101,7 +102,8 @@ def _range(model: Any, p: _Probe) -> list[str]:
     if not torch.isfinite(y).all():
         return ["output has NaN or infinite values for a finite input"]
     if y.min() < -0.5 or y.max() > 1.5:
-        return [f"output range [{float(y.min()):.3f}, {float(y.max()):.3f}] is far outside [0, 1] (expected [0, 1]-ish)"]
+        return [f"output range [{float(y.min()):.3f}, {float(y.max()):.3f}] is far outside [0, 1] "
+                "(expected [0, 1]-ish)"]
     return []
 
 

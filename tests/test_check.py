@@ -155,7 +155,8 @@ def test_tolerances_directions_and_overrides(tmp_path: Path) -> None:
     assert check(_one(tmp_path, "e", 30.0, 0.194), base).status == PASS
     # overrides: argument > baseline file
     assert check(_one(tmp_path, "f", 29.94, 0.2), base, tolerances={"PSNR": 0.1}).status == PASS
-    assert by_key(check(_one(tmp_path, "g", 29.94, 0.2), base, tolerances={"psnr": 0.1}))[("m", "psnr")].tolerance == 0.1
+    assert by_key(check(_one(tmp_path, "g", 29.94, 0.2), base,
+                        tolerances={"psnr": 0.1}))[("m", "psnr")].tolerance == 0.1
     with pytest.raises(ValueError, match="finite and >= 0"):
         check(base.parent / "a", base, tolerances={"psnr": -1})
     assert DEFAULT_TOLERANCES == {"psnr": 0.05, "ssim": 0.001, "lpips": 0.005, "niqe": 0.01}  # the metric table

@@ -78,7 +78,8 @@ def test_torchrun_cli_equals_single_process(tmp_path: Path) -> None:
     args = ["run", "-m", "bicubic", "-d", f"folder:{folder}", "-s", "2", "--metrics", "psnr,ssim", "--no-throughput",
             "--no-progress"]
     exe = Path(sys.executable)
-    subprocess.run([str(exe.with_name("srbench")), *args, "-o", str(tmp_path / "one")], capture_output=True, timeout=300)
+    subprocess.run([str(exe.with_name("srbench")), *args, "-o", str(tmp_path / "one")], capture_output=True,
+                   timeout=300)
     p = subprocess.run([str(exe.with_name("torchrun")), "--nproc-per-node", "2", "-m", "srbench", *args, "-o",
                         str(tmp_path / "two")], capture_output=True, text=True, timeout=300)
     assert p.returncode == 1, p.stderr  # exit 1: the broken file is an error on both

@@ -177,7 +177,8 @@ _value = st.one_of(st.floats(allow_nan=False), st.just(math.inf), st.just(-math.
 _rows = st.lists(st.builds(ResultRow, _text, _text, st.integers(1, 16), _text, _text, _value), max_size=8)
 
 
-@settings(max_examples=60, deadline=None, database=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=60, deadline=None, database=None, derandomize=True,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(rows=_rows)
 def test_property_results_round_trip_through_both_readers(tmp_path: Path, rows: list[ResultRow]) -> None:
     path = tmp_path / "results.csv"
@@ -190,7 +191,8 @@ def test_property_results_round_trip_through_both_readers(tmp_path: Path, rows: 
     assert list(df["value"]) == [r.value for r in rows]
 
 
-@settings(max_examples=60, deadline=None, database=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=60, deadline=None, database=None, derandomize=True,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(rows=_rows.filter(bool), more=_rows, cut=st.integers(1, 200))
 def test_property_a_torn_tail_is_repaired_then_appended_to(tmp_path: Path, rows: list[ResultRow],
                                                           more: list[ResultRow], cut: int) -> None:
@@ -205,7 +207,8 @@ def test_property_a_torn_tail_is_repaired_then_appended_to(tmp_path: Path, rows:
     assert rundir.read_rows(path) == kept + more
 
 
-@settings(max_examples=40, deadline=None, database=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=40, deadline=None, database=None, derandomize=True,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(values=st.lists(st.one_of(st.floats(-1e6, 1e6), st.just(math.inf), st.just(math.nan)), min_size=1,
                        max_size=4), model=_text)
 def test_property_baseline_round_trip(tmp_path: Path, values: list[float], model: str) -> None:

@@ -40,7 +40,8 @@ def test_sigkill_at_random_moments_then_resume_equals_an_uninterrupted_run(tmp_p
     d = tmp_path / "imgs"
     d.mkdir()
     for i in range(12):
-        Image.fromarray(np.ascontiguousarray(photo[i * 20 : i * 20 + 96, i * 25 : i * 25 + 88])).save(d / f"im{i:02}.png")
+        Image.fromarray(np.ascontiguousarray(photo[i * 20 : i * 20 + 96, i * 25 : i * 25 + 88])).save(
+            d / f"im{i:02}.png")
     args = ["-m", "bicubic", "-d", f"folder:{d}", "-s", "2,4", "--metrics", "psnr,ssim", "--no-throughput"]
     assert _srbench(*args, "-o", str(tmp_path / "ref")).wait(timeout=300) == 0
 

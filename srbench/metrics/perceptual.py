@@ -78,7 +78,8 @@ def find_backbone(net: str, path: str | os.PathLike[str] | None = None) -> Path:
         p = Path(configured)
         if p.is_file():
             return p
-        raise LPIPSUnavailable(f"LPIPS unavailable: backbone weights {p} not found (from --lpips-weights/{ENV_WEIGHTS})")
+        raise LPIPSUnavailable(f"LPIPS unavailable: backbone weights {p} not found "
+                               f"(from --lpips-weights/{ENV_WEIGHTS})")
     cached = hub_checkpoint_dir() / filename
     if cached.is_file():
         return cached

@@ -1,8 +1,9 @@
 """The SSIM map's mean in one fused pass (numba), for :func:`srbench.metrics.fidelity.ssim_map_mean`.
 
 Same arithmetic as filtering a, b, a*a, b*b and a*b separately with the separable 11x11 Gaussian (valid
-region) and combining the five maps: each output row's vertical sums are formed for all columns, then its horizontal sums
-(both loops run over contiguous columns and vectorise), then the SSIM formula, accumulating the row's sum. No temporary image is allocated beyond one row per thread, so the five
+region) and combining the five maps: each output row's vertical sums are formed for all columns, then its horizontal
+sums (both loops run over contiguous columns and vectorise), then the SSIM formula, accumulating the row's sum. No
+temporary image is allocated beyond one row per thread, so the five
 full-size filtered maps of the plain numpy/scipy version (and their memory traffic) disappear. Strict
 IEEE float64 (no fastmath): results differ from the scipy path only by the order of the additions
 (about 1e-16 relative), checked in tests/metrics. One thread: on a 2-core machine shared with other

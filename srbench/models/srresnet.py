@@ -92,7 +92,8 @@ def _build(name: str, scale: int, device: str, weights: str | None, tile: int | 
            tile_overlap: int | None, options: dict[str, Any]) -> SRResNetAdapter:
     unknown = set(options) - {"channels_last"}
     if unknown:
-        raise ModelError(f"{name}: unknown options {sorted(unknown)} (known: weights, tile, tile_overlap, channels_last)")
+        raise ModelError(f"{name}: unknown options {sorted(unknown)} "
+                         "(known: weights, tile, tile_overlap, channels_last)")
     if scale not in SUPPORTED_SCALES:
         raise ModelError(f"{name}: scale {scale} is not supported (SRResNet has x{SUPPORTED_SCALES} variants)")
     demo = weights is None

@@ -51,7 +51,9 @@ def _pairs(values: tuple[str, ...]) -> dict[str, Any]:
 @click.option("--seed", type=int, default=None)
 @click.option("--workers", type=int, default=None, help="DataLoader worker processes (default 2).")
 @click.option("--device", default=None, help="auto (default), cpu, cuda, cuda:N.")
-@click.option("--amp", type=click.Choice(["none", "bf16", "fp16"]), default=None, help="Autocast: bf16 (CUDA, or CPUs with bf16 units: about 3x faster steps with AMX, 1.8x with avx512_bf16 only), fp16 (CUDA). Default none.")
+@click.option("--amp", type=click.Choice(["none", "bf16", "fp16"]), default=None,
+              help="Autocast: bf16 (CUDA, or CPUs with bf16 units: about 3x faster steps with AMX, 1.8x with "
+                   "avx512_bf16 only), fp16 (CUDA). Default none.")
 @click.option("--channels-last/--no-channels-last", default=None, help="NHWC tensors (default: on).")
 @click.option("--compile", "compile_", is_flag=True, default=None, help="torch.compile the networks.")
 @click.option("--threads", type=int, default=None, help="CPU threads for torch.")

@@ -65,7 +65,8 @@ class TrainConfig:
     workers: int = 2  # DataLoader worker processes (0: load in the training process)
     augment: bool = True  # random flips and 90-degree rotations
     device: str = "auto"  # auto | cpu | cuda | cuda:N (under torchrun: cuda:LOCAL_RANK)
-    amp: str = "none"  # none | bf16 | fp16 (fp16 on CUDA only). bf16 on a CPU: ~3x faster steps with AMX, ~1.8x with avx512_bf16
+    amp: str = "none"  # none | bf16 | fp16 (fp16 on CUDA only). bf16 on a CPU: ~3x faster steps with AMX,
+    #                    ~1.8x with avx512_bf16
     channels_last: bool | None = None  # NHWC tensors; None: on (faster with cuDNN and with oneDNN on CPUs)
     compile: bool = False  # torch.compile the networks (pays a compile time up front)
     threads: int | None = None  # torch intra-op threads on CPU (None: torch's default)

@@ -84,7 +84,8 @@ class VGGContentLoss(nn.Module):
                 sd = torch.load(str(path), map_location="cpu", weights_only=True)
                 net.load_state_dict(sd)
             except Exception as exc:
-                raise VGGWeightsMissing(f"VGG19 weights {path}: cannot load as a torchvision vgg19 state_dict ({exc})") from exc
+                raise VGGWeightsMissing(f"VGG19 weights {path}: cannot load as a torchvision vgg19 state_dict "
+                                        f"({exc})") from exc
             self.weights_path = str(path)
         self.features = net.features[: VGG_LAYERS[layer]].eval()
         for p in self.features.parameters():

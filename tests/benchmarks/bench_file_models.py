@@ -5,8 +5,8 @@ srbench's), saved to a file and loaded through ``file:PATH``: ``--iters``
 pairs of calls: the network called directly (``adapter.module(x)`` under ``torch.inference_mode``: the spandrel-built
 network, inside the pad/crop wrapper for networks with size requirements) and ``adapter.upscale(x)``
 back to back, in alternating order. Shared machines drift; what holds is the ratio of measurements taken
-milliseconds apart, so the figure is the median over pairs of (adapter / direct - 1); also printed: best adapter call / best
-direct call - 1, and the adapter's fixed cost per call (``upscale`` around ``nn.Identity``, best of 5 x 2000
+milliseconds apart, so the figure is the median over pairs of (adapter / direct - 1); also printed: best adapter call /
+best direct call - 1, and the adapter's fixed cost per call (``upscale`` around ``nn.Identity``, best of 5 x 2000
 calls) as a fraction of the direct time, the estimate least sensitive to machine load. Target:
 overhead < 2 %. The direct RCAN call gets a copy of the input (spandrel's RCAN scales its input in place;
 the adapter copies it too), so both sides do the same work.

@@ -117,7 +117,8 @@ def main(argv: list[str] | None = None) -> int:
     ok = all(v["ok"] for v in verdict.values())
     for k, v in verdict.items():
         f = runs["fp32"][k]
-        print(f"{k}: fp32 {f[0]:.4g} -> {sum(f[-WINDOW:]) / WINDOW:.4g}; mean |MA{WINDOW}| gap bf16 {v['bf16_gap']:.4g}, "
+        print(f"{k}: fp32 {f[0]:.4g} -> {sum(f[-WINDOW:]) / WINDOW:.4g}; "
+              f"mean |MA{WINDOW}| gap bf16 {v['bf16_gap']:.4g}, "
               f"fp32 envelope {v['fp32_envelope']:.4g} (ratio {v['bf16_gap'] / max(v['fp32_envelope'], 1e-30):.2f}), "
               f"allowed {v['allowed']:.4g}: {'ok' if v['ok'] else 'OUTSIDE'}")
     print(f"{args.steps} steps: {'MATCH' if ok else 'DIFFERENT'} (bf16 within {ENVELOPE_FACTOR:g}x the fp32 envelope "

@@ -82,7 +82,8 @@ def keras_peer_namespace() -> dict[str, Any]:
     tree = ast.parse(PEER.read_text(), filename=str(PEER))
     keep = []
     for node in tree.body:
-        targets = [t.id for n in ast.walk(node) if isinstance(n, ast.Assign) for t in n.targets if isinstance(t, ast.Name)]
+        targets = [t.id for n in ast.walk(node) if isinstance(n, ast.Assign)
+                   for t in n.targets if isinstance(t, ast.Name)]
         if isinstance(node, ast.Assign) and "lr" in targets:
             break  # the script's own inputs and timing loop start here
         keep.append(node)
@@ -147,10 +148,12 @@ def main(argv: list[str] | None = None) -> int:
 
     t_start = time.time()
     info = cpu_info()
-    res: dict[str, Any] = {"device": describe_device("cpu"), "threads": torch.get_num_threads(), "torch": torch.__version__,
+    res: dict[str, Any] = {"device": describe_device("cpu"), "threads": torch.get_num_threads(),
+                           "torch": torch.__version__,
                            "flags": sorted(f for f in info.flags if f.startswith(("avx512", "amx", "fma")))}
     print(f"device: {res['device']}, {info.cores} cores, {res['threads']} torch threads, torch {torch.__version__}")
-    print(f"flags: {' '.join(res['flags'])}; {info.vector_bits}-bit vectors, {info.fma_units} FMA units/core (from flags)")
+    print(f"flags: {' '.join(res['flags'])}; {info.vector_bits}-bit vectors, "
+          f"{info.fma_units} FMA units/core (from flags)")
 
     # 1. roofline -------------------------------------------------------------------------------------
     roofs = {d: measure_roofline("cpu", d) for d in ("fp32", "bf16")}
@@ -288,7 +291,8 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"  round {r + 1}: srbench {s:.0f} ms, scikit-image {k:.0f} ms ({k / s:.2f}x)", flush=True)
             ratio = statistics.median(r["ratio"] for r in rounds)
             res["metrics"] = {"rounds": rounds, "ratio": ratio, "same_numbers": bool(same)}
-            summary.append(("metrics PSNR+SSIM-Y: speed-up vs scikit-image", f"{ratio:.2f}x", ">= 2x", verdict(ratio, 2.0)))
+            summary.append(("metrics PSNR+SSIM-Y: speed-up vs scikit-image", f"{ratio:.2f}x", ">= 2x",
+                            verdict(ratio, 2.0)))
 
     # the table -----------------------------------------------------------------------------------------
     w = max(len(s[0]) for s in summary) if summary else 10

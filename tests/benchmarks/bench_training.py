@@ -171,8 +171,9 @@ def main() -> None:
     if args.variants:
         res["srbench_fp32_nchw_s_per_step"] = time_srbench(args.steps, channels_last=False)
     print(json.dumps(res, indent=2))
-    print(f"SRGAN step: keras peer {p:.3f} s; srbench fp32 {o:.3f} s ({p / o:.2f}x, {res['srbench_fp32_gflops_per_s']:.0f} "
-          f"GFLOP/s = {100 * res['fraction_of_fp32_peak_fp32']:.0f}% of the {peak:.0f} GFLOP/s fp32 GEMM peak); srbench "
+    print(f"SRGAN step: keras peer {p:.3f} s; srbench fp32 {o:.3f} s ({p / o:.2f}x, "
+          f"{res['srbench_fp32_gflops_per_s']:.0f} GFLOP/s = {100 * res['fraction_of_fp32_peak_fp32']:.0f}% of the "
+          f"{peak:.0f} GFLOP/s fp32 GEMM peak); srbench "
           f"bf16 autocast {ob:.3f} s ({p / ob:.2f}x, {100 * res['fraction_of_fp32_peak_bf16']:.0f}% of the fp32 peak); "
           f"{torch.get_num_threads()} threads")
     if args.json:

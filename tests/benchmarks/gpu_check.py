@@ -154,7 +154,8 @@ def loss_lowered(losses: Sequence[float], window: int = 30, factor: float = 0.7)
 
 def markdown(rows: Sequence[dict[str, Any]], device_name: str) -> str:
     """The README table: roofline rows, then throughput rows, then the training verdict."""
-    out = [f"GPU check on {device_name}", "", "| section | dtype | input | batch | ms/image | img/s | TFLOP/s | of peak | note |",
+    out = [f"GPU check on {device_name}", "",
+           "| section | dtype | input | batch | ms/image | img/s | TFLOP/s | of peak | note |",
            "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
 
     def f(v: Any, spec: str) -> str:
@@ -170,7 +171,8 @@ def markdown(rows: Sequence[dict[str, Any]], device_name: str) -> str:
                        f"{f(r['ms_per_image'], '.2f')} | {f(r['images_per_s'], '.1f')} | {f(r['tflops'], '.1f')} | "
                        f"{f(r['of_peak'], '.2f')} | {r.get('note', '')} |")
         else:
-            out.append(f"| {r['section']} | - | - | - | - | - | - | - | {r.get('note', '')} ({'ok' if r['ok'] else 'FAILED'}) |")
+            out.append(f"| {r['section']} | - | - | - | - | - | - | - | {r.get('note', '')} "
+                       f"({'ok' if r['ok'] else 'FAILED'}) |")
     return "\n".join(out) + "\n"
 
 

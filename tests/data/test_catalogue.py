@@ -303,13 +303,15 @@ def test_read_manifest_accepts_a_good_one(tmp_path):
         ({"hr": {"a": ("0" * 64, (4, 4, 2))}}, r"shape must be \[H, W, C\] with C = 1 or 3"),
         (
             {
-                "mirrors": '[[mirrors]]\nurl = "https://x/y.tar"\nfilename = "y.tar"\ncontains = ["lr_x2"]\nlr_dir = "X{scale}"'
+                "mirrors": '[[mirrors]]\nurl = "https://x/y.tar"\nfilename = "y.tar"\ncontains = ["lr_x2"]\n'
+                'lr_dir = "X{scale}"'
             },
             "no sha256/md5; that is allowed only for HR-only mirrors",
         ),
         (
             {
-                "mirrors": '[[mirrors]]\nurl = "https://x/y.tar"\nfilename = "y.tar"\ncontains = ["lr_x3"]\nlr_dir = "X{scale}"\nmd5 = "'
+                "mirrors": '[[mirrors]]\nurl = "https://x/y.tar"\nfilename = "y.tar"\ncontains = ["lr_x3"]\n'
+                'lr_dir = "X{scale}"\nmd5 = "'
                 + "0" * 32
                 + '"'
             },

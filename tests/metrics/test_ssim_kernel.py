@@ -23,4 +23,5 @@ def test_fused_ssim_accepts_non_contiguous_planes() -> None:
     rng = np.random.default_rng(3)
     a = rng.uniform(0, 255, (40, 60))
     b = rng.uniform(0, 255, (40, 60))
-    assert ssim_map_mean(a[:, ::2], b[:, ::2]) == pytest.approx(ssim_map_mean_reference(a[:, ::2], b[:, ::2]), abs=1e-12)
+    assert ssim_map_mean(a[:, ::2], b[:, ::2]) == pytest.approx(ssim_map_mean_reference(a[:, ::2], b[:, ::2]),
+                                                                abs=1e-12)

@@ -75,8 +75,8 @@ def test_of_peak_never_exceeds_one_a_faster_than_peak_fake_shows_the_check() -> 
 
 def test_compute_bound_rows_name_the_compute_ceiling() -> None:
     clock = FakeClock()
-    net = nn.Sequential(nn.Conv2d(3, 64, 3, padding=1), nn.Conv2d(64, 64, 3, padding=1), nn.Conv2d(64, 12, 3, padding=1),
-                        nn.PixelShuffle(2))
+    net = nn.Sequential(nn.Conv2d(3, 64, 3, padding=1), nn.Conv2d(64, 64, 3, padding=1),
+                        nn.Conv2d(64, 12, 3, padding=1), nn.PixelShuffle(2))
 
     class Timed(nn.Module):
         def __init__(self) -> None:

@@ -32,7 +32,8 @@ def test_parse_cpuinfo_reads_the_first_entry() -> None:
     assert (info.vector_bits, info.fp32_lanes, info.fma_units) == (512, 16, 2)
 
 
-@pytest.mark.parametrize(("text", "bits", "units"), [(ZEN, 256, 2), (ZEN4, 512, 1), (ZEN5, 512, 2), (CLIENT, 512, 1), (OLD, 128, 0)])
+@pytest.mark.parametrize(("text", "bits", "units"),
+                         [(ZEN, 256, 2), (ZEN4, 512, 1), (ZEN5, 512, 2), (CLIENT, 512, 1), (OLD, 128, 0)])
 def test_vector_width_and_fma_units_from_the_flags(text: str, bits: int, units: int) -> None:
     info = parse_cpuinfo(text, cores=2)
     assert (info.vector_bits, info.fma_units) == (bits, units)

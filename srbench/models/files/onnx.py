@@ -129,7 +129,8 @@ def _open(name: str, file: Path, device: str, rng: float, trust: bool = False) -
         out = session.run(None, {inp.name: probe * rng})[0]
     except Exception as exc:
         raise ModelError(f"{name}: the model fails on a {h}x{w} RGB input ({exc})") from exc
-    if out.ndim != 4 or out.shape[1] != 3 or out.shape[2] % h or out.shape[3] % w or out.shape[2] // h != out.shape[3] // w:
+    if (out.ndim != 4 or out.shape[1] != 3 or out.shape[2] % h or out.shape[3] % w
+            or out.shape[2] // h != out.shape[3] // w):
         raise ModelError(f"{name}: a (N, 3, {h}, {w}) input gave an output of shape {out.shape}, not an RGB image "
                          "an integer factor larger")
     return session, out.shape[2] // h

@@ -90,11 +90,13 @@ def _load(path: Path, keras: Any, tf: Any, who: str, safe_mode: bool,
             raise ModelError(f"{who}: SavedModel {path} has no 'serving_default' signature")
         _, inputs = sig.structured_input_signature
         if len(inputs) != 1:
-            raise ModelError(f"{who}: SavedModel {path} takes {len(inputs)} inputs {sorted(inputs)}, expected one image")
+            raise ModelError(f"{who}: SavedModel {path} takes {len(inputs)} inputs {sorted(inputs)}, "
+                             "expected one image")
         key = next(iter(inputs))
         outputs = sig.structured_outputs
         if len(outputs) != 1:
-            raise ModelError(f"{who}: SavedModel {path} has {len(outputs)} outputs {sorted(outputs)}, expected one image")
+            raise ModelError(f"{who}: SavedModel {path} has {len(outputs)} outputs {sorted(outputs)}, "
+                             "expected one image")
         out_key = next(iter(outputs))
 
         def call(x: Any) -> Any:
@@ -102,7 +104,8 @@ def _load(path: Path, keras: Any, tf: Any, who: str, safe_mode: bool,
 
         return call, loaded, "tensorflow SavedModel"
     if path.suffix not in (".keras", ".h5"):
-        raise ModelError(f"{who}: {path} must be a '.keras' file, a whole model saved as '.h5' or a SavedModel directory")
+        raise ModelError(f"{who}: {path} must be a '.keras' file, a whole model saved as '.h5' "
+                         "or a SavedModel directory")
     layer_classes()  # srbench's own layers (depth_to_space) load without Lambda
     if path.suffix == ".h5":
         try:
