@@ -1,0 +1,48 @@
+"""Issue 22, item 3: the harness's own cost beside the models'.
+
+Run: ``SRBENCH_SHARED_DATASETS=/path/to/datasets python tests/benchmarks/bench_overhead.py [set5,set14]``.
+
+``srbench run -m srresnet -d <datasets> -s 4 --no-throughput --metrics psnr,ssim`` once; run.json's ``time`` block
+(written by the run itself, :class:`srbench.pipeline.Spent`) splits the quality pass's wall time into each
+model's own time (its forward pass, with the tensor in and 8-bit quantisation out) and the harness's (reading
+images and making the MATLAB LR, metrics, writes, the sanity reference). The overhead is (wall - model) / wall
+of the quality pass, after start-up (target: at most 10 % on a 2-core CPU).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def main(datasets: str = "set5,set14", model: str = "srresnet") -> dict:
+    data = os.environ.get("SRBENCH_SHARED_DATASETS")
+    if not data:
+        raise SystemExit("set SRBENCH_SHARED_DATASETS to the benchmark images")
+    out = Path(tempfile.mkdtemp(prefix="srbench-overhead-")) / "run"
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    t0 = time.perf_counter()
+    p = subprocess.run([sys.executable, "-m", "srbench", "run", "-m", model, "-d", datasets, "-s", "4",
+                        "--data-dir", data, "--no-throughput", "--metrics", "psnr,ssim", "--no-progress",
+                        "-o", str(out)], capture_output=True, text=True, env=env, check=False)
+    process = time.perf_counter() - t0
+    if p.returncode:
+        raise SystemExit(f"srbench run failed ({p.returncode}):\n{p.stderr[-3000:]}")
+    spent = json.loads((out / "run.json").read_text())["time"]
+    wall, models = spent["wall_s"], sum(spent["models_s"].values())
+    result = {"process_s": round(process, 2), "quality_pass_s": wall, "model_s": round(models, 3),
+              "harness_s": spent["harness_s"], "other_s": spent["other_s"],
+              "overhead": round((wall - models) / wall, 4)}
+    print(json.dumps(result, indent=2))
+    return result
+
+
+if __name__ == "__main__":
+    main(*sys.argv[1:])
