@@ -280,3 +280,24 @@ def _isatty(stream: IO[str]) -> bool:
         return bool(stream.isatty())
     except (AttributeError, ValueError):  # no isatty, or a closed stream
         return False
+
+
+def model_names(models: list[str], width: int = 40) -> str:
+    """The models of a finished bar: their names when short, else their count."""
+    names = ", ".join(models)
+    return names if len(names) <= width else f"{len(models)} models"
+
+
+def bench_progress(task: Task) -> Callable[[int, int, str], None]:
+    """run_bench's progress callback -> the throughput task (a bar with an ETA, or plain lines)."""
+
+    def progress(done: int, total: int, label: str) -> None:
+        if done > task.n:
+            if task.console.mode == "plain":
+                task.console.info(f"throughput{SEP}{task.detail}{SEP}timed ({done}/{total}){SEP}"
+                                  f"{format_duration(task.elapsed)} so far")
+            task.advance(done - task.n)
+        if label:
+            task.set_detail(label)
+
+    return progress

@@ -11,7 +11,6 @@ computed, so an interrupted run keeps its work and ``resume=True`` continues it.
 
 from __future__ import annotations
 
-import dataclasses
 import time
 import traceback
 import warnings
@@ -30,18 +29,18 @@ from srbench.config import (
     recorded_config,
     resume_conflicts,
 )
-from srbench.console import Console, Task, format_duration
+from srbench.console import SEP, Console, Task, bench_progress, model_names
 from srbench.data.fetch import compare_pixel_hashes
 from srbench.data.io import pixel_sha256, write_image
-from srbench.data.sources import make_pair, resolve_dataset
+from srbench.data.sources import make_pair, resolve_dataset, unique_source
 from srbench.distributed import barrier, gather_rows, init_from_env, shard, shutdown, sigterm_as_interrupt
-from srbench.interfaces import ImagePair, ModelError, ModelInfo, ResultRow, SRBenchError, SRModel
+from srbench.interfaces import ImagePair, ModelInfo, ResultRow, SRBenchError, SRModel
 from srbench.markup import plain
 from srbench.metrics.scorers import MetricUndefinedWarning
 from srbench.metrics.table import DEFAULT_METRICS
 from srbench.perf.bench import BenchOptions, TimingImages, jobs_from_built, run_bench
 from srbench.pipeline import Spent, apply_grayscale, bicubic_psnr, load_lpips, run_model, sanity_note, score
-from srbench.registry import get_model
+from srbench.registry import build_models
 from srbench.rundir import image_path
 
 if TYPE_CHECKING:
@@ -88,22 +87,8 @@ def _prepare(config: RunConfig, device: str) -> _Prepared:
     explicit = config.metrics != DEFAULT_METRICS or config.lpips_weights is not None
     if lpips is None and "lpips" in config.metrics and explicit:
         raise SRBenchError(f"lpips was asked for but cannot run: {lpips_info.get('reason')}")
-    weights = dict(config.weights)
-    models: dict[int, dict[str, SRModel]] = {}
-    failed: list[str] = []
-    for scale in config.scales:
-        models[scale] = {}
-        for label, spec in config.labelled_models:
-            path = weights.get(label, weights.get(spec))  # --weights LABEL=PATH (or the spec itself)
-            options: dict[str, Any] = {"weights": path} if path else {}
-            if config.tile:
-                options["tile"] = config.tile
-            try:
-                models[scale][label] = get_model(spec, scale, device=device, **options)
-            except Exception as exc:  # every model is tried, so that one message names every problem
-                failed.append(f"{label if label == spec else f'{label} ({spec})'} at x{scale}: {exc}")
-    if failed:
-        raise ModelError("cannot build model " + "; cannot build model ".join(failed) + " (nothing was run)")
+    models = build_models(config.labelled_models, config.scales, device=device, weights=dict(config.weights),
+                          tile=config.tile)
     return _Prepared(models, lpips, lpips_info)
 
 
@@ -300,7 +285,7 @@ class _Runner:
                             self._absorb(result, source.name, scale, record)
                     self.task.advance()
             finally:
-                self.task.close(_names(list(models)))
+                self.task.close(model_names(list(models)))
             for result in gather_rows(results, self.dist):
                 self._absorb(result, source.name, scale, record)
             if self.dist.is_main:
@@ -309,24 +294,11 @@ class _Runner:
             _verify_dataset(source, record, self.outcome, self.say)
 
     def _unique_name(self, spec: str, source: DatasetSource) -> DatasetSource | None:
-        """The same data twice (``set5,set5``, ``b100,bsd100``) runs once; two different datasets with one
-        name (``folder:a/imgs,folder:b/imgs``) get ``imgs`` and ``imgs-2``, in the order given (stable)."""
-        if source.origin in self.dataset_names:
-            msg = f"dataset {spec!r} is {self.dataset_names[source.origin]!r} again ({source.origin}); evaluated once"
-            self.outcome.warnings.append(msg)
-            self.say(f"warning: {msg}")
-            return None
-        name, n = source.name, 1
-        while name in self.dataset_names.values():
-            n += 1
-            name = f"{source.name}-{n}"
-        if name != source.name:
-            msg = (f"dataset {spec!r} ({source.origin}) has the same name as another dataset of this run; "
-                   f"its results are labelled {name!r}")
-            self.outcome.warnings.append(msg)
-            self.say(f"warning: {msg}")
-            source = dataclasses.replace(source, name=name)
-        self.dataset_names[source.origin] = name
+        """The dataset under a name no other dataset of this run has (None: the same data again)."""
+        source, note = unique_source(spec, source, self.dataset_names)
+        if note:
+            self.outcome.warnings.append(note)
+            self.say(f"warning: {note}")
         return source
 
     def _image(self, result: _ImageResult, source: DatasetSource, image: Any, scale: int,
@@ -355,7 +327,7 @@ class _Runner:
         for name in todo:
             started = time.perf_counter()
             if self.task is not None:
-                self.task.set_detail(f"{name}{_SEP}{list(models).index(name) + 1}/{len(models)} models")
+                self.task.set_detail(f"{name}{SEP}{list(models).index(name) + 1}/{len(models)} models")
             try:
                 with warnings.catch_warnings(record=True) as caught:
                     warnings.simplefilter("always", MetricUndefinedWarning)
@@ -419,15 +391,6 @@ class _Runner:
             record["hr_pixel_sha256"].setdefault(result.image, result.hr_sha256)
         if result.compared:
             rundir.add_comparison(self.record, dataset, scale, result.image, result.compared)
-
-
-_SEP = " · "
-
-
-def _names(models: list[str], width: int = 40) -> str:
-    """The models of a finished bar: their names when short, else their count."""
-    names = ", ".join(models)
-    return names if len(names) <= width else f"{len(models)} models"
 
 
 def _picks(config: RunConfig, source: DatasetSource) -> set[str]:
@@ -507,7 +470,7 @@ def _throughput(
         options = BenchOptions(sizes=tuple((s, s) for s in config.throughput_sizes), device=config.device,
                                budget_s=config.time_budget, fused=True, channels_last=True)  # what the adapters run
         with console.task("throughput", len(jobs), unit="models") as task:
-            result = run_bench(jobs, options, images=timing, out_dir=run_dir, progress=_bench_progress(task))
+            result = run_bench(jobs, options, images=timing, out_dir=run_dir, progress=bench_progress(task))
     except Exception as exc:  # timing must never lose the quality results
         msg = f"throughput pass failed: {exc}"
         outcome.warnings.append(msg)
@@ -522,19 +485,6 @@ def _throughput(
     return result.record(budget_s=config.time_budget, seconds=time.perf_counter() - started)
 
 
-def _bench_progress(task: Task) -> Any:
-    """run_bench's progress callback -> the throughput task (a bar with an ETA, or plain lines)."""
-
-    def progress(done: int, total: int, label: str) -> None:
-        if done > task.n:
-            if task.console.mode == "plain":
-                task.console.info(f"throughput{_SEP}{task.detail}{_SEP}timed ({done}/{total}){_SEP}"
-                                  f"{format_duration(task.elapsed)} so far")
-            task.advance(done - task.n)
-        if label:
-            task.set_detail(label)
-
-    return progress
 
 
 def _write_record(run_dir: Path, run: dict[str, Any]) -> None:

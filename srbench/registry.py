@@ -14,6 +14,7 @@ from __future__ import annotations
 import difflib
 import importlib
 import warnings
+from collections.abc import Mapping, Sequence
 from importlib.metadata import entry_points
 from typing import Any
 
@@ -155,3 +156,29 @@ def kind_options(target: str) -> dict[str, str]:
     takes), for ``srbench models list --options``. Imports the kind's module."""
     module, _, _ = target.partition(":")
     return dict(getattr(importlib.import_module(module), "OPTIONS", {}))
+
+
+def build_models(labelled: Sequence[tuple[str, str]], scales: Sequence[int], *, device: str = "cpu",
+                 weights: Mapping[str, str] | None = None, tile: int | None = None) -> dict[int, dict[str, SRModel]]:
+    """``{scale: {label: model}}`` for (label, spec) pairs at every scale, every one built before anything runs.
+
+    ``weights`` maps a label (or a spec) to its weights file. Every model is tried, so that one ModelError names
+    every model that cannot be built, with its file and the problem.
+    """
+    weights = dict(weights or {})
+    models: dict[int, dict[str, SRModel]] = {}
+    failed: list[str] = []
+    for scale in scales:
+        models[scale] = {}
+        for label, spec in labelled:
+            path = weights.get(label, weights.get(spec))  # --weights LABEL=PATH (or the spec itself)
+            options: dict[str, Any] = {"weights": path} if path else {}
+            if tile:
+                options["tile"] = tile
+            try:
+                models[scale][label] = get_model(spec, scale, device=device, **options)
+            except Exception as exc:  # every model is tried, so that one message names every problem
+                failed.append(f"{label if label == spec else f'{label} ({spec})'} at x{scale}: {exc}")
+    if failed:
+        raise ModelError("cannot build model " + "; cannot build model ".join(failed) + " (nothing was run)")
+    return models

@@ -14,6 +14,7 @@ asks for the dataset's official LR (``lr_source="official"``, read from ``LR_bic
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -197,3 +198,22 @@ def export_dataset(
         write_image(out / "LR_bicubic" / f"X{scale}" / f"{image.id}x{scale}.png", pair.lr)
         n += 1
     return n, errors
+
+
+def unique_source(spec: str, source: DatasetSource, names: dict[str, str]) -> tuple[DatasetSource | None, str | None]:
+    """The same data twice (``set5,set5``, ``b100,bsd100``) runs once: (None, why). Two different datasets with
+    one name (``folder:a/imgs,folder:b/imgs``) get ``imgs`` and ``imgs-2``, in the order given (stable), with a
+    note saying so. ``names`` (resolved origin -> name used) is updated."""
+    if source.origin in names:
+        return None, f"dataset {spec!r} is {names[source.origin]!r} again ({source.origin}); evaluated once"
+    name, n = source.name, 1
+    while name in names.values():
+        n += 1
+        name = f"{source.name}-{n}"
+    note = None
+    if name != source.name:
+        note = (f"dataset {spec!r} ({source.origin}) has the same name as another dataset of this run; "
+                f"its results are labelled {name!r}")
+        source = dataclasses.replace(source, name=name)
+    names[source.origin] = name
+    return source, note
