@@ -86,6 +86,9 @@ def cli() -> None:
 @click.option("--compare", default=None, help="Comma-separated image ids for visual comparisons [default: first 2].")
 @click.option("--crop-box", default=None, metavar="X,Y,W,H", help="Region (HR pixels) for zoomed comparison crops.")
 @click.option("--no-throughput", is_flag=True, help="Skip the timed throughput pass.")
+@click.option("--workers", type=click.IntRange(min=0), default=None,
+              help="Helper threads that read the next images and score the previous one while the models run "
+                   "[default: min(4, cores - 1)]; 0: one step after another. The results are the same.")
 @click.option("--throughput-sizes", default=None, metavar="N1,N2,...",
               help="Square LR sizes of the timed pass, besides the first 5 images per dataset [default: 128].")
 @click.option("--time-budget", type=click.FloatRange(min=0), default=None, metavar="SECONDS",
@@ -187,6 +190,8 @@ def _run_config(opts: dict[str, Any]) -> Any:
             raise click.BadParameter("names no size", param_hint="--throughput-sizes")
     if opts.get("time_budget") is not None:
         flags["time_budget"] = opts["time_budget"]
+    if opts.get("workers") is not None:
+        flags["workers"] = opts["workers"]
     base.update({k: v for k, v in flags.items() if v is not None})
     if opts.get("max_pixels") is not None:
         base["max_pixels"] = opts["max_pixels"] or None  # 0: no limit
@@ -223,7 +228,8 @@ _FLAG_OF = {"models": "models", "datasets": "datasets", "scales": "scale", "devi
             "lpips_weights": "lpips_weights", "data_dir": "data_dir", "weights": "weights", "tile": "tile",
             "compare": "compare",
             "crop_box": "crop_box", "throughput": "no_throughput", "max_pixels": "max_pixels",
-            "throughput_sizes": "throughput_sizes", "time_budget": "time_budget"}
+            "throughput_sizes": "throughput_sizes", "time_budget": "time_budget",
+            "workers": "workers"}
 
 
 def _flag_given(opts: dict[str, Any], key: str) -> bool:

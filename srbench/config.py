@@ -6,6 +6,7 @@ every caller (a resumed run never mixes two configs), and the CLI turns the same
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import asdict, dataclass, fields
 from pathlib import PurePath
@@ -26,7 +27,7 @@ GRAYSCALES = ("replicate", "raw")
 DEFAULT_MAX_PIXELS = 40_000_000  # per HR image; ~40 MP needs ~4 GB while evaluated (the largest benchmark image: 3 MP)
 
 # Fields a resumed run may change although they differ from its recorded config: they change no number.
-RESUME_SAFE = frozenset({"throughput", "throughput_sizes", "time_budget"})
+RESUME_SAFE = frozenset({"throughput", "throughput_sizes", "time_budget", "workers"})
 
 
 # `-m LABEL=SPEC`: a label is a plain name (no ":" or "/", so "file:a=b.pth" and "x?k=v" are not labels).
@@ -84,6 +85,7 @@ class RunConfig:
     throughput: bool = True
     throughput_sizes: tuple[int, ...] = (128,)  # square LR sizes of the timed pass (`srbench bench` sweeps more)
     time_budget: float = 2.0  # seconds per timed cell, at least 3 calls (srbench.perf.timing.time_adaptive)
+    workers: int | None = None  # helper threads of the quality pass; None: min(4, cores - 1); 0: one after another
     seed: int = 0
     max_pixels: int | None = DEFAULT_MAX_PIXELS  # larger images are errors (decompression bombs); None: no limit
 
@@ -111,6 +113,9 @@ class RunConfig:
             raise ValueError(f"unknown metrics {sorted(unknown)}; known: {', '.join(METRICS)}")
         if self.colour not in COLOURS:
             raise ValueError(f"colour must be one of {COLOURS}, got {self.colour!r}")
+        if self.workers is not None and (isinstance(self.workers, bool) or int(self.workers) != self.workers
+                                         or self.workers < 0):
+            raise ValueError(f"workers must be an integer >= 0 or None, got {self.workers!r}")
         if self.grayscale not in GRAYSCALES:
             raise ValueError(f"grayscale must be one of {GRAYSCALES}, got {self.grayscale!r}")
         if self.lr_source not in LR_SOURCES:
@@ -119,6 +124,11 @@ class RunConfig:
             raise ValueError(f"throughput_sizes must be positive integers, got {self.throughput_sizes}")
         if isinstance(self.time_budget, bool) or not float(self.time_budget) >= 0:
             raise ValueError(f"time_budget must be >= 0 seconds, got {self.time_budget!r}")
+
+    @property
+    def n_workers(self) -> int:
+        """The quality pass's helper threads: ``workers``, or min(4, cores - 1) when not given."""
+        return self.workers if self.workers is not None else min(4, max((os.cpu_count() or 1) - 1, 0))
 
     @property
     def labelled_models(self) -> tuple[tuple[str, str], ...]:

@@ -11,9 +11,13 @@ computed, so an interrupted run keeps its work and ``resume=True`` continues it.
 
 from __future__ import annotations
 
+import functools
+import threading
 import time
 import traceback
 import warnings
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -220,6 +224,7 @@ class _Runner:
             for name, model in scale_models.items():
                 self.record["models"].setdefault(name, _model_record(model.info()))
         self.spent = Spent()
+        self.lock = threading.Lock()  # self.seconds: the pipelined pass's threads add to it too
         self.timing_images: dict[str, list[np.ndarray]] = {}  # "<dataset>@x<scale>" -> LR for the timed pass
         self.writer: rundir.ResultsWriter | None = None
         self.dataset_names: dict[str, str] = {}  # resolved origin -> dataset name used in this run
@@ -272,18 +277,12 @@ class _Runner:
             mine = shard(list(source.images), self.dist)
             self.task = self.console.task(f"{source.name} x{scale}", len(mine), unit="img")
             self.seconds = {}
-            results = []
+            results: list[_ImageResult] = []
+
             try:
-                for image in mine:
-                    result = _ImageResult(image.id)
-                    try:
-                        self._image(result, source, image, scale, models, image.id in picks)
-                    finally:  # even when interrupted half-way through an image's models: nothing is lost
-                        if self.dist.initialized:
-                            results.append(result)
-                        else:
-                            self._absorb(result, source.name, scale, record)
-                    self.task.advance()
+                self._images(mine, source, scale, models, picks,
+                             functools.partial(self._done, results=results, dataset=source.name, scale=scale,
+                                               record=record))
             finally:
                 self.task.close(model_names(list(models)))
             for result in gather_rows(results, self.dist):
@@ -293,6 +292,15 @@ class _Runner:
         if self.dist.is_main:
             _verify_dataset(source, record, self.outcome, self.say)
 
+    def _done(self, result: _ImageResult, *, results: list[_ImageResult], dataset: str, scale: int,
+              record: dict[str, Any]) -> None:
+        """An image is finished (called in image order, so results.csv is the sequential run's)."""
+        if self.dist.initialized:
+            results.append(result)  # gathered on rank 0 at the end of the (dataset, scale)
+        else:
+            self._absorb(result, dataset, scale, record)
+        self.task.advance()
+
     def _unique_name(self, spec: str, source: DatasetSource) -> DatasetSource | None:
         """The dataset under a name no other dataset of this run has (None: the same data again)."""
         source, note = unique_source(spec, source, self.dataset_names)
@@ -301,52 +309,134 @@ class _Runner:
             self.say(f"warning: {note}")
         return source
 
-    def _image(self, result: _ImageResult, source: DatasetSource, image: Any, scale: int,
-               models: dict[str, SRModel], compare: bool) -> None:
-        """Evaluate one image with every model that still needs it, filling ``result`` as it goes."""
-        todo = [m for m in models if (m, source.name, scale, image.id) not in self.done]
-        if not todo:
+    def _images(self, images: list[Any], source: DatasetSource, scale: int, models: dict[str, SRModel],
+                picks: set[str], done: Any) -> None:
+        """Every image of one (dataset, scale), ``done(result)`` called for each in order.
+
+        With ``workers`` (default min(4, cores - 1)), helper threads read the next images and make their LR
+        while the models run on this one, and score the previous image (quantisation, metrics, image writes,
+        the sanity reference) meanwhile: on a GPU the device and the cores work at once. ``workers=0`` runs the
+        steps one after another. Both write the same results, in the same order.
+        """
+        depth = self.config.n_workers
+        if depth == 0:
+            for image in images:
+                result, pair, outputs = _ImageResult(image.id), None, []
+                try:
+                    pair = self._prepare(result, source, image, scale, models)
+                    if pair is not None:
+                        self._forward(result, pair, source, models, image.id in picks, outputs)
+                finally:  # even when interrupted half-way through an image's models: nothing is lost
+                    self._score(result, pair, outputs, source.name, models)
+                    done(result)
             return
+        reader = ThreadPoolExecutor(1, thread_name_prefix="srbench-read")
+        scorer = ThreadPoolExecutor(1, thread_name_prefix="srbench-score")
+        reads = deque(reader.submit(self._prepare_new, source, image, scale, models) for image in images[:depth])
+        pending: deque[tuple[_ImageResult, Future[None]]] = deque()
+        try:
+            for i, image in enumerate(images):
+                result, pair = reads.popleft().result()
+                if i + depth < len(images):
+                    reads.append(reader.submit(self._prepare_new, source, images[i + depth], scale, models))
+                outputs: list[tuple[str, np.ndarray, Path | None]] = []
+                try:
+                    if pair is not None:
+                        self._forward(result, pair, source, models, image.id in picks, outputs)
+                finally:  # interrupted half-way through the models: the outputs made so far are scored and kept
+                    pending.append((result, scorer.submit(self._score, result, pair, outputs, source.name, models)))
+                while pending and pending[0][1].done():
+                    done(self._finished(*pending.popleft()))
+                while len(pending) > 1:  # the scorer is at most one image behind the models
+                    done(self._finished(*pending.popleft()))
+        finally:  # interrupted or not: every image whose models ran is scored and kept, in order
+            while pending:
+                done(self._finished(*pending.popleft()))
+            reader.shutdown(wait=True, cancel_futures=True)
+            scorer.shutdown(wait=True)
+
+    @staticmethod
+    def _finished(result: _ImageResult, job: Future[None]) -> _ImageResult:
+        job.result()
+        return result
+
+    def _prepare_new(self, source: DatasetSource, image: Any, scale: int,
+                     models: dict[str, SRModel]) -> tuple[_ImageResult, ImagePair | None]:
+        result = _ImageResult(image.id)
+        return result, self._prepare(result, source, image, scale, models)
+
+    def _prepare(self, result: _ImageResult, source: DatasetSource, image: Any, scale: int,
+                 models: dict[str, SRModel]) -> ImagePair | None:
+        """Read the HR image, hash its pixels, make the pair (modcrop, MATLAB LR, grayscale convention); None
+        when every model already has it (resume) or the image cannot be used (an error of ``result``)."""
+        if all((m, source.name, scale, image.id) in self.done for m in models):
+            return None
         try:
             with self.spent.on("read_and_lr"):
                 hr_full = image.load(max_pixels=self.config.max_pixels)
                 result.hr_sha256 = pixel_sha256(hr_full)
-                pair = apply_grayscale(make_pair(image, scale, lr_source=self.config.lr_source,
+                return apply_grayscale(make_pair(image, scale, lr_source=self.config.lr_source,
                                                  lr_root=source.lr_root, hr=hr_full, max_pixels=self.config.max_pixels),
                                        self.config.grayscale)
         except (SRBenchError, ValueError) as exc:
             result.errors.append(_error("*", source.name, scale, image.id, str(exc)))
             self.say(f"error: {exc}")
-            return
-        timed = self.timing_images.setdefault(f"{source.name}@x{scale}", [])
+            return None
+
+    def _forward(self, result: _ImageResult, pair: ImagePair, source: DatasetSource, models: dict[str, SRModel],
+                 compare: bool, outputs: list[tuple[str, np.ndarray, Path | None]]) -> None:
+        """Run every model that still needs this image, appending (model, 8-bit SR, where to save it or None)
+        to ``outputs`` as each finishes (so an interrupt keeps what ran)."""
+        timed = self.timing_images.setdefault(f"{source.name}@x{pair.scale}", [])
         if self.config.throughput and len(timed) < TIMING_IMAGES:
             timed.append(pair.lr if pair.lr.shape[2] == 3 else np.repeat(pair.lr, 3, axis=2))
         save_dir = self.run_dir if compare else None
         if save_dir is not None:
-            _save_image(save_dir, source.name, scale, "HR", image.id, pair.hr)
-        for name in todo:
+            _save_image(save_dir, source.name, pair.scale, "HR", pair.id, pair.hr)
+        for name in [m for m in models if (m, source.name, pair.scale, pair.id) not in self.done]:
             started = time.perf_counter()
             if self.task is not None:
                 self.task.set_detail(f"{name}{SEP}{list(models).index(name) + 1}/{len(models)} models")
             try:
+                with self.spent.on("model", name):
+                    outputs.append((name, run_model(models[name], pair), save_dir))
+            except Exception as exc:  # contained: the message names the model and the image
+                result.errors.append(_error(name, source.name, pair.scale, pair.id, str(exc)))
+                self.say(f"error: {name} on {source.name}/{pair.id} x{pair.scale}: {exc}")
+            finally:
+                self._add_seconds(name, time.perf_counter() - started)
+
+    def _score(self, result: _ImageResult, pair: ImagePair | None, outputs: list[tuple[str, np.ndarray, Path | None]],
+               dataset: str, models: dict[str, SRModel]) -> None:
+        """Metrics and image writes of each model's output on this image, then the sanity check."""
+        if pair is None:
+            return
+        where = f"{dataset}/{pair.id} x{pair.scale}"
+        for name, sr, save_dir in outputs:
+            started = time.perf_counter()
+            try:
                 with warnings.catch_warnings(record=True) as caught:
                     warnings.simplefilter("always", MetricUndefinedWarning)
-                    result.rows += _evaluate_one(name, models[name], pair, source.name, self.config, self.metrics,
-                                                 self.lpips, save_dir, self.spent)
+                    result.rows += _score_one(name, sr, pair, dataset, self.config, self.metrics, self.lpips,
+                                              save_dir, self.spent)
                 for w in caught:  # a metric without a value for this image: said once, in run.json too
                     if issubclass(w.category, MetricUndefinedWarning):
-                        result.warnings.append(f"{name} on {source.name}/{image.id} x{scale}: {w.message}")
+                        result.warnings.append(f"{name} on {where}: {w.message}")
                     else:
                         warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
                 if save_dir is not None:
                     result.compared.append(name)
             except Exception as exc:  # contained: the message names the model and the image
-                result.errors.append(_error(name, source.name, scale, image.id, str(exc)))
-                self.say(f"error: {name} on {source.name}/{image.id} x{scale}: {exc}")
+                result.errors.append(_error(name, dataset, pair.scale, pair.id, str(exc)))
+                self.say(f"error: {name} on {where}: {exc}")
             finally:
-                self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - started
+                self._add_seconds(name, time.perf_counter() - started)
         with self.spent.on("sanity"):
-            self._sanity(result, pair, f"{source.name}/{image.id} x{scale}")
+            self._sanity(result, pair, where)
+
+    def _add_seconds(self, model: str, seconds: float) -> None:
+        with self.lock:
+            self.seconds[model] = self.seconds.get(model, 0.0) + seconds
 
     def _sanity(self, result: _ImageResult, pair: ImagePair, where: str) -> None:
         """Flag models far below bicubic on this image (pipeline.sanity_note); bicubic computed if not in the run."""
@@ -400,9 +490,9 @@ def _picks(config: RunConfig, source: DatasetSource) -> set[str]:
     return set(sorted(ids)[: config.n_compare])
 
 
-def _evaluate_one(
+def _score_one(
     name: str,
-    model: SRModel,
+    sr: np.ndarray,
     pair: ImagePair,
     dataset: str,
     config: RunConfig,
@@ -411,18 +501,14 @@ def _evaluate_one(
     save_dir: Path | None,
     spent: Spent,
 ) -> list[ResultRow]:
-    """Rows of one model on one pair; raises (the caller records the error against the model). ``spent``
-    gets the model's own time (the forward pass, with its tensor in and 8-bit quantisation out) and the
-    harness's (metrics, image writes)."""
-    with spent.on("model", name):
-        sr = run_model(model, pair)
+    """Rows of one model's 8-bit output on one pair (and its image written for the report); raises (the caller
+    records the error against the model). ``spent`` gets the harness's time (metrics, image writes)."""
     with spent.on("metrics"):
         values = score(sr, pair.hr, pair.scale, metrics, config.colour, lpips_metric)
     if save_dir is not None:
         with spent.on("writes"):
             _save_image(save_dir, dataset, pair.scale, name, pair.id, sr.transpose(1, 2, 0))
     return [ResultRow(name, dataset, pair.scale, pair.id, m, v) for m, v in values.items()]
-
 
 
 def _save_image(run_dir: Path, dataset: str, scale: int, who: str, image: str, pixels: np.ndarray) -> None:

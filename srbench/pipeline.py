@@ -8,6 +8,7 @@ quantiser and the same metric dispatch.
 from __future__ import annotations
 
 import contextlib
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import asdict, replace
@@ -205,6 +206,7 @@ class Spent:
         self.clock = clock
         self.harness: dict[str, float] = {}
         self.models: dict[str, float] = {}
+        self._lock = threading.Lock()  # the pipelined pass adds from its helper threads too
 
     @contextlib.contextmanager
     def on(self, what: str, model: str | None = None) -> Iterator[None]:
@@ -214,7 +216,8 @@ class Spent:
         finally:
             spent = self.clock() - start
             table, key = (self.models, model) if model is not None else (self.harness, what)
-            table[key] = table.get(key, 0.0) + spent
+            with self._lock:
+                table[key] = table.get(key, 0.0) + spent
 
     def record(self, wall: float) -> dict[str, Any]:
         model = sum(self.models.values())
