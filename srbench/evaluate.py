@@ -12,12 +12,8 @@ computed, so an interrupted run keeps its work and ``resume=True`` continues it.
 from __future__ import annotations
 
 import functools
-import threading
 import time
 import traceback
-import warnings
-from collections import deque
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -26,26 +22,22 @@ import numpy as np
 
 from srbench import rundir
 from srbench.config import (
-    TIMING_IMAGES,
     ConfigConflict,
     RunConfig,
     describe_conflicts,
     recorded_config,
     resume_conflicts,
 )
-from srbench.console import SEP, Console, Task, bench_progress, model_names
+from srbench.console import Console, bench_progress, model_names
 from srbench.data.fetch import compare_pixel_hashes
-from srbench.data.io import pixel_sha256, write_image
-from srbench.data.sources import make_pair, resolve_dataset, unique_source
+from srbench.data.sources import resolve_dataset, unique_source
 from srbench.distributed import barrier, gather_rows, init_from_env, shard, shutdown, sigterm_as_interrupt
-from srbench.interfaces import ImagePair, ModelInfo, ResultRow, SRBenchError, SRModel
-from srbench.markup import plain
-from srbench.metrics.scorers import MetricUndefinedWarning
+from srbench.imagepass import ImagePass, ImageResult, error_record
+from srbench.interfaces import ModelInfo, ResultRow, SRBenchError, SRModel
 from srbench.metrics.table import DEFAULT_METRICS
 from srbench.perf.bench import BenchOptions, TimingImages, jobs_from_built, run_bench
-from srbench.pipeline import Spent, apply_grayscale, bicubic_psnr, load_lpips, run_model, sanity_note, score
+from srbench.pipeline import Spent, load_lpips
 from srbench.registry import build_models
-from srbench.rundir import image_path
 
 if TYPE_CHECKING:
     from srbench.data.sources import DatasetSource
@@ -96,27 +88,10 @@ def _prepare(config: RunConfig, device: str) -> _Prepared:
     return _Prepared(models, lpips, lpips_info)
 
 
-def _error(model: str, dataset: str, scale: int, image: str, message: str) -> dict[str, Any]:
-    return {"model": model, "dataset": dataset, "scale": scale, "image": image, "error": plain(message)}
-
-
 def _model_record(info: ModelInfo) -> dict[str, Any]:
     d = asdict(info)
     d.pop("name", None)
     return d
-
-
-@dataclass
-class _ImageResult:
-    """What one image produced, for every requested model (picklable: gathered across ranks)."""
-
-    image: str
-    rows: list[ResultRow] = field(default_factory=list)
-    errors: list[dict[str, Any]] = field(default_factory=list)
-    hr_sha256: str | None = None
-    compared: list[str] = field(default_factory=list)  # models whose SR image was saved for the report
-    warnings: list[str] = field(default_factory=list)  # e.g. a metric that has no value for this image
-    sanity: list[tuple[str, str]] = field(default_factory=list)  # (model, note): far below bicubic here
 
 
 def evaluate(
@@ -200,8 +175,6 @@ class _Runner:
                  console: Console) -> None:
         self.config, self.run_dir, self.dist, self.progress, self.say = config, run_dir, dist, progress, say
         self.console = console
-        self.task: Task | None = None  # the (dataset, scale) in progress: its bar names the running model
-        self.seconds: dict[str, float] = {}  # model -> seconds on the (dataset, scale) in progress
         self.device = dist.device if dist.backend == "nccl" else config.device
         results = run_dir / rundir.RESULTS_CSV
         if not resume and results.exists() and results.stat().st_size:
@@ -224,8 +197,7 @@ class _Runner:
             for name, model in scale_models.items():
                 self.record["models"].setdefault(name, _model_record(model.info()))
         self.spent = Spent()
-        self.lock = threading.Lock()  # self.seconds: the pipelined pass's threads add to it too
-        self.timing_images: dict[str, list[np.ndarray]] = {}  # "<dataset>@x<scale>" -> LR for the timed pass
+        self.images = ImagePass(config, self.metrics, self.lpips, run_dir, self.done, self.spent, say)
         self.writer: rundir.ResultsWriter | None = None
         self.dataset_names: dict[str, str] = {}  # resolved origin -> dataset name used in this run
         barrier(dist)  # every rank has checked and read results.csv before rank 0 starts writing it
@@ -240,15 +212,15 @@ class _Runner:
                 self._dataset(spec)
             self.record["time"] = self.spent.record(time.perf_counter() - started)  # the quality pass
             if self.config.throughput and self.dist.is_main:
-                self.record["throughput"] = _throughput(self.config, self.models, self.timing_images, self.run_dir,
-                                                        self.outcome, self.say, self.console)
+                self.record["throughput"] = _throughput(self.config, self.models, self.images.timing_images,
+                                                        self.run_dir, self.outcome, self.say, self.console)
         except KeyboardInterrupt:
             self.outcome.status = "interrupted"
             self.say(f"interrupted: {len(self.outcome.rows)} rows kept in {self.run_dir}; continue with --resume")
         except Exception as exc:  # anything unexpected: recorded as a failed run, never as a success
             self.outcome.status = "failed"
             message = str(exc) if isinstance(exc, SRBenchError) else f"unexpected {type(exc).__name__}: {exc}"
-            self.outcome.errors.append({**_error("*", "*", 0, "*", f"run failed: {message}"),
+            self.outcome.errors.append({**error_record("*", "*", 0, "*", f"run failed: {message}"),
                                         "traceback": traceback.format_exc()})
             self.say(f"error: run failed: {message}; {len(self.outcome.rows)} rows kept in {self.run_dir}")
         finally:
@@ -262,7 +234,7 @@ class _Runner:
         try:
             source = resolve_dataset(spec, data_dir=self.config.data_dir)
         except SRBenchError as exc:
-            self.outcome.errors.append(_error("*", spec, 0, "*", str(exc)))
+            self.outcome.errors.append(error_record("*", spec, 0, "*", str(exc)))
             self.say(f"error: {exc}")
             return
         source = self._unique_name(spec, source)
@@ -275,16 +247,16 @@ class _Runner:
         for scale in self.config.scales:
             models = self.models[scale]
             mine = shard(list(source.images), self.dist)
-            self.task = self.console.task(f"{source.name} x{scale}", len(mine), unit="img")
-            self.seconds = {}
-            results: list[_ImageResult] = []
+            self.images.task = self.console.task(f"{source.name} x{scale}", len(mine), unit="img")
+            self.images.seconds = {}
+            results: list[ImageResult] = []
 
             try:
-                self._images(mine, source, scale, models, picks,
+                self.images.run(mine, source, scale, models, picks,
                              functools.partial(self._done, results=results, dataset=source.name, scale=scale,
                                                record=record))
             finally:
-                self.task.close(model_names(list(models)))
+                self.images.task.close(model_names(list(models)))
             for result in gather_rows(results, self.dist):
                 self._absorb(result, source.name, scale, record)
             if self.dist.is_main:
@@ -292,14 +264,14 @@ class _Runner:
         if self.dist.is_main:
             _verify_dataset(source, record, self.outcome, self.say)
 
-    def _done(self, result: _ImageResult, *, results: list[_ImageResult], dataset: str, scale: int,
+    def _done(self, result: ImageResult, *, results: list[ImageResult], dataset: str, scale: int,
               record: dict[str, Any]) -> None:
         """An image is finished (called in image order, so results.csv is the sequential run's)."""
         if self.dist.initialized:
             results.append(result)  # gathered on rank 0 at the end of the (dataset, scale)
         else:
             self._absorb(result, dataset, scale, record)
-        self.task.advance()
+        self.images.task.advance()
 
     def _unique_name(self, spec: str, source: DatasetSource) -> DatasetSource | None:
         """The dataset under a name no other dataset of this run has (None: the same data again)."""
@@ -308,148 +280,6 @@ class _Runner:
             self.outcome.warnings.append(note)
             self.say(f"warning: {note}")
         return source
-
-    def _images(self, images: list[Any], source: DatasetSource, scale: int, models: dict[str, SRModel],
-                picks: set[str], done: Any) -> None:
-        """Every image of one (dataset, scale), ``done(result)`` called for each in order.
-
-        With ``workers`` (default min(4, cores - 1)), helper threads read the next images and make their LR
-        while the models run on this one, and score the previous image (quantisation, metrics, image writes,
-        the sanity reference) meanwhile: on a GPU the device and the cores work at once. ``workers=0`` runs the
-        steps one after another. Both write the same results, in the same order.
-        """
-        depth = self.config.n_workers
-        if depth == 0:
-            for image in images:
-                result, pair, outputs = _ImageResult(image.id), None, []
-                try:
-                    pair = self._prepare(result, source, image, scale, models)
-                    if pair is not None:
-                        self._forward(result, pair, source, models, image.id in picks, outputs)
-                finally:  # even when interrupted half-way through an image's models: nothing is lost
-                    self._score(result, pair, outputs, source.name, models)
-                    done(result)
-            return
-        reader = ThreadPoolExecutor(1, thread_name_prefix="srbench-read")
-        scorer = ThreadPoolExecutor(1, thread_name_prefix="srbench-score")
-        reads = deque(reader.submit(self._prepare_new, source, image, scale, models) for image in images[:depth])
-        pending: deque[tuple[_ImageResult, Future[None]]] = deque()
-        try:
-            for i, image in enumerate(images):
-                result, pair = reads.popleft().result()
-                if i + depth < len(images):
-                    reads.append(reader.submit(self._prepare_new, source, images[i + depth], scale, models))
-                outputs: list[tuple[str, np.ndarray, Path | None]] = []
-                try:
-                    if pair is not None:
-                        self._forward(result, pair, source, models, image.id in picks, outputs)
-                finally:  # interrupted half-way through the models: the outputs made so far are scored and kept
-                    pending.append((result, scorer.submit(self._score, result, pair, outputs, source.name, models)))
-                while pending and pending[0][1].done():
-                    done(self._finished(*pending.popleft()))
-                while len(pending) > 1:  # the scorer is at most one image behind the models
-                    done(self._finished(*pending.popleft()))
-        finally:  # interrupted or not: every image whose models ran is scored and kept, in order
-            while pending:
-                done(self._finished(*pending.popleft()))
-            reader.shutdown(wait=True, cancel_futures=True)
-            scorer.shutdown(wait=True)
-
-    @staticmethod
-    def _finished(result: _ImageResult, job: Future[None]) -> _ImageResult:
-        job.result()
-        return result
-
-    def _prepare_new(self, source: DatasetSource, image: Any, scale: int,
-                     models: dict[str, SRModel]) -> tuple[_ImageResult, ImagePair | None]:
-        result = _ImageResult(image.id)
-        return result, self._prepare(result, source, image, scale, models)
-
-    def _prepare(self, result: _ImageResult, source: DatasetSource, image: Any, scale: int,
-                 models: dict[str, SRModel]) -> ImagePair | None:
-        """Read the HR image, hash its pixels, make the pair (modcrop, MATLAB LR, grayscale convention); None
-        when every model already has it (resume) or the image cannot be used (an error of ``result``)."""
-        if all((m, source.name, scale, image.id) in self.done for m in models):
-            return None
-        try:
-            with self.spent.on("read_and_lr"):
-                hr_full = image.load(max_pixels=self.config.max_pixels)
-                result.hr_sha256 = pixel_sha256(hr_full)
-                return apply_grayscale(make_pair(image, scale, lr_source=self.config.lr_source,
-                                                 lr_root=source.lr_root, hr=hr_full, max_pixels=self.config.max_pixels),
-                                       self.config.grayscale)
-        except (SRBenchError, ValueError) as exc:
-            result.errors.append(_error("*", source.name, scale, image.id, str(exc)))
-            self.say(f"error: {exc}")
-            return None
-
-    def _forward(self, result: _ImageResult, pair: ImagePair, source: DatasetSource, models: dict[str, SRModel],
-                 compare: bool, outputs: list[tuple[str, np.ndarray, Path | None]]) -> None:
-        """Run every model that still needs this image, appending (model, 8-bit SR, where to save it or None)
-        to ``outputs`` as each finishes (so an interrupt keeps what ran)."""
-        timed = self.timing_images.setdefault(f"{source.name}@x{pair.scale}", [])
-        if self.config.throughput and len(timed) < TIMING_IMAGES:
-            timed.append(pair.lr if pair.lr.shape[2] == 3 else np.repeat(pair.lr, 3, axis=2))
-        save_dir = self.run_dir if compare else None
-        if save_dir is not None:
-            _save_image(save_dir, source.name, pair.scale, "HR", pair.id, pair.hr)
-        for name in [m for m in models if (m, source.name, pair.scale, pair.id) not in self.done]:
-            started = time.perf_counter()
-            if self.task is not None:
-                self.task.set_detail(f"{name}{SEP}{list(models).index(name) + 1}/{len(models)} models")
-            try:
-                with self.spent.on("model", name):
-                    outputs.append((name, run_model(models[name], pair), save_dir))
-            except Exception as exc:  # contained: the message names the model and the image
-                result.errors.append(_error(name, source.name, pair.scale, pair.id, str(exc)))
-                self.say(f"error: {name} on {source.name}/{pair.id} x{pair.scale}: {exc}")
-            finally:
-                self._add_seconds(name, time.perf_counter() - started)
-
-    def _score(self, result: _ImageResult, pair: ImagePair | None, outputs: list[tuple[str, np.ndarray, Path | None]],
-               dataset: str, models: dict[str, SRModel]) -> None:
-        """Metrics and image writes of each model's output on this image, then the sanity check."""
-        if pair is None:
-            return
-        where = f"{dataset}/{pair.id} x{pair.scale}"
-        for name, sr, save_dir in outputs:
-            started = time.perf_counter()
-            try:
-                with warnings.catch_warnings(record=True) as caught:
-                    warnings.simplefilter("always", MetricUndefinedWarning)
-                    result.rows += _score_one(name, sr, pair, dataset, self.config, self.metrics, self.lpips,
-                                              save_dir, self.spent)
-                for w in caught:  # a metric without a value for this image: said once, in run.json too
-                    if issubclass(w.category, MetricUndefinedWarning):
-                        result.warnings.append(f"{name} on {where}: {w.message}")
-                    else:
-                        warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
-                if save_dir is not None:
-                    result.compared.append(name)
-            except Exception as exc:  # contained: the message names the model and the image
-                result.errors.append(_error(name, dataset, pair.scale, pair.id, str(exc)))
-                self.say(f"error: {name} on {where}: {exc}")
-            finally:
-                self._add_seconds(name, time.perf_counter() - started)
-        with self.spent.on("sanity"):
-            self._sanity(result, pair, where)
-
-    def _add_seconds(self, model: str, seconds: float) -> None:
-        with self.lock:
-            self.seconds[model] = self.seconds.get(model, 0.0) + seconds
-
-    def _sanity(self, result: _ImageResult, pair: ImagePair, where: str) -> None:
-        """Flag models far below bicubic on this image (pipeline.sanity_note); bicubic computed if not in the run."""
-        psnr = {r.model: r.value for r in result.rows if r.metric == "psnr" and r.model != "bicubic"}
-        if not psnr:
-            return
-        ref = next((r.value for r in result.rows if r.metric == "psnr" and r.model == "bicubic"), None)
-        if ref is None:
-            ref = bicubic_psnr(pair, self.config.colour)
-        for model, value in psnr.items():
-            note = sanity_note(model, value, ref, where)
-            if note:
-                result.sanity.append((model, note))
 
     def _report(self, dataset: str, scale: int) -> None:
         """The quality summary of a finished (dataset, scale), printed at once (the run goes on to the next
@@ -460,9 +290,9 @@ class _Runner:
         for s in rundir.summarise(rows):  # the run's one aggregation: the same numbers as summary.csv
             table.setdefault(s.model, {})[s.metric] = s.value
             n_images = max(n_images, s.n_images)
-        self.console.results(f"{dataset} x{scale}", table, n_images=n_images, seconds=self.seconds)
+        self.console.results(f"{dataset} x{scale}", table, n_images=n_images, seconds=self.images.seconds)
 
-    def _absorb(self, result: _ImageResult, dataset: str, scale: int, record: dict[str, Any]) -> None:
+    def _absorb(self, result: ImageResult, dataset: str, scale: int, record: dict[str, Any]) -> None:
         if self.writer is not None:
             with self.spent.on("writes"):
                 self.writer.write(result.rows)
@@ -488,31 +318,6 @@ def _picks(config: RunConfig, source: DatasetSource) -> set[str]:
     if config.compare is not None:
         return set(config.compare) & set(ids)
     return set(sorted(ids)[: config.n_compare])
-
-
-def _score_one(
-    name: str,
-    sr: np.ndarray,
-    pair: ImagePair,
-    dataset: str,
-    config: RunConfig,
-    metrics: tuple[str, ...],
-    lpips_metric: LPIPSMetric | None,
-    save_dir: Path | None,
-    spent: Spent,
-) -> list[ResultRow]:
-    """Rows of one model's 8-bit output on one pair (and its image written for the report); raises (the caller
-    records the error against the model). ``spent`` gets the harness's time (metrics, image writes)."""
-    with spent.on("metrics"):
-        values = score(sr, pair.hr, pair.scale, metrics, config.colour, lpips_metric)
-    if save_dir is not None:
-        with spent.on("writes"):
-            _save_image(save_dir, dataset, pair.scale, name, pair.id, sr.transpose(1, 2, 0))
-    return [ResultRow(name, dataset, pair.scale, pair.id, m, v) for m, v in values.items()]
-
-
-def _save_image(run_dir: Path, dataset: str, scale: int, who: str, image: str, pixels: np.ndarray) -> None:
-    write_image(run_dir / image_path(dataset, scale, who, image), np.ascontiguousarray(pixels))
 
 
 def _verify_dataset(source: DatasetSource, record: dict[str, Any], outcome: RunOutcome, say: Any) -> None:
@@ -595,7 +400,7 @@ def _finish(run_dir: Path, run: dict[str, Any], outcome: RunOutcome, seconds: fl
         _write_record(run_dir, run)
     except SRBenchError as exc:
         outcome.status = "failed"
-        outcome.errors.append(_error("*", "*", 0, "*", str(exc)))
+        outcome.errors.append(error_record("*", "*", 0, "*", str(exc)))
         return
     from srbench.report.html import write_report  # deferred: the report needs pandas and matplotlib
 

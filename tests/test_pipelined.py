@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-import srbench.evaluate as ev
+import srbench.imagepass as ev
 from srbench import registry
 from srbench.config import RunConfig
 from srbench.evaluate import evaluate
