@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from srbench.files import atomic_write_text
+from srbench.metrics.significance import paired_bootstrap, significant
 from srbench.report import crops as _crops
 from srbench.report import plots
 from srbench.report.format import (
@@ -212,6 +213,17 @@ def _signed(value: float, metric: str) -> str:
     return text if text.startswith("-") or not text else "+" + text
 
 
+def _interval(differences: list[float], metric: str) -> dict[str, str]:
+    """The 95 % paired bootstrap interval of a model's mean per-image difference to the reference (the same
+    resampling as summary.csv and ``srbench table --ci``), and "not significant" where it contains 0."""
+    _, lo, hi = paired_bootstrap(np.asarray(differences), np.zeros(len(differences)))
+    if math.isnan(lo) or math.isnan(hi):
+        return {"text": "", "cls": ""}
+    ns = significant(lo, hi) is False
+    return {"text": f"[{_signed(lo, metric)}, {_signed(hi, metric)}]" + (" not significant" if ns else ""),
+            "cls": "ns" if ns else ""}
+
+
 def _pivots(run: RunData, wanted: str | None, notes: list[str]) -> list[dict[str, Any]]:
     """Per (dataset, scale): one table per metric with images as rows and models as columns, each model's
     difference to the reference model per image; rows worst first (the image on which some model loses
@@ -252,14 +264,15 @@ def _pivots(run: RunData, wanted: str | None, notes: list[str]) -> list[dict[str
                 rows.append({"image": str(image), "ref": format_value(base, metric, REPORT_DECIMALS),
                              "ref_sort": _sort_key(base), "cells": cells, "_key": key})
             rows.sort(key=lambda x: x.pop("_key"))
-            means = []
+            means, intervals = [], []
             for i in range(len(others)):
                 ds = [float(c["sort"]) for c in (row["cells"][i] for row in rows) if c["sort"] not in ("", None)]
                 means.append(_signed(float(np.mean(ds)), metric) if ds else "")
+                intervals.append(_interval(ds, metric))
             ref_vals = [float(row["ref_sort"]) for row in rows if row["ref_sort"]]
             tables.append({"id": f"pivot-{gi}-{mi}", "metric": _metric_header(run, metric), "rows": rows,
                            "ref_mean": format_value(float(np.mean(ref_vals)), metric, REPORT_DECIMALS)
-                           if ref_vals else "", "means": means})
+                           if ref_vals else "", "means": means, "intervals": intervals})
         groups.append({"label": f"{dataset_label(dataset)} \u00d7{int(scale)}", "dataset": dataset,
                        "scale": int(scale), "reference": ref, "models": others, "tables": tables})
     return groups

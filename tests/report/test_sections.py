@@ -151,6 +151,14 @@ def test_pivot_deltas_to_bicubic_worst_first(tmp_path: Path) -> None:
     assert a["ref"] == "30.000" and [c["text"] for c in a["cells"]] == ["-1.000", "+1.000"]
     assert [c["cls"] for c in a["cells"]] == ["worse", "better"]
     assert psnr["means"] == ["+0.000", "+0.500"] and psnr["ref_mean"] == "27.667"
+    # each mean difference with its 95 % paired bootstrap interval (as summary.csv and `table --ci`), and
+    # "not significant" where it contains 0: srgan's (-1.0, +0.5, +0.5) does, srresnet's (+1, +1.5, -1) too
+    from srbench.metrics.significance import paired_bootstrap
+
+    _, lo, hi = paired_bootstrap(np.array([-1.0, 0.5, 0.5]), np.zeros(3))
+    assert psnr["intervals"][0]["text"] == f"[{lo:+.3f}, {hi:+.3f}] not significant"
+    assert all(i["cls"] == "ns" for i in psnr["intervals"])
+    assert niqe["intervals"][0]["text"].endswith("]") and niqe["intervals"][0]["cls"] == ""  # srgan: -4 each
     # NIQE is lower-is-better: srresnet's +1.0 on b is the worst, and coloured worse
     assert niqe["rows"][0]["image"] == "b" and niqe["rows"][0]["cells"][1]["cls"] == "worse"
     assert niqe["rows"][0]["cells"][0]["cls"] == "better"
