@@ -37,6 +37,7 @@ from srbench.configfile import check_fields, read_toml
 from srbench.data.catalogue import fetch, list_manifests
 from srbench.doctor import diagnose, render
 from srbench.interfaces import ModelError, SRBenchError
+from srbench.markup import plain
 from srbench.perf.bench import BenchOptions, TimingImages, jobs_for, run_bench
 from srbench.perf.table import summary_table
 from srbench.registry import PATH_KINDS, describe_models, kind_options, resolve
@@ -431,7 +432,7 @@ def models_inspect(path: Path, as_json: bool) -> None:
         try:
             facts = describe_keras(path)
         except SRBenchError as exc:
-            _fail(str(exc))
+            _inspect_failed(path, exc, as_json)
             return
         if as_json:
             click.echo(json.dumps(facts, indent=2))
@@ -447,7 +448,7 @@ def models_inspect(path: Path, as_json: bool) -> None:
             from srbench.models.files.checkpoint import describe  # deferred: it imports safetensors, torch, tqdm
         facts = describe(path)
     except SRBenchError as exc:
-        _fail(str(exc))
+        _inspect_failed(path, exc, as_json)
         return
     if as_json:
         click.echo(json.dumps(facts, indent=2))
@@ -463,6 +464,14 @@ def models_inspect(path: Path, as_json: bool) -> None:
               if facts.get(k)]
     for key, value in lines:
         click.echo(f"{key:<18} {value}")
+
+
+def _inspect_failed(path: Path, exc: SRBenchError, as_json: bool) -> None:
+    """`models inspect` of a file it cannot describe: a sentence (exit 2), or with --json the same as JSON."""
+    if as_json:
+        click.echo(json.dumps({"file": str(path), "error": plain(str(exc))}, indent=2))
+        sys.exit(2)
+    _fail(str(exc))
 
 
 # ------------------------------------------------------------------------------------------------- bench

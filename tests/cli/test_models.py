@@ -55,3 +55,13 @@ def test_every_file_kind_declares_its_options_and_an_unknown_one_lists_them(tmp_
         get_model(f"file:{tmp_path / 'x.pth'}?tile_overlap=-2", 4)
     with pytest.raises(ModelError, match=r"valid options: input_range, trust"):
         get_model(f"onnx:{tmp_path / 'x.onnx'}?inputrange=255", 4)
+
+
+def test_models_inspect_json_reports_an_unreadable_file_as_json(tmp_path: Path) -> None:
+    """Issue 19: `models inspect --json` of a file srbench cannot describe is JSON too (exit 2), for scripts."""
+    junk = tmp_path / "junk.pth"
+    junk.write_bytes(b"not a checkpoint")
+    r = CliRunner().invoke(cli, ["models", "inspect", str(junk), "--json"])
+    assert r.exit_code == 2
+    doc = json.loads(r.output)
+    assert doc["file"] == str(junk) and "junk.pth" in doc["error"]
