@@ -419,7 +419,12 @@ def models_list(with_options: bool) -> None:
 @models.command("inspect")
 @click.argument("path", type=click.Path(path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print the facts as JSON.")
-def models_inspect(path: Path, as_json: bool) -> None:
+@click.option("--probe", is_flag=True,
+              help="Also run the model on a built-in sample in each input convention (range [0, 1] / [0, 255], "
+                   "RGB / BGR) and say which matches bicubic best.")
+@click.option("--scale", "probe_scale", type=click.IntRange(min=2), default=None,
+              help="The scale of --probe [default: the file's, else 4].")
+def models_inspect(path: Path, as_json: bool, probe: bool, probe_scale: int | None) -> None:
     """What srbench detects in a model file (.pth/.pt/.ckpt/.safetensors, or .onnx), without running it:
     architecture, scale, parameters, channels, input-size requirements, dtype, checkpoint wrapper. For a
     Keras file or folder (.keras, .h5, .weights.h5, SavedModel, tf.train.Checkpoint): the form, the
@@ -464,6 +469,31 @@ def models_inspect(path: Path, as_json: bool) -> None:
               if facts.get(k)]
     for key, value in lines:
         click.echo(f"{key:<18} {value}")
+    if probe:
+        _probe(path, facts, probe_scale)
+
+
+def _probe(path: Path, facts: dict[str, Any], scale: int | None) -> None:
+    """`models inspect --probe`: the model on a built-in sample in each input convention, against bicubic."""
+    from srbench.data.sources import make_pair, resolve_dataset  # deferred: it imports PIL
+    from srbench.pipeline import probe_conventions  # deferred: it imports torch
+    from srbench.registry import get_model
+
+    kind = "onnx" if path.suffix.lower() == ".onnx" else "file"
+    scale = scale or (int(facts["scale"]) if (facts.get("scale") or 1) > 1 else 4)
+    image = resolve_dataset("samples").images[0]
+    psnr = probe_conventions(get_model(f"{kind}:{path}", scale), make_pair(image, scale))
+    click.echo(f"probe on the built-in sample {image.id!r} at x{scale} (PSNR, MATLAB Y):")
+    for name, value in psnr.items():
+        click.echo(f"  {name:<18} {value:8.3f}")
+    best = max((k for k in psnr if k != "bicubic"), key=lambda k: -1e9 if psnr[k] != psnr[k] else psnr[k])
+    if psnr[best] < psnr["bicubic"] - 3:
+        click.echo(f"best: {best} ({psnr[best]:.3f} dB), still far below bicubic: not a convention mismatch "
+                   "(a broken file, a Y-only network given RGB, or another scale?)")
+    else:
+        click.echo(f"best: {best} ({psnr[best]:.3f} dB)" + ("" if best == "RGB in [0, 1]" else
+                   ": run the network with that convention (py: or onnx: options input_range=255, "
+                   "channel_order=bgr)"))
 
 
 def _inspect_failed(path: Path, exc: SRBenchError, as_json: bool) -> None:

@@ -226,3 +226,34 @@ class Spent:
                 "harness_s": {k: round(v, 3) for k, v in self.harness.items()},
                 "other_s": round(max(wall - model - harness, 0.0), 3),
                 "model_share": round(model / wall, 4) if wall > 0 else None}
+
+
+# The input conventions a model file may expect, as srbench can apply them around any adapter.
+CONVENTIONS = {"RGB in [0, 1]": (1.0, False), "RGB in [0, 255]": (255.0, False),
+               "BGR in [0, 1]": (1.0, True), "BGR in [0, 255]": (255.0, True)}
+
+
+def probe_conventions(model: SRModel, pair: ImagePair, colour: str = "y") -> dict[str, float]:
+    """PSNR of ``model`` on ``pair`` fed in each of :data:`CONVENTIONS` (input scaled and/or channels reversed,
+    the output mapped back the same way), with ``"bicubic"``'s for reference: which convention matches the
+    model (``srbench models inspect --probe``). A convention the model cannot run gets NaN."""
+
+    out = {"bicubic": bicubic_psnr(pair, colour)}
+    for name, (gain, bgr) in CONVENTIONS.items():
+        def flip(t: torch.Tensor, bgr: bool = bgr) -> torch.Tensor:
+            return t.flip(1) if bgr else t
+
+        class Wrapped:
+            def __init__(self, inner: SRModel, gain: float = gain) -> None:
+                self.inner, self.gain = inner, gain
+                self.name, self.scale, self.device = inner.name, inner.scale, inner.device
+
+            def upscale(self, lr: torch.Tensor) -> torch.Tensor:
+                return flip(self.inner.upscale(flip(lr) * self.gain)) / self.gain
+
+        try:
+            sr = run_model(Wrapped(model), pair)  # type: ignore[arg-type]
+            out[name] = score(sr, pair.hr, pair.scale, ("psnr",), colour, None)["psnr"]
+        except SRBenchError:
+            out[name] = float("nan")
+    return out

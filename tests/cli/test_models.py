@@ -65,3 +65,31 @@ def test_models_inspect_json_reports_an_unreadable_file_as_json(tmp_path: Path) 
     assert r.exit_code == 2
     doc = json.loads(r.output)
     assert doc["file"] == str(junk) and "junk.pth" in doc["error"]
+
+
+def test_models_inspect_probe_names_the_convention_that_matches_bicubic(tmp_path: Path) -> None:
+    """Issue 19: `models inspect --probe` runs the model in each input convention on a built-in sample. A network
+    trained on [0, 255] BGR (here: the demo SRResNet wrapped so) is found in that convention."""
+    import torch
+
+    from srbench.data.sources import make_pair, resolve_dataset
+    from srbench.pipeline import probe_conventions
+    from srbench.registry import get_model
+
+    inner = get_model("srresnet", 4)
+
+    class BGR255:
+        name, scale, device = "bgr255", 4, "cpu"
+
+        def upscale(self, lr: torch.Tensor) -> torch.Tensor:  # expects BGR in [0, 255], returns the same
+            return inner.upscale(lr.flip(1) / 255).flip(1) * 255
+
+    pair = make_pair(resolve_dataset("samples").images[0], 4)
+    psnr = probe_conventions(BGR255(), pair)  # type: ignore[arg-type]
+    best = max((k for k in psnr if k != "bicubic" and psnr[k] == psnr[k]), key=lambda k: psnr[k])
+    assert best == "BGR in [0, 255]" and psnr[best] > psnr["bicubic"]
+    assert not psnr["RGB in [0, 1]"] > psnr["bicubic"] - 3  # far below, or refused by the output check (NaN)
+    files = tiny_nets.save_all(tmp_path)
+    r = CliRunner().invoke(cli, ["models", "inspect", str(next(iter(files.values()))), "--probe"])
+    assert r.exit_code == 0, r.output
+    assert "probe on the built-in sample" in r.output and "RGB in [0, 255]" in r.output and "best:" in r.output
