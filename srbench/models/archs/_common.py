@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -68,3 +69,29 @@ def architecture(arch_id: str, name: str, detect: Any, load: Any) -> Any:
             return load(self, state_dict)
 
     return _Arch()
+
+
+class DistillationTrunk(nn.Module):
+    """The trunk IMDN introduced and RFDN kept: a 3x3 feature conv, ``num_modules`` blocks named
+    ``<prefix><i>`` (the authors' parameter names), their outputs fused by 1x1 conv + LeakyReLU(0.05), a 3x3
+    conv, the global skip and a pixel-shuffle upsampler."""
+
+    def __init__(self, prefix: str, block: Callable[[], nn.Module], *, in_nc: int, nf: int, num_modules: int,
+                 out_nc: int, upscale: int) -> None:
+        super().__init__()
+        self.num_modules, self.prefix = num_modules, prefix
+        self.fea_conv = conv(in_nc, nf, 3)
+        for i in range(1, num_modules + 1):
+            setattr(self, f"{prefix}{i}", block())
+        self.c = nn.Sequential(conv(nf * num_modules, nf, 1), nn.LeakyReLU(0.05, inplace=True))
+        self.LR_conv = conv(nf, nf, 3)
+        self.upsampler = pixelshuffle_block(nf, out_nc, upscale)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        fea = self.fea_conv(x)
+        outs = []
+        h = fea
+        for i in range(1, self.num_modules + 1):
+            h = getattr(self, f"{self.prefix}{i}")(h)
+            outs.append(h)
+        return self.upsampler(self.LR_conv(self.c(torch.cat(outs, dim=1))) + fea)

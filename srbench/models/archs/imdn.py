@@ -14,12 +14,12 @@ import torch
 from torch import nn
 
 from srbench.models.archs._common import (
+    DistillationTrunk,
     architecture,
     conv,
     descriptor,
     has_all,
     numbered,
-    pixelshuffle_block,
     shuffle_scale,
 )
 
@@ -66,28 +66,13 @@ class IMDModule(nn.Module):
         return self.c5(self.cca(out)) + x
 
 
-class IMDN(nn.Module):
+class IMDN(DistillationTrunk):
     """IMDN: ``num_modules`` IMDBs of ``nf`` features, 1x1 fusion, 3x3, global skip, pixel shuffle."""
 
     def __init__(self, in_nc: int = 3, nf: int = 64, num_modules: int = 6, out_nc: int = 3,
                  upscale: int = 4) -> None:
-        super().__init__()
-        self.num_modules = num_modules
-        self.fea_conv = conv(in_nc, nf, 3)
-        for i in range(1, num_modules + 1):
-            setattr(self, f"IMDB{i}", IMDModule(nf))
-        self.c = nn.Sequential(conv(nf * num_modules, nf, 1), nn.LeakyReLU(0.05, inplace=True))
-        self.LR_conv = conv(nf, nf, 3)
-        self.upsampler = pixelshuffle_block(nf, out_nc, upscale)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        fea = self.fea_conv(x)
-        outs = []
-        h = fea
-        for i in range(1, self.num_modules + 1):
-            h = getattr(self, f"IMDB{i}")(h)
-            outs.append(h)
-        return self.upsampler(self.LR_conv(self.c(torch.cat(outs, dim=1))) + fea)
+        super().__init__("IMDB", lambda: IMDModule(nf), in_nc=in_nc, nf=nf, num_modules=num_modules,
+                         out_nc=out_nc, upscale=upscale)
 
 
 def _detect(sd: dict[str, torch.Tensor]) -> bool:

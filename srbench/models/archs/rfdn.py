@@ -14,12 +14,12 @@ import torch.nn.functional as F
 from torch import nn
 
 from srbench.models.archs._common import (
+    DistillationTrunk,
     architecture,
     conv,
     descriptor,
     has_all,
     numbered,
-    pixelshuffle_block,
     shuffle_scale,
 )
 
@@ -84,28 +84,13 @@ class RFDB(nn.Module):
         return self.esa(self.c5(torch.cat([d1, d2, d3, r4], dim=1)))
 
 
-class RFDN(nn.Module):
+class RFDN(DistillationTrunk):
     """RFDN: ``num_modules`` RFDBs of ``nf`` features (50 and 4 in the paper), IMDN's trunk and upsampler."""
 
     def __init__(self, in_nc: int = 3, nf: int = 50, num_modules: int = 4, out_nc: int = 3, upscale: int = 4,
                  esa_channels: int | None = None) -> None:
-        super().__init__()
-        self.num_modules = num_modules
-        self.fea_conv = conv(in_nc, nf, 3)
-        for i in range(1, num_modules + 1):
-            setattr(self, f"B{i}", RFDB(nf, esa_channels))
-        self.c = nn.Sequential(conv(nf * num_modules, nf, 1), nn.LeakyReLU(0.05, inplace=True))
-        self.LR_conv = conv(nf, nf, 3)
-        self.upsampler = pixelshuffle_block(nf, out_nc, upscale)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        fea = self.fea_conv(x)
-        outs = []
-        h = fea
-        for i in range(1, self.num_modules + 1):
-            h = getattr(self, f"B{i}")(h)
-            outs.append(h)
-        return self.upsampler(self.LR_conv(self.c(torch.cat(outs, dim=1))) + fea)
+        super().__init__("B", lambda: RFDB(nf, esa_channels), in_nc=in_nc, nf=nf, num_modules=num_modules,
+                         out_nc=out_nc, upscale=upscale)
 
 
 def _detect(sd: dict[str, torch.Tensor]) -> bool:
