@@ -115,7 +115,7 @@ def run(**opts: Any) -> None:
     table goes to stdout). On a terminal: one progress bar per dataset and scale naming the running model;
     otherwise (CI, Slurm, a pipe) or with --no-progress, plain log lines.
     """
-    from srbench.console import Console
+    from srbench.console import Console  # deferred: it imports tqdm
     from srbench.evaluate import evaluate  # deferred: it imports PIL
 
     if opts["resume_dir"]:
@@ -477,7 +477,7 @@ def _probe(path: Path, facts: dict[str, Any], scale: int | None) -> None:
     """`models inspect --probe`: the model on a built-in sample in each input convention, against bicubic."""
     from srbench.data.sources import make_pair, resolve_dataset  # deferred: it imports PIL
     from srbench.pipeline import probe_conventions  # deferred: it imports torch
-    from srbench.registry import get_model
+    from srbench.registry import get_model  # deferred with the probe's torch imports
 
     kind = "onnx" if path.suffix.lower() == ".onnx" else "file"
     scale = scale or (int(facts["scale"]) if (facts.get("scale") or 1) > 1 else 4)

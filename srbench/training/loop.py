@@ -184,7 +184,7 @@ def _scalar_writer(folder: Path, console: Console) -> Any:
     """TensorBoard scalars through :class:`.events.ScalarWriter` (never TensorFlow); a missing
     ``tensorboard`` package is a warning, not a failed training."""
     try:
-        from srbench.training.events import ScalarWriter
+        from srbench.training.events import ScalarWriter  # deferred: tensorboard is optional here
 
         return ScalarWriter(folder)
     except ImportError as exc:

@@ -244,7 +244,7 @@ def _read_h5(path: Path) -> tuple[KerasLayers, Any, str]:
 
 def _checkpoint_models(prefix: str) -> tuple[dict[str, KerasLayers], dict[str, float]]:
     """Weighted layers of every root object of a checkpoint that looks like a Keras model, and its scalars."""
-    from srbench.models.keras._tf import import_tensorflow
+    from srbench.models.keras._tf import import_tensorflow  # deferred: it loads tensorflow
 
     tf, _ = import_tensorflow(f"checkpoint {prefix}")
     from tensorflow.core.protobuf import trackable_object_graph_pb2  # deferred: part of tensorflow
