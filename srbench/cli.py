@@ -115,7 +115,7 @@ def run(**opts: Any) -> None:
     table goes to stdout). On a terminal: one progress bar per dataset and scale naming the running model;
     otherwise (CI, Slurm, a pipe) or with --no-progress, plain log lines.
     """
-    from srbench.console import Console  # deferred: it imports tqdm
+    from srbench.console import Console  # deferred: only a run draws progress (--help stays instant)
     from srbench.evaluate import evaluate  # deferred: it imports PIL
 
     if opts["resume_dir"]:
