@@ -87,6 +87,9 @@ def cli() -> None:
 @click.option("--compare", default=None, help="Comma-separated image ids for visual comparisons [default: first 2].")
 @click.option("--crop-box", default=None, metavar="X,Y,W,H", help="Region (HR pixels) for zoomed comparison crops.")
 @click.option("--no-throughput", is_flag=True, help="Skip the timed throughput pass.")
+@click.option("--max-memory", "max_memory", default=None, metavar="BYTES",
+              help="Tile an image automatically when a model's activations on it would take more (e.g. 8G, 512M; "
+                   "0: never) [default: half the free memory]; same output, the tiles overlap.")
 @click.option("--workers", type=click.IntRange(min=0), default=None,
               help="Helper threads that read the next images and score the previous one while the models run "
                    "[default: min(4, cores - 1)]; 0: one step after another. The results are the same.")
@@ -193,10 +196,26 @@ def _run_config(opts: dict[str, Any]) -> Any:
         flags["time_budget"] = opts["time_budget"]
     if opts.get("workers") is not None:
         flags["workers"] = opts["workers"]
+    if opts.get("max_memory") is not None:
+        flags["max_memory"] = _bytes(opts["max_memory"])
     base.update({k: v for k, v in flags.items() if v is not None})
     if opts.get("max_pixels") is not None:
         base["max_pixels"] = opts["max_pixels"] or None  # 0: no limit
     return RunConfig.from_json(base)
+
+
+def _bytes(text: str) -> int:
+    """``8G`` / ``512M`` / ``1000`` -> bytes (binary units); a usage error otherwise."""
+    units = {"": 1, "K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}
+    s = str(text).strip().upper().removesuffix("B").removesuffix("I")
+    number, unit = (s[:-1], s[-1]) if s[-1:] in units and s[-1:] else (s, "")
+    try:
+        value = float(number) * units[unit]
+    except (ValueError, KeyError):
+        raise click.BadParameter(f"{text!r} is not a size (e.g. 8G, 512M, 0)", param_hint="--max-memory") from None
+    if value < 0:
+        raise click.BadParameter(f"{text!r} is negative", param_hint="--max-memory")
+    return int(value)
 
 
 def _resume_config(opts: dict[str, Any]) -> Any:
@@ -230,7 +249,7 @@ _FLAG_OF = {"models": "models", "datasets": "datasets", "scales": "scale", "devi
             "compare": "compare",
             "crop_box": "crop_box", "throughput": "no_throughput", "max_pixels": "max_pixels",
             "throughput_sizes": "throughput_sizes", "time_budget": "time_budget",
-            "workers": "workers"}
+            "workers": "workers", "max_memory": "max_memory"}
 
 
 def _flag_given(opts: dict[str, Any], key: str) -> bool:

@@ -27,7 +27,7 @@ GRAYSCALES = ("replicate", "raw")
 DEFAULT_MAX_PIXELS = 40_000_000  # per HR image; ~40 MP needs ~4 GB while evaluated (the largest benchmark image: 3 MP)
 
 # Fields a resumed run may change although they differ from its recorded config: they change no number.
-RESUME_SAFE = frozenset({"throughput", "throughput_sizes", "time_budget", "workers"})
+RESUME_SAFE = frozenset({"throughput", "throughput_sizes", "time_budget", "workers", "max_memory"})
 
 
 # `-m LABEL=SPEC`: a label is a plain name (no ":" or "/", so "file:a=b.pth" and "x?k=v" are not labels).
@@ -85,6 +85,7 @@ class RunConfig:
     throughput: bool = True
     throughput_sizes: tuple[int, ...] = (128,)  # square LR sizes of the timed pass (`srbench bench` sweeps more)
     time_budget: float = 2.0  # seconds per timed cell, at least 3 calls (srbench.perf.timing.time_adaptive)
+    max_memory: int | None = None  # bytes an image's activations may take before it is tiled; None: half the free
     workers: int | None = None  # helper threads of the quality pass; None: min(4, cores - 1); 0: one after another
     seed: int = 0
     max_pixels: int | None = DEFAULT_MAX_PIXELS  # larger images are errors (decompression bombs); None: no limit
@@ -116,6 +117,9 @@ class RunConfig:
         if self.workers is not None and (isinstance(self.workers, bool) or int(self.workers) != self.workers
                                          or self.workers < 0):
             raise ValueError(f"workers must be an integer >= 0 or None, got {self.workers!r}")
+        if self.max_memory is not None and (isinstance(self.max_memory, bool) or int(self.max_memory) != self.max_memory
+                                            or self.max_memory < 0):
+            raise ValueError(f"max_memory must be a number of bytes >= 0 or None, got {self.max_memory!r}")
         if self.grayscale not in GRAYSCALES:
             raise ValueError(f"grayscale must be one of {GRAYSCALES}, got {self.grayscale!r}")
         if self.lr_source not in LR_SOURCES:
@@ -124,6 +128,23 @@ class RunConfig:
             raise ValueError(f"throughput_sizes must be positive integers, got {self.throughput_sizes}")
         if isinstance(self.time_budget, bool) or not float(self.time_budget) >= 0:
             raise ValueError(f"time_budget must be >= 0 seconds, got {self.time_budget!r}")
+
+    @property
+    def memory_limit(self) -> int | None:
+        """Bytes an image's activations may take before it is tiled automatically: ``max_memory``, else half of
+        the memory available now (None: no limit, ``max_memory=0``, or unknown on this system)."""
+        if self.max_memory is not None:
+            return self.max_memory or None
+        try:  # MemAvailable: free memory plus what the kernel can reclaim (its page cache)
+            with open("/proc/meminfo", encoding="ascii") as f:
+                kb = next(int(line.split()[1]) for line in f if line.startswith("MemAvailable:"))
+            return kb * 1024 // 2
+        except (OSError, StopIteration, ValueError):
+            pass
+        try:
+            return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") // 2
+        except (ValueError, OSError, AttributeError):
+            return None
 
     @property
     def n_workers(self) -> int:

@@ -26,7 +26,7 @@ from srbench.data.sources import make_pair
 from srbench.interfaces import ImagePair, ResultRow, SRBenchError, SRModel
 from srbench.markup import plain
 from srbench.metrics.scorers import MetricUndefinedWarning
-from srbench.pipeline import Spent, apply_grayscale, bicubic_psnr, run_model, sanity_note, score
+from srbench.pipeline import Spent, apply_grayscale, bicubic_psnr, run_model, sanity_note, score, tiled_within
 from srbench.rundir import image_path
 
 if TYPE_CHECKING:
@@ -150,8 +150,13 @@ class ImagePass:
             if self.task is not None:
                 self.task.set_detail(f"{name}{SEP}{list(models).index(name) + 1}/{len(models)} models")
             try:
-                with self.spent.on("model", name):
+                limit = self.config.memory_limit
+                with self.spent.on("model", name), tiled_within(models[name], pair.lr.shape[0] * pair.lr.shape[1],
+                                                                limit) as tile:
                     outputs.append((name, run_model(models[name], pair), save_dir))
+                if tile:
+                    result.warnings.append(f"{name} on {source.name}/{pair.id} x{pair.scale}: run in {tile}x{tile} "
+                                           f"LR tiles to stay under --max-memory ({limit / 2**30:.1f} GiB)")
             except Exception as exc:  # contained: the message names the model and the image
                 result.errors.append(error_record(name, source.name, pair.scale, pair.id, str(exc)))
                 self.say(f"error: {name} on {source.name}/{pair.id} x{pair.scale}: {exc}")

@@ -86,6 +86,16 @@ class TorchBacked(Protocol):
 
 
 @runtime_checkable
+class Tileable(Protocol):
+    """An adapter that can run an image in overlapping LR tiles (``tile``: LR pixels, None = whole) and says how
+    much memory its activations take per LR pixel, so the harness can tile an image automatically when running
+    it whole would exceed ``--max-memory`` (same output: the tiles overlap by the network's receptive radius)."""
+
+    tile: int | None
+    bytes_per_lr_pixel: float
+
+
+@runtime_checkable
 class Fusable(Protocol):
     """A torch module with a fused inference plan of itself (the SRResNet networks and srbench's [0, 1]
     wrapper of one, :mod:`srbench.models.archs.fused`).

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from srbench.interfaces import ImagePair, SRBenchError, SRModel
+from srbench.interfaces import ImagePair, SRBenchError, SRModel, Tileable
 from srbench.metrics.table import METRIC_TABLE
 from srbench.quantise import quantise_sr
 from srbench.registry import get_model
@@ -98,6 +98,22 @@ def run_model(model: SRModel, pair: ImagePair) -> np.ndarray:
 # Outputs of an adapter are float RGB in about [0, 1]: the harness clamps, so a little overshoot is normal. A
 # tenth of the pixels beyond this band means another convention (0..255 output, or [-1, 1] tanh not mapped).
 _RANGE = (-0.5, 1.5)
+
+
+@contextlib.contextmanager
+def tiled_within(model: SRModel, lr_pixels: int, limit: int | None) -> Iterator[int | None]:
+    """Run ``model`` tiled when running ``lr_pixels`` whole would take more than ``limit`` bytes of activations
+    (a :class:`srbench.interfaces.Tileable` adapter not tiled already); yields the tile size used, or None.
+    The tiles overlap by the network's receptive radius, so the output is the untiled one."""
+    if limit is None or not isinstance(model, Tileable) or model.tile or lr_pixels * model.bytes_per_lr_pixel <= limit:
+        yield None
+        return
+    side = max(32, int((limit / model.bytes_per_lr_pixel) ** 0.5) // 16 * 16)
+    model.tile = side
+    try:
+        yield side
+    finally:
+        model.tile = None
 
 
 def check_output(name: str, sr: Any, lr: torch.Tensor, pair: ImagePair) -> None:

@@ -62,6 +62,10 @@ class SRResNetAdapter:
             self._forward = self.module
         self.tile = tile
         self.tile_overlap = net.receptive_radius if tile_overlap is None else tile_overlap
+        # float32 activations alive at once, per LR pixel: the 64-feature body (input, residual, output) and the
+        # last upsampling stage's 64 features at scale^2 the pixels (interfaces.Tileable). Measured: a 1000x1000
+        # LR image at x4 run whole peaks about 5 GB above start-up, this estimate's 4.9 GB.
+        self.bytes_per_lr_pixel = 4.0 * (3 * 64 + 64 * scale * scale)
         if tile is not None and tile <= 0:
             raise ModelError(f"{name}: tile must be a positive number of LR pixels, got {tile}")
         if self.tile_overlap < 0:
