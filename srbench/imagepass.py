@@ -60,6 +60,7 @@ class ImagePass:
         self.seconds: dict[str, float] = {}
         self.lock = threading.Lock()  # self.seconds: the pipelined pass's threads add to it too
         self.timing_images: dict[str, list[np.ndarray]] = {}  # "<dataset>@x<scale>" -> LR for the timed pass
+        self.memory_limit = config.memory_limit  # read once: /proc/meminfo at the start of the run
 
     def run(self, images: list[Any], source: DatasetSource, scale: int, models: dict[str, SRModel],
                 picks: set[str], done: Any) -> None:
@@ -150,7 +151,7 @@ class ImagePass:
             if self.task is not None:
                 self.task.set_detail(f"{name}{SEP}{list(models).index(name) + 1}/{len(models)} models")
             try:
-                limit = self.config.memory_limit
+                limit = self.memory_limit
                 with self.spent.on("model", name), tiled_within(models[name], pair.lr.shape[0] * pair.lr.shape[1],
                                                                 limit) as tile:
                     outputs.append((name, run_model(models[name], pair), save_dir))

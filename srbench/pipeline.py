@@ -8,6 +8,7 @@ quantiser and the same metric dispatch.
 from __future__ import annotations
 
 import contextlib
+import functools
 import threading
 import time
 from collections.abc import Iterator
@@ -199,19 +200,25 @@ SANITY_CAUSES = ("the input range ([0, 1] vs [0, 255])", "the channel order (RGB
                  "a Y-only network given RGB", "the wrong scale", "a broken weights file")
 
 
-def sanity_note(model: str, psnr: float, bicubic_psnr: float, where: str) -> str | None:
+def sanity_note(model: str, psnr: float, reference: float, where: str) -> str | None:
     """A warning when ``model``'s PSNR on one image is more than :data:`SANITY_DB` below bicubic's, naming the
     likely causes; None otherwise."""
-    if not psnr < bicubic_psnr - SANITY_DB:
+    if not psnr < reference - SANITY_DB:
         return None
-    return (f"{model} scores {psnr:.2f} dB on {where}, {bicubic_psnr - psnr:.1f} dB below bicubic "
-            f"({bicubic_psnr:.2f} dB): check {', '.join(SANITY_CAUSES)}")
+    return (f"{model} scores {psnr:.2f} dB on {where}, {reference - psnr:.1f} dB below bicubic "
+            f"({reference:.2f} dB): check {', '.join(SANITY_CAUSES)}")
 
 
 def bicubic_psnr(pair: ImagePair, colour: str) -> float:
     """PSNR of MATLAB bicubic on ``pair`` (the sanity check's reference when bicubic is not in the run)."""
-    sr = run_model(get_model("bicubic", pair.scale), pair)
+    sr = run_model(_bicubic(pair.scale), pair)
     return score(sr, pair.hr, pair.scale, ("psnr",), colour, None)["psnr"]
+
+
+@functools.lru_cache(maxsize=8)
+def _bicubic(scale: int) -> SRModel:
+    """One bicubic adapter per scale (stateless), not one per image."""
+    return get_model("bicubic", scale)
 
 
 class Spent:
@@ -249,6 +256,21 @@ CONVENTIONS = {"RGB in [0, 1]": (1.0, False), "RGB in [0, 255]": (255.0, False),
                "BGR in [0, 1]": (1.0, True), "BGR in [0, 255]": (255.0, True)}
 
 
+class _Convention:
+    """``model`` fed in another convention: input times ``gain`` and channels reversed when ``bgr``; its output
+    mapped back the same way."""
+
+    def __init__(self, inner: SRModel, gain: float, bgr: bool) -> None:
+        self.inner, self.gain, self.bgr = inner, gain, bgr
+        self.name, self.scale, self.device = inner.name, inner.scale, inner.device
+
+    def _flip(self, t: torch.Tensor) -> torch.Tensor:
+        return t.flip(1) if self.bgr else t
+
+    def upscale(self, lr: torch.Tensor) -> torch.Tensor:
+        return self._flip(self.inner.upscale(self._flip(lr) * self.gain)) / self.gain
+
+
 def probe_conventions(model: SRModel, pair: ImagePair, colour: str = "y") -> dict[str, float]:
     """PSNR of ``model`` on ``pair`` fed in each of :data:`CONVENTIONS` (input scaled and/or channels reversed,
     the output mapped back the same way), with ``"bicubic"``'s for reference: which convention matches the
@@ -256,19 +278,8 @@ def probe_conventions(model: SRModel, pair: ImagePair, colour: str = "y") -> dic
 
     out = {"bicubic": bicubic_psnr(pair, colour)}
     for name, (gain, bgr) in CONVENTIONS.items():
-        def flip(t: torch.Tensor, bgr: bool = bgr) -> torch.Tensor:
-            return t.flip(1) if bgr else t
-
-        class Wrapped:
-            def __init__(self, inner: SRModel, gain: float = gain) -> None:
-                self.inner, self.gain = inner, gain
-                self.name, self.scale, self.device = inner.name, inner.scale, inner.device
-
-            def upscale(self, lr: torch.Tensor) -> torch.Tensor:
-                return flip(self.inner.upscale(flip(lr) * self.gain)) / self.gain
-
         try:
-            sr = run_model(Wrapped(model), pair)  # type: ignore[arg-type]
+            sr = run_model(_Convention(model, gain, bgr), pair)  # type: ignore[arg-type]
             out[name] = score(sr, pair.hr, pair.scale, ("psnr",), colour, None)["psnr"]
         except SRBenchError:
             out[name] = float("nan")
