@@ -143,9 +143,7 @@ class ImagePass:
         timed = self.timing_images.setdefault(f"{source.name}@x{pair.scale}", [])
         if self.config.throughput and len(timed) < TIMING_IMAGES:
             timed.append(pair.lr if pair.lr.shape[2] == 3 else np.repeat(pair.lr, 3, axis=2))
-        save_dir = self.run_dir if compare else None
-        if save_dir is not None:
-            save_image(save_dir, source.name, pair.scale, "HR", pair.id, pair.hr)
+        save_dir = self.run_dir if compare else None  # the HR image is written with the outputs (_score)
         for name in [m for m in models if (m, source.name, pair.scale, pair.id) not in self.done]:
             started = time.perf_counter()
             if self.task is not None:
@@ -170,6 +168,9 @@ class ImagePass:
         if pair is None:
             return
         where = f"{dataset}/{pair.id} x{pair.scale}"
+        if any(save_dir is not None for _, _, save_dir in outputs):
+            with self.spent.on("writes"):
+                save_image(self.run_dir, dataset, pair.scale, "HR", pair.id, pair.hr)
         for name, sr, save_dir in outputs:
             started = time.perf_counter()
             try:
@@ -236,4 +237,4 @@ def score_one(
 
 
 def save_image(run_dir: Path, dataset: str, scale: int, who: str, image: str, pixels: np.ndarray) -> None:
-    write_image(run_dir / image_path(dataset, scale, who, image), np.ascontiguousarray(pixels))
+    write_image(run_dir / image_path(dataset, scale, who, image), np.ascontiguousarray(pixels), fast=True)

@@ -84,14 +84,16 @@ def _to_uint8(im: Image.Image, path: Path) -> np.ndarray:
     raise ImageError(str(path), f"unsupported image mode {mode!r}")
 
 
-def write_image(path: str | os.PathLike[str], image: np.ndarray) -> None:
-    """Write uint8 HWC (C = 1 or 3) or HW losslessly (format from the suffix), atomically."""
+def write_image(path: str | os.PathLike[str], image: np.ndarray, *, fast: bool = False) -> None:
+    """Write uint8 HWC (C = 1 or 3) or HW losslessly (format from the suffix), atomically. ``fast``: a PNG
+    at zlib level 1 (a third of the default level 6's time, files about a fifth larger; the same pixels)."""
     path = Path(path)
     if image.dtype != np.uint8:
         raise ValueError(f"write_image expects uint8, got {image.dtype}")
     arr = image[:, :, 0] if image.ndim == 3 and image.shape[2] == 1 else image
+    options = {"compress_level": 1} if fast and path.suffix.lower() == ".png" else {}
     try:
-        atomic_write(path, lambda tmp: Image.fromarray(arr).save(tmp))
+        atomic_write(path, lambda tmp: Image.fromarray(arr).save(tmp, **options))
     except OSError as exc:  # name the file meant (the error names the temporary one, or none: a full disk)
         if exc.filename == str(path):
             raise

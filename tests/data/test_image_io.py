@@ -28,6 +28,16 @@ def test_rgb_grey_round_trip_losslessly(tmp_path: Path) -> None:
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no temp files left
 
 
+def test_fast_png_is_the_same_pixels_at_a_lower_zlib_level(tmp_path: Path) -> None:
+    smooth = np.tile(np.arange(64, dtype=np.uint8), (48, 1))[:, :, None].repeat(3, axis=2)  # compressible
+    write_image(tmp_path / "default.png", smooth)
+    write_image(tmp_path / "fast.png", smooth, fast=True)
+    assert np.array_equal(read_image(tmp_path / "fast.png"), smooth)
+    assert (tmp_path / "fast.png").read_bytes() != (tmp_path / "default.png").read_bytes()
+    write_image(tmp_path / "fast.bmp", RGB, fast=True)  # not a PNG: written as usual
+    assert np.array_equal(read_image(tmp_path / "fast.bmp"), RGB)
+
+
 def test_modes_become_rgb_or_grey(tmp_path: Path) -> None:
     Image.fromarray(np.dstack([RGB, np.full((7, 9), 7, np.uint8)])).save(tmp_path / "a.png")  # RGBA
     assert np.array_equal(read_image(tmp_path / "a.png"), RGB)  # alpha dropped, colour kept
