@@ -148,8 +148,23 @@ class RunConfig:
 
     @property
     def n_workers(self) -> int:
-        """The quality pass's helper threads: ``workers``, or min(4, cores - 1) when not given."""
-        return self.workers if self.workers is not None else min(4, max((os.cpu_count() or 1) - 1, 0))
+        """The quality pass's helper threads: ``workers``, or by default min(4, the cores the models leave free).
+
+        On a GPU one core drives the device: cores - 1. On a CPU the models run on torch's intra-op threads,
+        which by default take every core: there a helper cannot add a core, only take one from the models
+        (measured on 2 cores: 3 % slower than one step after another, ``tests/benchmarks/bench_overhead.py``),
+        so the default is cores - those threads (0 unless torch was given fewer, e.g. ``OMP_NUM_THREADS``).
+        """
+        if self.workers is not None:
+            return self.workers
+        cores = os.cpu_count() or 1
+        if str(self.device).startswith("cpu"):
+            import torch  # deferred: the threads a CPU model runs on (a run has imported torch by now)
+
+            busy = torch.get_num_threads()
+        else:
+            busy = 1
+        return min(4, max(cores - busy, 0))
 
     @property
     def labelled_models(self) -> tuple[tuple[str, str], ...]:

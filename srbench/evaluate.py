@@ -12,6 +12,7 @@ computed, so an interrupted run keeps its work and ``resume=True`` continues it.
 from __future__ import annotations
 
 import functools
+import threading
 import time
 import traceback
 from dataclasses import asdict, dataclass, field
@@ -36,7 +37,7 @@ from srbench.imagepass import ImagePass, ImageResult, error_record
 from srbench.interfaces import ModelInfo, ResultRow, SRBenchError, SRModel
 from srbench.metrics.table import DEFAULT_METRICS
 from srbench.perf.bench import BenchOptions, TimingImages, jobs_from_built, run_bench
-from srbench.pipeline import Spent, load_lpips
+from srbench.pipeline import Spent, load_lpips, warm_up
 from srbench.registry import build_models
 
 if TYPE_CHECKING:
@@ -75,16 +76,35 @@ class _Prepared:
     lpips_info: dict[str, Any]
 
 
-def _prepare(config: RunConfig, device: str) -> _Prepared:
+def _prepare(config: RunConfig, device: str, console: Console) -> _Prepared:
     """Build every model at every scale and load LPIPS, before the run directory exists: a model that cannot
     be built, or an explicitly requested metric that cannot run, is an error of the whole command (the CLI's
-    exit 2) that names the file and the problem, not a failure half-way through a run."""
-    lpips, lpips_info = load_lpips(config.metrics, config.lpips_net, config.lpips_weights, device)
-    explicit = config.metrics != DEFAULT_METRICS or config.lpips_weights is not None
-    if lpips is None and "lpips" in config.metrics and explicit:
-        raise SRBenchError(f"lpips was asked for but cannot run: {lpips_info.get('reason')}")
-    models = build_models(config.labelled_models, config.scales, device=device, weights=dict(config.weights),
-                          tile=config.tile)
+    exit 2) that names the file and the problem, not a failure half-way through a run. Meanwhile a thread
+    loads the compiled kernels of the resize and the metrics (:func:`srbench.pipeline.warm_up`), start-up
+    work the first image would otherwise wait for; the console shows a ``preparing`` line throughout."""
+    kernels = threading.Thread(target=warm_up, args=(config.metrics, config.colour), name="srbench-warm-up",
+                               daemon=True)
+    kernels.start()
+    n_models = len(config.labelled_models) * len(config.scales)
+    with console.task("preparing", n_models + 1, unit="steps") as task:
+        try:
+            task.set_detail("LPIPS" if "lpips" in config.metrics else "metrics")
+            lpips, lpips_info = load_lpips(config.metrics, config.lpips_net, config.lpips_weights, device)
+            explicit = config.metrics != DEFAULT_METRICS or config.lpips_weights is not None
+            if lpips is None and "lpips" in config.metrics and explicit:
+                raise SRBenchError(f"lpips was asked for but cannot run: {lpips_info.get('reason')}")
+
+            def building(what: str) -> None:
+                task.advance()
+                task.set_detail(what)
+
+            models = build_models(config.labelled_models, config.scales, device=device,
+                                  weights=dict(config.weights), tile=config.tile, building=building)
+            task.set_detail("compiled kernels")
+        finally:
+            kernels.join()
+        task.advance()
+        task.close(f"{n_models} model{'s' if n_models != 1 else ''}, kernels loaded")
     return _Prepared(models, lpips, lpips_info)
 
 
@@ -129,7 +149,7 @@ def _evaluate(config: RunConfig, out_dir: str | Path | None, resume: bool, progr
         run_dir = _run_dir(out_dir, config, dist)
         if resume:
             _check_resume(run_dir, config)
-        prepared = _prepare(config, dist.device if dist.backend == "nccl" else config.device)
+        prepared = _prepare(config, dist.device if dist.backend == "nccl" else config.device, console)
         if not dist.is_main:
             return _Runner(config, run_dir, dist, resume, progress, command, say, prepared, console).run()
         try:
@@ -210,7 +230,8 @@ class _Runner:
                 self.writer = rundir.ResultsWriter(self.run_dir / rundir.RESULTS_CSV)
             for spec in self.config.datasets:
                 self._dataset(spec)
-            self.record["time"] = self.spent.record(time.perf_counter() - started)  # the quality pass
+            self.record["time"] = {**self.spent.record(time.perf_counter() - started),  # the quality pass
+                                   "workers": self.config.n_workers}
             if self.config.throughput and self.dist.is_main:
                 self.record["throughput"] = _throughput(self.config, self.models, self.images.timing_images,
                                                         self.run_dir, self.outcome, self.say, self.console)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import difflib
 import importlib
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from importlib.metadata import entry_points
 from typing import Any
 
@@ -159,11 +159,13 @@ def kind_options(target: str) -> dict[str, str]:
 
 
 def build_models(labelled: Sequence[tuple[str, str]], scales: Sequence[int], *, device: str = "cpu",
-                 weights: Mapping[str, str] | None = None, tile: int | None = None) -> dict[int, dict[str, SRModel]]:
+                 weights: Mapping[str, str] | None = None, tile: int | None = None,
+                 building: Callable[[str], None] | None = None) -> dict[int, dict[str, SRModel]]:
     """``{scale: {label: model}}`` for (label, spec) pairs at every scale, every one built before anything runs.
 
     ``weights`` maps a label (or a spec) to its weights file. Every model is tried, so that one ModelError names
-    every model that cannot be built, with its file and the problem.
+    every model that cannot be built, with its file and the problem. ``building("srgan x4")`` is called before
+    each (the progress line).
     """
     weights = dict(weights or {})
     models: dict[int, dict[str, SRModel]] = {}
@@ -175,6 +177,8 @@ def build_models(labelled: Sequence[tuple[str, str]], scales: Sequence[int], *, 
             options: dict[str, Any] = {"weights": path} if path else {}
             if tile:
                 options["tile"] = tile
+            if building is not None:
+                building(f"{label} x{scale}")
             try:
                 models[scale][label] = get_model(spec, scale, device=device, **options)
             except Exception as exc:  # every model is tried, so that one message names every problem

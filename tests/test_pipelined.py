@@ -114,3 +114,25 @@ def test_resume_of_a_pipelined_run_is_the_uninterrupted_run(folder: Path, tmp_pa
     evaluate(cfg, part, resume=True, progress=False, log=lambda _m: None)
     assert sorted((part / "results.csv").read_bytes().splitlines()) == \
         sorted((full / "results.csv").read_bytes().splitlines())
+
+
+@pytest.mark.parametrize(("device", "cores", "torch_threads", "workers", "expected"), [
+    ("cpu", 2, 2, None, 0),  # a CPU model takes every core: a helper would only take one from it
+    ("cpu", 16, 4, None, 4),  # torch given 4 threads: the free cores, at most 4
+    ("cpu", 8, 6, None, 2),
+    ("cuda", 2, 2, None, 1),  # one core drives the GPU
+    ("cuda:1", 32, 32, None, 4),
+    ("cpu", 2, 2, 3, 3),  # asked for: as asked
+    ("cuda", 8, 8, 0, 0),
+])
+def test_the_default_workers_are_the_cores_the_models_leave_free(
+    monkeypatch: pytest.MonkeyPatch, device: str, cores: int, torch_threads: int, workers: int | None, expected: int
+) -> None:
+    import os
+
+    import torch
+
+    monkeypatch.setattr(os, "cpu_count", lambda: cores)
+    monkeypatch.setattr(torch, "get_num_threads", lambda: torch_threads)
+    cfg = RunConfig(models=("bicubic",), datasets=("set5",), device=device, workers=workers)
+    assert cfg.n_workers == expected

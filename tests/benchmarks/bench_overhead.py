@@ -8,6 +8,10 @@ Run: ``SRBENCH_SHARED_DATASETS=/path/to/datasets python tests/benchmarks/bench_o
 model's own time (its forward pass, with the tensor in and 8-bit quantisation out) and the harness's (reading
 images and making the MATLAB LR, metrics, writes, the sanity reference). The overhead is (wall - model) / wall
 of the quality pass, after start-up (target: at most 10 % on a 2-core CPU).
+
+Each round runs it twice, with the default ``--workers`` (on a CPU device: 0 unless torch leaves cores free,
+:attr:`srbench.config.RunConfig.n_workers`) and with ``--workers 1`` (the pipelined pass forced), to show what a
+helper thread does where the model already takes every core (issue 22, item 2: not slower by default).
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 
 
-def one_run(datasets: str, model: str) -> dict:
+def one_run(datasets: str, model: str, *extra: str) -> dict:
     data = os.environ.get("SRBENCH_SHARED_DATASETS")
     if not data:
         raise SystemExit("set SRBENCH_SHARED_DATASETS to the benchmark images")
@@ -33,13 +37,14 @@ def one_run(datasets: str, model: str) -> dict:
     t0 = time.perf_counter()
     p = subprocess.run([sys.executable, "-m", "srbench", "run", "-m", model, "-d", datasets, "-s", "4",
                         "--data-dir", data, "--no-throughput", "--metrics", "psnr,ssim", "--no-progress",
-                        "-o", str(out)], capture_output=True, text=True, env=env, check=False)
+                        "-o", str(out), *extra], capture_output=True, text=True, env=env, check=False)
     process = time.perf_counter() - t0
     if p.returncode:
         raise SystemExit(f"srbench run failed ({p.returncode}):\n{p.stderr[-3000:]}")
     spent = json.loads((out / "run.json").read_text())["time"]
     wall, models = spent["wall_s"], sum(spent["models_s"].values())
-    result = {"process_s": round(process, 2), "quality_pass_s": wall, "model_s": round(models, 3),
+    result = {"workers": spent.get("workers"), "process_s": round(process, 2), "quality_pass_s": wall,
+              "model_s": round(models, 3),
               "harness_s": spent["harness_s"], "other_s": spent["other_s"],
               "overhead": round((wall - models) / wall, 4)}
     print(json.dumps(result))
@@ -47,10 +52,18 @@ def one_run(datasets: str, model: str) -> dict:
 
 
 def main(datasets: str = "set5,set14", model: str = "srresnet", runs: str = "3") -> float:
-    shares = [one_run(datasets, model)["overhead"] for _ in range(int(runs))]
-    median = statistics.median(shares)
-    print(f"overhead: {', '.join(f'{100 * s:.1f} %' for s in shares)}; median {100 * median:.1f} % (target <= 10 %)")
-    return median
+    default, forced = [], []
+    for _ in range(int(runs)):
+        default.append(one_run(datasets, model))
+        forced.append(one_run(datasets, model, "--workers", "1"))
+    for name, rounds in (("default --workers", default), ("--workers 1", forced)):
+        shares = [r["overhead"] for r in rounds]
+        print(f"{name}: overhead {', '.join(f'{100 * s:.1f} %' for s in shares)}; median "
+              f"{100 * statistics.median(shares):.1f} % (target <= 10 %); quality pass median "
+              f"{statistics.median(r['quality_pass_s'] for r in rounds):.2f} s")
+    ratio = statistics.median(f["quality_pass_s"] / d["quality_pass_s"] for f, d in zip(forced, default, strict=True))
+    print(f"quality pass, --workers 1 over the default: {ratio:.3f} (median of {runs} interleaved pairs)")
+    return statistics.median(r["overhead"] for r in default)
 
 
 if __name__ == "__main__":
