@@ -92,7 +92,8 @@ def cli() -> None:
                    "0: never) [default: half the free memory]; same output, the tiles overlap.")
 @click.option("--workers", type=click.IntRange(min=0), default=None,
               help="Helper threads that read the next images and score the previous one while the models run "
-                   "[default: min(4, cores - 1)]; 0: one step after another. The results are the same.")
+                   "[default: min(4, the cores the models leave free): cores - 1 on a GPU, 0 for a CPU model that "
+                   "takes every core]; 0: one step after another. The results are the same.")
 @click.option("--throughput-sizes", default=None, metavar="N1,N2,...",
               help="Square LR sizes of the timed pass, besides the first 5 images per dataset [default: 128].")
 @click.option("--time-budget", type=click.FloatRange(min=0), default=None, metavar="SECONDS",

@@ -39,4 +39,6 @@ def test_run_json_records_the_models_and_the_harness_time(tmp_path: Path) -> Non
     spent = json.loads((tmp_path / "run" / "run.json").read_text())["time"]
     assert set(spent["models_s"]) == {"bicubic"} and {"read_and_lr", "metrics", "writes"} <= set(spent["harness_s"])
     assert spent["workers"] == RunConfig(models=("bicubic",), datasets=("set5",)).n_workers  # the default, resolved
+    report = (tmp_path / "run" / "report.html").read_text(encoding="utf-8")
+    assert "quality pass" in report and "harness time" in report and "models&#39; own time" in report
     assert 0 < spent["model_share"] <= 1 and spent["wall_s"] >= sum(spent["models_s"].values())

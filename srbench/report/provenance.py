@@ -135,6 +135,34 @@ def _verified(v: Any) -> str:
     return "yes" if v is True else ("no" if v is False else "not checked (no pinned hashes)")
 
 
+def _seconds(parts: Any) -> str:
+    """``read and lr 0.12 s, metrics 0.09 s`` from {name: seconds} (anything else: empty)."""
+    if not isinstance(parts, Mapping):
+        return ""
+    return ", ".join(f"{str(k).replace('_', ' ')} {v:,.2f} s" for k, v in parts.items() if isinstance(v, (int, float)))
+
+
+def time_rows(spent: Any, throughput: Mapping[str, Any] | None) -> list[tuple[str, Any]]:
+    """Where the run's time went (run.json ``time``, written by :class:`srbench.pipeline.Spent`, and the timed
+    pass's ``throughput.seconds``): the quality pass, each model's own time, the harness's; lenient."""
+    out: list[tuple[str, Any]] = []
+    if isinstance(spent, Mapping) and isinstance(spent.get("wall_s"), (int, float)):
+        models = spent.get("models_s") if isinstance(spent.get("models_s"), Mapping) else {}
+        harness = spent.get("harness_s") if isinstance(spent.get("harness_s"), Mapping) else {}
+        model_s = sum(v for v in models.values() if isinstance(v, (int, float)))
+        harness_s = sum(v for v in harness.values() if isinstance(v, (int, float)))
+        wall = float(spent["wall_s"])
+        share = f" ({100 * model_s / wall:.0f} % of it)" if wall > 0 else ""
+        out.append(("quality pass", f"{wall:,.1f} s"))
+        out.append(("models' own time", f"{model_s:,.2f} s{share}: {_seconds(models)}"))
+        out.append(("harness time", f"{harness_s:,.2f} s: {_seconds(harness)}"))
+        if isinstance(spent.get("workers"), int):
+            out.append(("helper threads", str(spent["workers"])))
+    if throughput is not None and isinstance(throughput.get("seconds"), (int, float)):
+        out.append(("timed pass", f"{float(throughput['seconds']):,.1f} s"))
+    return out
+
+
 def provenance(run: RunData) -> dict[str, Any]:
     """The template's ``provenance`` block."""
     r = run.record
@@ -166,6 +194,7 @@ def provenance(run: RunData) -> dict[str, Any]:
         ("schema version", _scalar(r.schema_version))]
     if r.seconds is not None:
         run_rows.append(("wall time", f"{r.seconds:,.1f} s"))
+    run_rows += time_rows(r.extra.get("time"), r.throughput)
     return {
         "run": run_rows,
         "environment": rows(r.environment),

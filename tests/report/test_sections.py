@@ -215,3 +215,15 @@ def test_comparisons_ordered_by_spread_with_crop_numbers(image_run: Path, tmp_pa
     whole = r[(r["image"] == expected[0]) & (r["model"] == "bicubic")]["value"].iloc[0]
     assert f"image {whole:.3f}" in section
     assert math.isfinite(whole)
+
+
+def test_the_report_says_where_the_time_went() -> None:
+    from srbench.report.provenance import time_rows
+
+    spent = {"wall_s": 6.4, "models_s": {"srresnet": 5.9}, "workers": 0,
+             "harness_s": {"read_and_lr": 0.12, "metrics": 0.09, "writes": 0.17, "sanity": 0.12}}
+    rows = dict(time_rows(spent, {"seconds": 22.04}))
+    assert rows["quality pass"] == "6.4 s" and rows["timed pass"] == "22.0 s" and rows["helper threads"] == "0"
+    assert rows["models' own time"] == "5.90 s (92 % of it): srresnet 5.90 s"
+    assert rows["harness time"] == "0.50 s: read and lr 0.12 s, metrics 0.09 s, writes 0.17 s, sanity 0.12 s"
+    assert time_rows(None, None) == [] and time_rows({"wall_s": "x"}, {"seconds": None}) == []  # older runs
