@@ -116,6 +116,22 @@ def test_resume_of_a_pipelined_run_is_the_uninterrupted_run(folder: Path, tmp_pa
         sorted((full / "results.csv").read_bytes().splitlines())
 
 
+def test_on_the_shared_sets_the_pipelined_results_are_the_sequential_ones_byte_for_byte(
+    shared_datasets: Path, tmp_path: Path
+) -> None:
+    """Set5 and Set14 (a grayscale image among them), bicubic and SRResNet, PSNR/SSIM/NIQE: the same files."""
+    def run(out: Path, workers: int) -> None:
+        cfg = RunConfig(models=("bicubic", "srresnet"), datasets=("set5", "set14"), data_dir=str(shared_datasets),
+                        metrics=("psnr", "ssim", "niqe"), throughput=False, workers=workers)
+        assert evaluate(cfg, out, progress=False, log=lambda _m: None).ok
+
+    run(tmp_path / "seq", 0)
+    run(tmp_path / "pipe", 2)
+    for name in ("results.csv", "summary.csv"):
+        assert (tmp_path / "seq" / name).read_bytes() == (tmp_path / "pipe" / name).read_bytes(), name
+    assert _record(tmp_path / "seq") == _record(tmp_path / "pipe")
+
+
 @pytest.mark.parametrize(("device", "cores", "torch_threads", "workers", "expected"), [
     ("cpu", 2, 2, None, 0),  # a CPU model takes every core: a helper would only take one from it
     ("cpu", 16, 4, None, 4),  # torch given 4 threads: the free cores, at most 4
