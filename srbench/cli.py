@@ -451,23 +451,11 @@ def models_inspect(path: Path, as_json: bool, probe: bool, probe_scale: int | No
     architecture and the command that evaluates it."""
     from srbench.models.keras.seedfile import form_of  # deferred: it imports h5py
 
-    if form_of(path) is not None:  # .keras, .h5, .weights.h5, SavedModel or checkpoint folder
-        from srbench.models.keras.seedfile import describe as describe_keras  # deferred: h5py, tensorflow
-
-        try:
-            facts = describe_keras(path)
-        except SRBenchError as exc:
-            _inspect_failed(path, exc, as_json)
-            return
-        if as_json:
-            click.echo(json.dumps(facts, indent=2))
-            return
-        for key in ("file", "sha256", "form", "architecture", "scale", "n_blocks", "params", "details", "command"):
-            if facts.get(key) is not None:
-                click.echo(f"{key.replace('_', ' '):<18} {facts[key]}")
-        return
+    keras = form_of(path) is not None  # .keras, .h5, .weights.h5, SavedModel or checkpoint folder
     try:
-        if path.suffix.lower() == ".onnx":
+        if keras:
+            from srbench.models.keras.seedfile import describe  # deferred: h5py, tensorflow
+        elif path.suffix.lower() == ".onnx":
             from srbench.models.files.onnx import describe  # deferred: onnx is an optional extra
         else:
             from srbench.models.files.checkpoint import describe  # deferred: it imports safetensors, torch, tqdm
@@ -477,6 +465,11 @@ def models_inspect(path: Path, as_json: bool, probe: bool, probe_scale: int | No
         return
     if as_json:
         click.echo(json.dumps(facts, indent=2))
+        return
+    if keras:
+        for key in ("file", "sha256", "form", "architecture", "scale", "n_blocks", "params", "details", "command"):
+            if facts.get(key) is not None:
+                click.echo(f"{key.replace('_', ' '):<18} {facts[key]}")
         return
     req = facts.get("size_requirements") or {}
     needs = ", ".join(f"{k} {v}" for k, v in req.items() if v not in (0, 1, False)) or "none"
