@@ -12,6 +12,7 @@ Both generators end in ``tanh`` ([-1, 1]); the descriptors' modules map to srben
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -47,23 +48,24 @@ def _scale(sd: dict[str, torch.Tensor], channels: int) -> int:
     return 3 if sd["upsample.0.weight"].shape[0] == 9 * channels else 2 ** len(convs)
 
 
-def _load_srresnet(arch: Any, sd: dict[str, torch.Tensor]) -> Any:
+def _load_unit_range(arch: Any, sd: dict[str, torch.Tensor], build: Callable[[int, int, int], torch.nn.Module],
+                     tags: list[str]) -> Any:
+    """An srbench generator's state dict: ``build(scale, channels, blocks)`` is its unit-range network."""
     channels = sd["head.0.weight"].shape[0]
     blocks = numbered(sd, r"blocks\.(\d+)\.body\.0\.weight")
     scale = _scale(sd, channels)
-    model = SRResNetUnitRange(scale, channels, blocks)
+    model = build(scale, channels, blocks)
     model.load_state_dict(sd, strict=True)
-    return descriptor(arch, model, sd, scale=scale, channels=3, tags=[f"{channels}nf", f"{blocks}nb", "tanh"])
+    return descriptor(arch, model, sd, scale=scale, channels=3, tags=[f"{channels}nf", f"{blocks}nb", *tags])
+
+
+def _load_srresnet(arch: Any, sd: dict[str, torch.Tensor]) -> Any:
+    return _load_unit_range(arch, sd, SRResNetUnitRange, ["tanh"])
 
 
 def _load_seed(arch: Any, sd: dict[str, torch.Tensor]) -> Any:
-    channels = sd["head.0.weight"].shape[0]
-    blocks = numbered(sd, r"blocks\.(\d+)\.body\.0\.weight")
-    scale = _scale(sd, channels)
-    model = SeedGeneratorUnitRange(scale, blocks, channels)
-    model.load_state_dict(sd, strict=True)
-    return descriptor(arch, model, sd, scale=scale, channels=3,
-                      tags=[f"{channels}nf", f"{blocks}nb", "per-channel PReLU", "tanh"])
+    return _load_unit_range(arch, sd, lambda scale, channels, blocks: SeedGeneratorUnitRange(scale, blocks, channels),
+                            ["per-channel PReLU", "tanh"])
 
 
 def srresnet_architecture() -> Any:
