@@ -11,12 +11,14 @@ import contextlib
 import functools
 import threading
 import time
+import warnings
 from collections.abc import Iterator
 from dataclasses import asdict, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from srbench.data.imresize import bicubic_lr
 from srbench.interfaces import ImagePair, SRBenchError, SRModel, Tileable
 from srbench.metrics.table import METRIC_TABLE
 from srbench.quantise import quantise_sr
@@ -220,10 +222,6 @@ def warm_up(metrics: tuple[str, ...], colour: str) -> None:
     kernels (cached on disk, still about 0.5 s to load) of the MATLAB resize, both ways, and of the metrics
     that need no loaded state. Nothing is kept and nothing can fail here that the real images would not
     report themselves, so any error is left to them."""
-    import warnings
-
-    from srbench.data.imresize import bicubic_lr
-
     try:
         hr = np.random.default_rng(0).integers(0, 256, (48, 48, 3), dtype=np.uint8)
         pair = ImagePair("warm-up", bicubic_lr(hr, 4), hr, 4)

@@ -135,11 +135,14 @@ def _verified(v: Any) -> str:
     return "yes" if v is True else ("no" if v is False else "not checked (no pinned hashes)")
 
 
-def _seconds(parts: Any) -> str:
-    """``read and lr 0.12 s, metrics 0.09 s`` from {name: seconds} (anything else: empty)."""
-    if not isinstance(parts, Mapping):
-        return ""
-    return ", ".join(f"{str(k).replace('_', ' ')} {v:,.2f} s" for k, v in parts.items() if isinstance(v, (int, float)))
+def _numbers(d: Any) -> dict[str, float]:
+    """The numeric entries of a run.json mapping (anything else: none)."""
+    return {str(k): float(v) for k, v in d.items() if isinstance(v, (int, float))} if isinstance(d, Mapping) else {}
+
+
+def _seconds(parts: Mapping[str, float]) -> str:
+    """``read and lr 0.12 s, metrics 0.09 s``."""
+    return ", ".join(f"{k.replace('_', ' ')} {v:,.2f} s" for k, v in parts.items())
 
 
 def time_rows(spent: Any, throughput: Mapping[str, Any] | None) -> list[tuple[str, Any]]:
@@ -147,15 +150,12 @@ def time_rows(spent: Any, throughput: Mapping[str, Any] | None) -> list[tuple[st
     pass's ``throughput.seconds``): the quality pass, each model's own time, the harness's; lenient."""
     out: list[tuple[str, Any]] = []
     if isinstance(spent, Mapping) and isinstance(spent.get("wall_s"), (int, float)):
-        models = spent.get("models_s") if isinstance(spent.get("models_s"), Mapping) else {}
-        harness = spent.get("harness_s") if isinstance(spent.get("harness_s"), Mapping) else {}
-        model_s = sum(v for v in models.values() if isinstance(v, (int, float)))
-        harness_s = sum(v for v in harness.values() if isinstance(v, (int, float)))
         wall = float(spent["wall_s"])
-        share = f" ({100 * model_s / wall:.0f} % of it)" if wall > 0 else ""
+        models, harness = _numbers(spent.get("models_s")), _numbers(spent.get("harness_s"))
+        share = f" ({100 * sum(models.values()) / wall:.0f} % of it)" if wall > 0 else ""
         out.append(("quality pass", f"{wall:,.1f} s"))
-        out.append(("models' own time", f"{model_s:,.2f} s{share}: {_seconds(models)}"))
-        out.append(("harness time", f"{harness_s:,.2f} s: {_seconds(harness)}"))
+        out.append(("models' own time", f"{sum(models.values()):,.2f} s{share}: {_seconds(models)}"))
+        out.append(("harness time", f"{sum(harness.values()):,.2f} s: {_seconds(harness)}"))
         if isinstance(spent.get("workers"), int):
             out.append(("helper threads", str(spent["workers"])))
     if throughput is not None and isinstance(throughput.get("seconds"), (int, float)):
