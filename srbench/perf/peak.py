@@ -47,8 +47,10 @@ from srbench.perf.timing import Clock, is_cuda, time_callable
 DTYPES = ("fp32", "fp16", "bf16")
 FMA_CHAINS = 12  # independent accumulators: > FMA latency (4 cycles) x FMA units (2), so the pipes never wait
 DOT_CHAINS = 16  # vdpbf16ps has a longer latency (6 cycles on Zen 5): 12 chains reach 0.94 of 16's rate
-# (4096, 1024, 4096) was never the best on a CPU and took a third of a run's roofline time (0.8 s of 2.3)
-GEMM_SHAPES_CPU = ((2048, 2048, 2048), (1024, 4096, 1024))
+GEMM_SHAPES_CPU = ((2048, 2048, 2048), (1024, 4096, 1024), (4096, 1024, 4096))  # bf16/fp16 (AMX tiles where present)
+# fp32: the FMA microkernel is the ceiling and the GEMM its cross-check; the wide shape never won and took a third
+# of a run's roofline time (0.8 s of 2.3 s)
+GEMM_SHAPES_CPU_FP32 = GEMM_SHAPES_CPU[:2]
 GEMM_SHAPES_CUDA = ((8192, 8192, 8192), (4096, 4096, 4096), (16384, 4096, 8192))
 COPY_MIB = 256
 
@@ -235,7 +237,8 @@ def gemm_peak(device: str = "cpu", dtype: str = "fp32", *, shapes: Sequence[tupl
     cuBLAS on CUDA, oneDNN (AMX for bf16 where present) on CPU. 2 m k n FLOPs per product; the best
     repeat of the best shape is the figure. ``timer`` replaces the real products (tests)."""
     torch_dtype(dtype)
-    shapes = tuple(shapes or (GEMM_SHAPES_CUDA if is_cuda(device) else GEMM_SHAPES_CPU))
+    cpu_shapes = GEMM_SHAPES_CPU_FP32 if dtype == "fp32" else GEMM_SHAPES_CPU
+    shapes = tuple(shapes or (GEMM_SHAPES_CUDA if is_cuda(device) else cpu_shapes))
     if not shapes or repeats < 1:
         raise ValueError("gemm_peak needs at least one shape and repeats >= 1")
     run = timer or _torch_gemm_timer(device, dtype, repeats)

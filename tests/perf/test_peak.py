@@ -74,6 +74,14 @@ def test_gemm_peak_picks_the_best_shape_with_a_fake_timer() -> None:
         gemm_peak("cpu", "int8")
 
 
+def test_the_cpu_gemm_probe_skips_the_wide_shape_only_in_fp32() -> None:
+    seen: dict[str, list[tuple[int, int, int]]] = {"fp32": [], "bf16": []}
+    for dtype, shapes in seen.items():
+        gemm_peak("cpu", dtype, timer=lambda s, shapes=shapes: shapes.append(s) or [1.0])
+    assert seen["bf16"] == [(2048, 2048, 2048), (1024, 4096, 1024), (4096, 1024, 4096)]  # AMX may favour any
+    assert seen["fp32"] == [(2048, 2048, 2048), (1024, 4096, 1024)]  # the FMA microkernel is the fp32 ceiling
+
+
 def test_measure_peak_is_a_positive_plausible_rate() -> None:
     peak = measure_peak("cpu", "fp32", n=256, repeats=3)
     assert 0.1 < peak < 1e5  # GFLOP/s; a 2-core CPU runs tens to hundreds
